@@ -1,0 +1,37 @@
+// Helpers shared by the binding files: array checks and the Ctrl-C hook.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+
+#include "regionlab/parallel.hpp"
+
+namespace regionlab::bindings {
+
+namespace py = pybind11;
+
+template <class T>
+using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+// Polled by the core's calling thread between blocks (it holds no GIL there).
+inline InterruptCheck python_interrupt_check() {
+  return [] {
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+  };
+}
+
+template <class T>
+const T* checked_matrix(const CArray<T>& X, int64_t cols, const char* what) {
+  if (X.ndim() != 2 || X.shape(1) != cols)
+    throw py::value_error(std::string(what) + ": expected a 2-D array with " +
+                          std::to_string(cols) + " columns");
+  return X.data();
+}
+
+void bind_network(py::module_& m);
+void bind_counter(py::module_& m);
+
+}  // namespace regionlab::bindings

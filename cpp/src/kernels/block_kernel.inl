@@ -1,0 +1,103 @@
+// Included once per instruction set by kernel_<isa>.cpp, which defines REGIONLAB_ISA_NS
+// and renames Eigen's namespace first, so that no inline function is shared between
+// translation units compiled with different -m flags (the linker could otherwise pick an
+// AVX-512 copy for the generic path).
+#include <Eigen/Core>
+
+#include <cmath>
+#include <cstring>
+
+#include "regionlab/kernels.hpp"
+
+namespace regionlab {
+namespace REGIONLAB_ISA_NS {
+namespace {
+
+template <class T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+template <class T>
+int64_t first_nonfinite_row(const T* X, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* x = X + r * cols;
+    T acc = 0;
+    // x*0 is 0 for finite x and NaN for NaN/Inf: one vectorisable pass per row.
+    for (int64_t j = 0; j < cols; ++j) acc += x[j] * T(0);
+    if (acc != acc) return r;
+  }
+  return -1;
+}
+
+// Sets bits [offset, offset+n) of `key` from h[0..n) > 0, 64 at a time.
+template <class T>
+inline void pack_signs(const T* h, int64_t n, int64_t offset, uint64_t* key) {
+  for (int64_t base = 0; base < n; base += 64) {
+    const int64_t m = n - base < 64 ? n - base : 64;
+    uint64_t bits = 0;
+    for (int64_t j = 0; j < m; ++j) bits |= uint64_t(h[base + j] > T(0)) << j;
+    const int64_t pos = offset + base, word = pos >> 6, shift = pos & 63;
+    key[word] |= bits << shift;
+    if (shift != 0 && shift + m > 64) key[word + 1] |= bits >> (64 - shift);
+  }
+}
+
+template <class T>
+void epilogue(const StageView<T>& st, T* H, int64_t rows, uint64_t* keys, int64_t n_words) {
+  for (int64_t r = 0; r < rows; ++r) {
+    T* h = H + r * st.out;
+    for (int64_t j = 0; j < st.out; ++j) h[j] += st.bias[j];
+    if (keys && st.n_kinked > 0) {
+      uint64_t* key = keys + r * n_words;
+      if (!st.kinked) {
+        pack_signs(h, st.out, st.bit_offset, key);
+      } else {
+        for (int64_t i = 0; i < st.n_kinked; ++i) {
+          const int64_t pos = st.bit_offset + i;
+          key[pos >> 6] |= uint64_t(h[st.kinked[i]] > T(0)) << (pos & 63);
+        }
+      }
+    }
+    if (st.all_relu) {
+      for (int64_t j = 0; j < st.out; ++j) h[j] = h[j] > T(0) ? h[j] : T(0);
+    } else if (st.n_kinked > 0) {
+      for (int64_t j = 0; j < st.out; ++j) h[j] = h[j] > T(0) ? h[j] : st.slope[j] * h[j];
+    }
+  }
+}
+
+template <class T>
+int64_t run_block(const NetView<T>& net, const T* X, int64_t rows, BlockScratch<T> scratch,
+                  uint64_t* keys, T* out) {
+  const int64_t in0 = net.stages[0].in;
+  const int64_t bad = first_nonfinite_row(X, rows, in0);
+  if (bad >= 0) return bad;
+  if (keys) std::memset(keys, 0, sizeof(uint64_t) * size_t(rows * net.n_words));
+  const T* A = X;
+  T* bufs[2] = {scratch.buf0, scratch.buf1};
+  for (int64_t k = 0; k < net.n_stages; ++k) {
+    const StageView<T>& st = net.stages[k];
+    const bool last = k + 1 == net.n_stages;
+    T* H = (last && out) ? out : bufs[k & 1];
+    Eigen::Map<const RowMat<T>> a(A, rows, st.in);
+    Eigen::Map<const RowMat<T>> w(st.weight, st.out, st.in);
+    Eigen::Map<RowMat<T>> h(H, rows, st.out);
+    h.noalias() = a * w.transpose();
+    epilogue(st, H, rows, keys, net.n_words);
+    A = H;
+  }
+  return -1;
+}
+
+}  // namespace
+
+const KernelSet<float>& kernel_set_f32() {
+  static const KernelSet<float> set{&run_block<float>};
+  return set;
+}
+const KernelSet<double>& kernel_set_f64() {
+  static const KernelSet<double> set{&run_block<double>};
+  return set;
+}
+
+}  // namespace REGIONLAB_ISA_NS
+}  // namespace regionlab

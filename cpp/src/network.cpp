@@ -1,0 +1,64 @@
+#include "regionlab/network.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "regionlab/errors.hpp"
+
+namespace regionlab {
+
+template <class T>
+Network<T>::Network(const std::vector<const T*>& weights, const std::vector<const T*>& biases,
+                    const std::vector<const double*>& slopes, const std::vector<int64_t>& widths)
+    : widths_(widths) {
+  const size_t n = weights.size();
+  if (n == 0 || biases.size() != n || slopes.size() != n || widths.size() != n + 1)
+    throw InvalidInput("Network: need one weight, bias and slope array per stage");
+  weight_.resize(n);
+  bias_.resize(n);
+  slope_.resize(n);
+  kinked_.resize(n);
+  stage_views_.resize(n);
+  int64_t bits = 0, last_kinked_stage = -1;
+  for (size_t k = 0; k < n; ++k) {
+    const int64_t in = widths[k], out = widths[k + 1];
+    if (in <= 0 || out <= 0) throw InvalidInput("Network: every layer needs at least one unit");
+    weight_[k].assign(weights[k], weights[k] + in * out);
+    bias_[k].assign(biases[k], biases[k] + out);
+    slope_[k].resize(size_t(out));
+    bool all_relu = true;
+    for (int64_t j = 0; j < out; ++j) {
+      slope_[k][size_t(j)] = T(slopes[k][j]);
+      if (slopes[k][j] != 1.0) kinked_[k].push_back(int32_t(j));
+      if (slopes[k][j] != 0.0) all_relu = false;
+    }
+    StageView<T>& v = stage_views_[k];
+    v.weight = weight_[k].data();
+    v.bias = bias_[k].data();
+    v.slope = slope_[k].data();
+    v.in = in;
+    v.out = out;
+    v.n_kinked = int64_t(kinked_[k].size());
+    v.kinked = v.n_kinked == out ? nullptr : kinked_[k].data();
+    v.bit_offset = bits;
+    v.all_relu = all_relu;
+    bits += v.n_kinked;
+    if (v.n_kinked > 0) {
+      prefix_bits_.push_back(bits);
+      last_kinked_stage = int64_t(k);
+    }
+  }
+  view_ = NetView<T>{stage_views_.data(), int64_t(n), bits, std::max<int64_t>(1, (bits + 63) / 64)};
+  pattern_view_ = view_;
+  pattern_view_.n_stages = last_kinked_stage + 1;
+}
+
+template <class T>
+int64_t Network<T>::max_width() const {
+  return *std::max_element(widths_.begin() + 1, widths_.end());
+}
+
+template class Network<float>;
+template class Network<double>;
+
+}  // namespace regionlab

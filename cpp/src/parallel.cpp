@@ -1,0 +1,64 @@
+#include "regionlab/parallel.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "regionlab/errors.hpp"
+
+namespace regionlab {
+
+namespace {
+int default_threads() {
+  if (const char* env = std::getenv("REGIONLAB_NUM_THREADS")) {
+    const int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+std::atomic<int> g_threads{0};
+}  // namespace
+
+int num_threads() {
+  const int n = g_threads.load();
+  return n > 0 ? n : default_threads();
+}
+
+void set_num_threads(int n) { g_threads.store(n > 0 ? n : 0); }
+
+void parallel_blocks(int64_t n, int64_t block, int threads,
+                     const std::function<void(int, int64_t, int64_t)>& body,
+                     const InterruptCheck& interrupted) {
+  if (n <= 0) return;
+  block = std::max<int64_t>(1, block);
+  // No more threads than blocks: tiny inputs run on the calling thread alone.
+  threads = int(std::max<int64_t>(1, std::min<int64_t>(threads, (n + block - 1) / block)));
+  std::atomic<bool> stop{false};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto run_share = [&](int t) {
+    const int64_t begin = n * t / threads, end = n * (t + 1) / threads;
+    try {
+      for (int64_t b = begin; b < end && !stop.load(std::memory_order_relaxed); b += block) {
+        if (t == 0 && interrupted && interrupted()) throw Interrupted();
+        body(t, b, std::min(end, b + block));
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+      stop.store(true);
+    }
+  };
+  std::vector<std::thread> workers;
+  workers.reserve(size_t(threads - 1));
+  for (int t = 1; t < threads; ++t) workers.emplace_back(run_share, t);
+  run_share(0);
+  for (auto& w : workers) w.join();
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace regionlab
