@@ -1,6 +1,24 @@
-"""regionlab: exact linear regions and training dynamics of piecewise-linear networks."""
+"""regionlab: exact linear regions and training dynamics of piecewise-linear networks.
 
+Quick start::
+
+    import regionlab as rl
+    net = rl.from_torch(model)            # or rl.PLNet.from_arrays([...])
+    rl.count_patterns(net, X).n_patterns
+"""
+
+from .count import PatternCount, count_patterns
 from .net import PLNet, Stage, from_torch
+from .runtime import num_threads, set_num_threads, cpu_kernels
 
-__all__ = ["PLNet", "Stage", "from_torch"]
+__all__ = [
+    "PLNet",
+    "Stage",
+    "from_torch",
+    "count_patterns",
+    "PatternCount",
+    "num_threads",
+    "set_num_threads",
+    "cpu_kernels",
+]
 __version__ = "0.1.0"

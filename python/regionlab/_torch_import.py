@@ -289,7 +289,10 @@ class _Folder:
 
 
 def _map_rows(
-    At: torch.Tensor, shape: tuple[int, ...], out_dim: int, fn: Callable[[torch.Tensor], torch.Tensor]
+    At: torch.Tensor,
+    shape: tuple[int, ...],
+    out_dim: int,
+    fn: Callable[[torch.Tensor], torch.Tensor],
 ) -> torch.Tensor:
     """``fn`` applied to each row of ``At`` viewed as one input of ``shape``, in chunks."""
     n = At.shape[0]

@@ -1,0 +1,278 @@
+"""Counting the distinct activation patterns (activation regions) a network induces on data.
+
+The samples stream through the C++ core batch by batch; memory grows with the number of
+distinct patterns, not with the number of samples, so arrays, memory maps, generators and
+``torch.utils.data.DataLoader`` s of any length can be counted.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from ._validate import as_float_matrix, to_numpy
+from .net import PLNet, from_torch
+
+__all__ = ["PatternCount", "count_patterns"]
+
+# Longest pattern whose fingerprint is the pattern itself (see cpp/include/regionlab/fingerprint.hpp).
+EXACT_FINGERPRINT_BITS = 95
+# Rows converted and handed to the core at once when X is one big array.
+_DEFAULT_BATCH_BYTES = 64 << 20
+
+
+@dataclass
+class PatternCount:
+    """What :func:`count_patterns` found.
+
+    Attributes
+    ----------
+    n_patterns: distinct activation patterns among the samples.
+    n_samples: samples seen.
+    n_patterns_per_layer: distinct patterns of layers ``1..l`` for each layer ``l`` with
+        kinked neurons (the last entry equals ``n_patterns``).
+    counts: samples per pattern, patterns in order of first appearance (``return_counts``).
+    first_index: index of the first sample showing each pattern (``return_counts`` or
+        ``return_inverse``); ``net.patterns(X[first_index])`` recovers the patterns.
+    inverse: pattern id of every sample (``return_inverse``).
+    patterns: packed patterns, ``(n_patterns, ceil(n_neurons / 8))`` uint8 in the layout of
+        ``net.patterns(X, packed=True)``, when they were kept (``exact=True``, or counts /
+        inverse asked for a net of at most 128 neurons).
+    exact: False only when patterns longer than 95 bits were compared by 95-bit
+        fingerprints (``exact=False``); a miscount then has probability below
+        ``n_patterns**2 / 2**96``.
+    """
+
+    n_patterns: int
+    n_samples: int
+    n_patterns_per_layer: tuple[int, ...]
+    n_neurons: int
+    exact: bool
+    dtype: str
+    seconds: float
+    memory_bytes: int
+    counts: np.ndarray | None = None
+    first_index: np.ndarray | None = None
+    inverse: np.ndarray | None = None
+    patterns: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.n_samples / self.seconds if self.seconds > 0 else float("inf")
+
+    def pattern_bits(self) -> np.ndarray:
+        """The kept patterns as a bool array ``(n_patterns, n_neurons)``."""
+        if self.patterns is None:
+            raise ValueError(
+                "patterns were not kept; count with exact=True (or use "
+                "net.patterns(X[result.first_index]))"
+            )
+        return np.unpackbits(self.patterns, axis=1, count=self.n_neurons, bitorder="little").astype(
+            bool
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"PatternCount(n_patterns={self.n_patterns:,}, n_samples={self.n_samples:,}, "
+            f"per_layer={self.n_patterns_per_layer}, exact={self.exact}, "
+            f"{self.samples_per_second:,.0f} samples/s)"
+        )
+
+
+def _is_torch_module(obj: Any) -> bool:
+    return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(obj).__mro__)
+
+
+def _is_array_like(X: Any) -> bool:
+    if isinstance(X, (np.ndarray, list, tuple)):
+        return True
+    return type(X).__module__.startswith("torch") and hasattr(X, "detach")
+
+
+def _batches_of_array(X: np.ndarray, rows: int) -> Iterator[np.ndarray]:
+    for start in range(0, X.shape[0], rows):
+        yield X[start : start + rows]
+
+
+def _first_tensor(batch: Any) -> Any:
+    """DataLoaders yield (inputs, targets, ...): count the inputs."""
+    if isinstance(batch, (tuple, list)) and batch and not np.isscalar(batch[0]):
+        first = batch[0]
+        if _is_array_like(first) and np.ndim(first) >= 1:
+            return first
+    if isinstance(batch, dict):
+        raise TypeError(
+            "count_patterns: batches are dicts; pass an iterable that yields the input arrays"
+        )
+    return batch
+
+
+def _default_max_patterns(bytes_per_pattern: int) -> int:
+    """Patterns that fit in half of the physical memory."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        ram = 8 << 30
+    return max(1, int(ram // 2 // bytes_per_pattern))
+
+
+def _resolve_net(net_or_model: Any, first_batch: np.ndarray | None, dtype: Any) -> PLNet:
+    if isinstance(net_or_model, PLNet):
+        net = net_or_model
+    elif _is_torch_module(net_or_model):
+        shape = None
+        if first_batch is not None and first_batch.ndim > 2:
+            shape = tuple(first_batch.shape[1:])
+        net = from_torch(net_or_model, input_shape=shape)
+    else:
+        raise TypeError(
+            f"count_patterns: expected a regionlab.PLNet or a torch.nn.Module, got "
+            f"{type(net_or_model).__name__}"
+        )
+    if dtype is not None:
+        dt = np.dtype(dtype)
+        if dt.type not in (np.float32, np.float64):
+            raise TypeError(f"count_patterns: dtype must be float32 or float64, got {dt}")
+        net = net.astype(dt)
+    return net
+
+
+def count_patterns(
+    net_or_model: Any,
+    X: Any,
+    *,
+    batch_size: int | None = None,
+    return_counts: bool = False,
+    return_inverse: bool = False,
+    progress: bool = False,
+    exact: bool = False,
+    max_patterns: int | None = None,
+    dtype: Any = None,
+) -> PatternCount:
+    """Count the distinct activation patterns of ``net_or_model`` on the samples ``X``.
+
+    Parameters
+    ----------
+    net_or_model: a :class:`PLNet`, or a ``torch.nn.Module`` that :func:`from_torch` accepts
+        (a convolutional model takes its ``input_shape`` from the first batch).
+    X: an array / tensor ``(n, d)`` or ``(n, *input_shape)``, or any iterable of such
+        batches (a generator, a ``DataLoader`` yielding ``(inputs, targets)``). Lists and
+        tuples are taken as one array.
+    batch_size: rows handed to the core at once when ``X`` is one array (default: ~64 MB).
+    return_counts: also return the number of samples of each pattern (``counts``) and the
+        first sample showing it (``first_index``), patterns in order of first appearance.
+    return_inverse: also return the pattern id of every sample (``inverse``; memory grows
+        with the samples).
+    progress: show a ``tqdm`` progress bar.
+    exact: keep and compare full patterns instead of 95-bit fingerprints for nets with more
+        than 95 neurons (costs ``n_neurons / 8`` bytes per distinct pattern).
+    max_patterns: stop with ``ValueError`` beyond this many distinct patterns (default:
+        what fits in half the physical memory).
+    dtype: compute in float32 or float64 (default: the network's dtype).
+
+    Data conversions: torch tensors are read without copy when on the CPU; integer and
+    float16 data are converted to the network's dtype; non-contiguous arrays are copied.
+    NaN/Inf inputs, an empty data set and mismatched shapes raise ``ValueError``.
+    """
+    if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size <= 0):
+        raise ValueError(f"count_patterns: batch_size must be a positive int, got {batch_size!r}")
+    if max_patterns is not None and (
+        not isinstance(max_patterns, (int, np.integer)) or max_patterns <= 0
+    ):
+        raise ValueError(f"count_patterns: max_patterns must be a positive int, got {max_patterns!r}")
+
+    total: int | None = None
+    if _is_array_like(X):
+        arr = to_numpy(X, "count_patterns")
+        if arr.ndim < 2 or arr.shape[0] == 0:
+            # Not a batch of samples: let the shared shape check say what is wrong.
+            net = _resolve_net(net_or_model, None, dtype)
+            as_float_matrix(arr, net.input_dim, net.dtype, "count_patterns")
+        first = arr
+        total = int(arr.shape[0])
+        source: Iterator[Any] = iter(())  # filled below once the net (and its dtype) is known
+    elif isinstance(X, Iterable):
+        source = iter(X)
+        try:
+            first = to_numpy(_first_tensor(next(source)), "count_patterns")
+        except StopIteration:
+            raise ValueError("count_patterns: X yielded no batches (empty data set)") from None
+        if hasattr(X, "__len__") and hasattr(X, "batch_size") and X.batch_size:
+            total = None  # a DataLoader's length counts batches; the bar shows samples only
+    else:
+        raise TypeError(
+            f"count_patterns: X must be an array, a tensor or an iterable of batches, "
+            f"got {type(X).__name__}"
+        )
+
+    net = _resolve_net(net_or_model, first, dtype)
+    if total is not None:
+        row_bytes = net.input_dim * net.dtype.itemsize
+        rows = batch_size or max(1024, _DEFAULT_BATCH_BYTES // row_bytes)
+        batches: Iterable[Any] = _batches_of_array(first, rows)
+    else:
+
+        def chain() -> Iterator[Any]:
+            yield first
+            for b in source:
+                yield to_numpy(_first_tensor(b), "count_patterns")
+
+        batches = chain()
+
+    n_bits = net.n_neurons
+    with_table = bool(return_counts or return_inverse or exact)
+    store_patterns = bool(exact or (with_table and n_bits <= 128))
+    n_levels = max(1, len([k for k in net.neurons_per_stage if k > 0]))
+    per_pattern = 24 * n_levels + (40 if with_table else 0)
+    if store_patterns:
+        per_pattern += 12 * max(1, (n_bits + 63) // 64)
+    limit = int(max_patterns) if max_patterns is not None else _default_max_patterns(per_pattern)
+
+    from . import _core
+
+    counter_cls = _core.PatternCounter32 if net.dtype == np.float32 else _core.PatternCounter64
+    counter = counter_cls(net._core(), with_table, store_patterns, limit)
+    inverse_parts: list[np.ndarray] = []
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, unit=" samples", unit_scale=True, desc="count_patterns")
+    start = time.perf_counter()
+    try:
+        for batch in batches:
+            B = as_float_matrix(batch, net.input_dim, net.dtype, "count_patterns")
+            ids = counter.add(B, return_inverse)
+            if ids is not None:
+                inverse_parts.append(ids)
+            if bar is not None:
+                bar.update(B.shape[0])
+                bar.set_postfix(patterns=f"{counter.n_patterns:,}", refresh=False)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - start
+
+    packed = None
+    if store_patterns:
+        words = counter.patterns()
+        packed = np.ascontiguousarray(words.view(np.uint8)[:, : (n_bits + 7) // 8])
+    return PatternCount(
+        n_patterns=int(counter.n_patterns),
+        n_samples=int(counter.n_samples),
+        n_patterns_per_layer=tuple(int(v) for v in counter.n_patterns_per_layer),
+        n_neurons=n_bits,
+        exact=bool(exact or n_bits <= EXACT_FINGERPRINT_BITS),
+        dtype=net.dtype.name,
+        seconds=seconds,
+        memory_bytes=int(counter.memory_bytes),
+        counts=counter.counts() if return_counts else None,
+        first_index=counter.first_index() if with_table else None,
+        inverse=np.concatenate(inverse_parts) if return_inverse else None,
+        patterns=packed,
+    )

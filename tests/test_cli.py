@@ -1,0 +1,28 @@
+"""The README's main job: `regionlab demo` writes a picture and prints counts."""
+
+import subprocess
+import sys
+
+import numpy as np
+
+
+def test_demo_writes_picture_and_counts(tmp_path):
+    pytest_torch = __import__("pytest").importorskip("torch")
+    del pytest_torch
+    from regionlab.demo import run
+
+    result = run(out_dir=str(tmp_path), side=200)
+    assert (tmp_path / "regionlab_demo.png").stat().st_size > 10_000
+    grid = result["grid"]
+    assert grid.n_samples == 200 * 200
+    # The ids drawn are exactly the patterns counted.
+    assert grid.inverse.max() + 1 == grid.n_patterns
+    assert result["mnist_size"].n_patterns == result["mnist_size"].n_samples  # random inputs, 1536 bits
+
+
+def test_cli_info_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "regionlab.cli", "info"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "cpu kernels" in out
+    assert np.any([isa in out for isa in ("avx512", "avx2", "generic")])
