@@ -1,7 +1,7 @@
-"""from_torch / plnet_to_torch against torch's own forward, via an independent numpy reference.
+"""from_torch / plnet_to_torch against torch's own forward.
 
-These tests never call ``net.forward`` (the C++ core): the reference below evaluates the
-stages of the PLNet directly.
+Each converted net is checked twice: its stages evaluated by an independent numpy
+reference, and its C++ ``net.forward``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from hypothesis import strategies as st  # noqa: E402
 from torch import nn  # noqa: E402
 
 import regionlab as rl  # noqa: E402
+from oracles import numpy_forward  # noqa: E402
 from regionlab._torch_import import PerNeuronLeakyReLU, plnet_to_torch  # noqa: E402
 
 F64_TOL = dict(rtol=1e-10, atol=1e-10)
@@ -26,11 +27,7 @@ F32_TOL = dict(rtol=1e-5, atol=1e-5)
 # --------------------------------------------------------------------------- helpers
 def reference_forward(net: rl.PLNet, X: np.ndarray) -> np.ndarray:
     """Evaluate ``net.stages`` in float64 numpy (independent of regionlab's core)."""
-    a = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-    for stage in net.stages:
-        h = a @ stage.weight.astype(np.float64).T + stage.bias.astype(np.float64)
-        a = np.where(h > 0, h, stage.negative_slope * h)
-    return a
+    return numpy_forward(net, np.asarray(X).reshape(len(X), -1))[0]
 
 
 def torch_forward(model: nn.Module, X: np.ndarray) -> np.ndarray:
@@ -41,7 +38,11 @@ def torch_forward(model: nn.Module, X: np.ndarray) -> np.ndarray:
 
 
 def assert_same_function(model: nn.Module, net: rl.PLNet, X: np.ndarray, tol=F64_TOL) -> None:
-    np.testing.assert_allclose(reference_forward(net, X), torch_forward(model, X), **tol)
+    """The folded stages (numpy) and the C++ core's forward both reproduce torch."""
+    expected = torch_forward(model, X)
+    np.testing.assert_allclose(reference_forward(net, X), expected, **tol)
+    core_tol = tol if net.dtype == np.float64 else F32_TOL
+    np.testing.assert_allclose(net.forward(X), expected, **core_tol)
 
 
 def assert_same_stages(a: rl.PLNet, b: rl.PLNet) -> None:
