@@ -244,3 +244,14 @@ def test_dtype_override(rng):
     net = random_net(rng, [2, 10, 1], dtype=np.float64)
     pc = rl.count_patterns(net, rng.standard_normal((100, 2)), dtype=np.float32)
     assert pc.dtype == "float32"
+
+
+def test_memory_follows_patterns_not_samples(rng):
+    """Streaming 40x more samples with the same patterns does not grow the counter."""
+    net = random_net(rng, [2, 24, 24, 1])
+    X = quantized_2d(rng, 50000, levels=20)
+    small = rl.count_patterns(net, X)
+    large = rl.count_patterns(net, (X for _ in range(40)))
+    assert large.n_samples == 40 * small.n_samples
+    assert large.n_patterns == small.n_patterns
+    assert large.memory_bytes == small.memory_bytes

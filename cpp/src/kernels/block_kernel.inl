@@ -16,14 +16,35 @@ namespace {
 template <class T>
 using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+// Integer type of the same width as T, and the mask of T's exponent bits.
+template <class T>
+struct FloatBits;
+template <>
+struct FloatBits<float> {
+  using U = uint32_t;
+  static constexpr U exponent = 0x7f800000u;
+};
+template <>
+struct FloatBits<double> {
+  using U = uint64_t;
+  static constexpr U exponent = 0x7ff0000000000000ull;
+};
+
 template <class T>
 int64_t first_nonfinite_row(const T* X, int64_t rows, int64_t cols) {
+  using U = typename FloatBits<T>::U;
+  constexpr U mask = FloatBits<T>::exponent;
   for (int64_t r = 0; r < rows; ++r) {
     const T* x = X + r * cols;
-    T acc = 0;
-    // x*0 is 0 for finite x and NaN for NaN/Inf: one vectorisable pass per row.
-    for (int64_t j = 0; j < cols; ++j) acc += x[j] * T(0);
-    if (acc != acc) return r;
+    // NaN and Inf are exactly the values with every exponent bit set; an integer OR
+    // reduction vectorises, unlike a floating-point one.
+    U any = 0;
+    for (int64_t j = 0; j < cols; ++j) {
+      U b;
+      std::memcpy(&b, x + j, sizeof(U));
+      any |= U((b & mask) == mask);
+    }
+    if (any) return r;
   }
   return -1;
 }

@@ -1,0 +1,21 @@
+"""The example scripts run end to end (on small settings) and write their pictures."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_patterns_during_training(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "patterns_during_training.py"), "--epochs", "2", "--grid", "150",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert "epoch   2" in out
+    assert (tmp_path / "patterns_during_training.png").stat().st_size > 5_000
