@@ -16,12 +16,6 @@ constexpr int64_t kMaxIds = int64_t(UINT32_MAX) - 1;
 // Grow at 3/4 full: linear probing stays short, and slots are contiguous in memory.
 inline bool over_load(int64_t size, size_t slots) { return size * 4 > int64_t(slots) * 3; }
 
-[[noreturn]] void throw_limit(int64_t max_entries) {
-  throw LimitExceeded("more than max_patterns=" + std::to_string(max_entries) +
-                      " distinct activation patterns; raise max_patterns if the memory allows "
-                      "(about 12-40 bytes per pattern per layer), or count fewer samples");
-}
-
 inline void prefetch_address(const void* p) {
 #if defined(__GNUC__)
   __builtin_prefetch(p);
@@ -31,6 +25,12 @@ inline void prefetch_address(const void* p) {
 }
 
 }  // namespace
+
+void throw_too_many_patterns(int64_t max_patterns) {
+  throw LimitExceeded("more than max_patterns=" + std::to_string(max_patterns) +
+                      " distinct activation patterns; raise max_patterns if the memory allows "
+                      "(about 12-40 bytes per pattern per layer), or count fewer samples");
+}
 
 DistinctSet::DistinctSet(int64_t max_entries)
     : slots_(size_t(kInitialSlots)), mask_(uint64_t(kInitialSlots - 1)), max_entries_(max_entries) {}
@@ -43,7 +43,7 @@ bool DistinctSet::insert(const Fingerprint& f) {
   for (uint64_t i = slot_hash(f) & mask_;; i = (i + 1) & mask_) {
     Fingerprint& s = slots_[i];
     if (s.empty()) {
-      if (size_ >= max_entries_) throw_limit(max_entries_);
+      if (size_ >= max_entries_) throw_too_many_patterns(max_entries_);
       s = f;
       if (over_load(++size_, slots_.size())) grow();
       return true;
@@ -64,6 +64,23 @@ void DistinctSet::grow() {
   }
 }
 
+ShardedDistinctSet::ShardedDistinctSet(int n_shards, int64_t max_entries) {
+  shards_.reserve(size_t(std::max(1, n_shards)));
+  for (int s = 0; s < std::max(1, n_shards); ++s) shards_.emplace_back(max_entries);
+}
+
+int64_t ShardedDistinctSet::size() const {
+  int64_t n = 0;
+  for (const auto& s : shards_) n += s.size();
+  return n;
+}
+
+int64_t ShardedDistinctSet::memory_bytes() const {
+  int64_t n = 0;
+  for (const auto& s : shards_) n += s.memory_bytes();
+  return n;
+}
+
 PatternTable::PatternTable(int64_t key_words, int64_t max_entries)
     : slots_(size_t(kInitialSlots)),
       mask_(uint64_t(kInitialSlots - 1)),
@@ -79,7 +96,7 @@ int64_t PatternTable::insert(const Fingerprint& f, const uint64_t* key, int64_t 
     Slot& s = slots_[i];
     if (s.f.empty()) {
       const int64_t id = size();
-      if (id >= max_entries_) throw_limit(max_entries_);
+      if (id >= max_entries_) throw_too_many_patterns(max_entries_);
       s.f = f;
       s.id = uint32_t(id);
       counts_.push_back(1);

@@ -37,14 +37,14 @@ class PatternCounter {
   int64_t memory_bytes() const;
 
  private:
-  void insert_chunk(int64_t rows, int64_t* ids);
+  void insert_chunk(int64_t rows, int64_t* ids, const InterruptCheck& stop);
 
   std::shared_ptr<const Network<T>> net_;
   CountOptions options_;
   std::vector<int64_t> level_bits_;  // pattern length at each prefix level; last = full
-  std::vector<DistinctSet> prefix_sets_;  // one per level but the last
-  std::unique_ptr<DistinctSet> full_set_;   // the last level, when no table is kept
-  std::unique_ptr<PatternTable> table_;     // the last level, with ids and counts
+  // One per level, but the last level lives in table_ when ids or counts are kept.
+  std::vector<ShardedDistinctSet> level_sets_;
+  std::unique_ptr<PatternTable> table_;  // the last level, with ids and counts
   int64_t n_samples_ = 0;
   // Reused chunk buffers.
   std::vector<uint64_t> keys_;

@@ -1,7 +1,7 @@
 // 95-bit fingerprints of activation patterns.
 //
-// A pattern of at most 95 bits is its own fingerprint (exact). A longer one is hashed to
-// 95 bits: two distinct patterns collide with probability ~2^-95, so among n distinct
+// A pattern of at most 95 bits is mapped to its fingerprint by a bijection (exact: two
+// patterns share a fingerprint only if they are equal). A longer one is hashed to 95 bits: two distinct patterns collide with probability ~2^-95, so among n distinct
 // patterns a miscount has probability below n^2 / 2^96 (1e-15 at n = 10^7). Bit 95 is
 // always set, so the all-zero value can mark an empty hash-table slot.
 #pragma once
@@ -37,7 +37,11 @@ inline Fingerprint fingerprint(const uint64_t* words, int64_t n_bits) {
   uint64_t lo, hi;
   if (n_bits <= kExactFingerprintBits) {
     lo = full >= 1 ? words[0] : tail;
-    hi = full >= 2 ? words[1] : (full == 1 ? tail : 0);
+    hi = full >= 2 ? words[1] : (full == 1 ? tail : 0);  // at most 31 bits
+    // Scramble invertibly, so that the low 64 bits can index hash tables directly:
+    // mix64 is a bijection, and each step only adds a function of the other half.
+    lo = mix64(lo ^ (hi * 0x9e3779b97f4a7c15ULL));
+    hi ^= (lo >> 33) & 0x7fffffffULL;
   } else {
     // Two chained lanes with different seeds; each step is a bijection of the state.
     uint64_t a = 0x9e3779b97f4a7c15ULL ^ uint64_t(n_bits), b = 0xc2b2ae3d27d4eb4fULL + uint64_t(n_bits);
@@ -59,9 +63,8 @@ inline Fingerprint fingerprint(const uint64_t* words, int64_t n_bits) {
   return f;
 }
 
-// Where a fingerprint starts probing in a table of 2^k slots.
-inline uint64_t slot_hash(const Fingerprint& f) {
-  return mix64(f.low64() ^ (uint64_t(f.w[2]) * 0x9e3779b97f4a7c15ULL));
-}
+// Where a fingerprint starts probing in a table of 2^k slots (its low bits). Fingerprints
+// are uniformly scrambled already, so no further mixing is needed.
+inline uint64_t slot_hash(const Fingerprint& f) { return f.low64(); }
 
 }  // namespace regionlab

@@ -7,6 +7,9 @@
 
 namespace regionlab {
 
+// Throws LimitExceeded naming the max_patterns limit.
+[[noreturn]] void throw_too_many_patterns(int64_t max_patterns);
+
 // Counts distinct fingerprints; 12 bytes a slot, nothing else stored.
 class DistinctSet {
  public:
@@ -22,6 +25,25 @@ class DistinctSet {
   std::vector<Fingerprint> slots_;
   uint64_t mask_;
   int64_t size_ = 0, max_entries_;
+};
+
+// A DistinctSet split by fingerprint into shards that threads fill in parallel, each
+// thread owning one shard: no locks, no merging, and the same memory as one set.
+class ShardedDistinctSet {
+ public:
+  ShardedDistinctSet(int n_shards, int64_t max_entries);
+  int n_shards() const { return int(shards_.size()); }
+  int shard_of(const Fingerprint& f) const {
+    // From the high half of the slot hash (independent of the low bits that pick the
+    // slot), by multiply-shift rather than a division.
+    return int(((slot_hash(f) >> 32) * uint64_t(shards_.size())) >> 32);
+  }
+  DistinctSet& shard(int s) { return shards_[size_t(s)]; }
+  int64_t size() const;
+  int64_t memory_bytes() const;
+
+ private:
+  std::vector<DistinctSet> shards_;
 };
 
 // Distinct patterns with ids in order of first appearance, their counts, the index of
