@@ -255,3 +255,51 @@ def test_memory_follows_patterns_not_samples(rng):
     assert large.n_samples == 40 * small.n_samples
     assert large.n_patterns == small.n_patterns
     assert large.memory_bytes == small.memory_bytes
+
+
+def test_exact_mode_makes_long_prefix_counts_exact(rng):
+    net = random_net(rng, [2, 100, 100, 1])  # 100-bit and 200-bit prefixes
+    X = quantized_2d(rng, 30000)
+    _, bits = numpy_forward(net, X)
+    pc = rl.count_patterns(net, X, exact=True)
+    assert pc.exact
+    assert pc.n_patterns_per_layer == (distinct_rows(bits[:, :100])[0], distinct_rows(bits)[0])
+
+
+def test_exact_flag_reports_what_ran(rng):
+    net = random_net(rng, [2, 60, 60, 1])  # 120 bits
+    X = quantized_2d(rng, 1000)
+    assert not rl.count_patterns(net, X).exact
+    assert rl.count_patterns(net, X, return_counts=True).exact  # <= 128 bits: patterns kept
+    assert rl.count_patterns(net, X, exact=True).exact
+
+
+def test_empty_batches_in_a_stream_are_skipped(rng):
+    net = random_net(rng, [2, 10, 1])
+    X = quantized_2d(rng, 3000)
+    batches = [X[:1000], X[:0], X[1000:], np.zeros((0, 2))]
+    pc = rl.count_patterns(net, iter(batches))
+    assert pc.n_samples == 3000
+    assert pc.n_patterns == rl.count_patterns(net, X).n_patterns
+    with pytest.raises(ValueError, match="only empty batches"):
+        rl.count_patterns(net, iter([np.zeros((0, 2))]))
+
+
+def test_array_likes_and_list_batches(rng):
+    net = random_net(rng, [2, 10, 1])
+    X = quantized_2d(rng, 2000)
+    expected = rl.count_patterns(net, X).n_patterns
+
+    class ArrayLike:  # what pandas DataFrames, JAX and h5py offer
+        def __init__(self, a):
+            self.a = a
+
+        def __array__(self, dtype=None, copy=None):
+            return self.a if dtype is None else self.a.astype(dtype)
+
+    assert rl.count_patterns(net, ArrayLike(X)).n_patterns == expected
+    # a stream of plain lists of rows, and of (inputs, targets) pairs
+    rows = [X[i : i + 500].tolist() for i in range(0, 2000, 500)]
+    assert rl.count_patterns(net, iter(rows)).n_samples == 2000
+    pairs = [(X[i : i + 500], np.zeros(500)) for i in range(0, 2000, 500)]
+    assert rl.count_patterns(net, iter(pairs)).n_patterns == expected

@@ -149,3 +149,68 @@ def test_net_properties(rng):
     assert net.input_dim == 5 and net.output_dim == 3
     assert net.dtype == np.float64
     assert "relu" in repr(net)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("widths", [[2, 8, 1], [3, 5, 4, 2], [20, 64, 64, 3]])
+def test_a_row_gives_bit_identical_results_wherever_the_batching_puts_it(rng, isa, dtype, widths):
+    """Short blocks are padded, so tiny products never take Eigen's other code paths."""
+    net = random_net(rng, widths, "relu", dtype)
+    X = rng.standard_normal((300, widths[0])).astype(dtype)
+    whole = net.forward(X)
+    patterns = net.patterns(X, packed=True)
+    for i in [0, 1, 17, 31, 32, 150, 299]:
+        np.testing.assert_array_equal(net.forward(X[i : i + 1]), whole[i : i + 1])
+        np.testing.assert_array_equal(net.patterns(X[i : i + 1], packed=True), patterns[i : i + 1])
+    for start, stop in [(5, 8), (100, 163), (0, 33)]:
+        np.testing.assert_array_equal(net.forward(X[start:stop]), whole[start:stop])
+
+
+def test_ties_on_a_kink_count_the_same_for_any_batching(rng):
+    """Grid points exactly on hyperplanes: counts must not depend on batch size or threads."""
+    W = np.array([[1.0, -1.0], [1.0, 1.0], [0.5, -0.25], [3.0, 1.0]])
+    net = rl.PLNet.from_arrays([W], [np.array([0.0, -0.2, 0.1, 0.3])], ["relu"], dtype=np.float32)
+    side = np.linspace(-1, 1, 201)
+    X = np.stack(np.meshgrid(side, side), -1).reshape(-1, 2)
+    reference = rl.count_patterns(net, X, return_inverse=True)
+    for batch in (1, 7, 33, 1000):
+        pc = rl.count_patterns(net, X[:4000], return_inverse=True, batch_size=batch)
+        np.testing.assert_array_equal(pc.inverse, reference.inverse[:4000])
+
+
+def test_plnet_copies_the_callers_arrays(rng):
+    W = rng.standard_normal((8, 2))
+    net = rl.PLNet.from_arrays([W])
+    W[0, 0] = 123.0  # still writable, and the net is unaffected
+    assert net.stages[0].weight[0, 0] != 123.0
+    assert not np.shares_memory(net.stages[0].weight, W)
+
+
+def test_from_arrays_argument_checks(rng):
+    ws = [rng.standard_normal((4, 2)), rng.standard_normal((1, 4))]
+    with pytest.raises(ValueError, match="2 weight matrices but 3 biases"):
+        rl.PLNet.from_arrays(ws, [np.zeros(4), np.zeros(1), np.zeros(1)])
+    net = rl.PLNet.from_arrays(ws, None, ("relu", "identity"))  # a tuple of per-stage specs
+    assert net.neurons_per_stage == (4, 0)
+    leaky = rl.PLNet.from_arrays(ws, None, ("leaky_relu", 0.2))  # one spec for hidden stages
+    assert np.all(leaky.stages[0].negative_slope == 0.2)
+
+
+def test_first_nonfinite_row_is_reported_whatever_the_threads(rng):
+    net = random_net(rng, [4, 8, 1], "relu")
+    X = rng.standard_normal((100000, 4))
+    X[[60000, 90000, 30001]] = np.nan
+    for threads in (1, 2, 4):
+        rl.set_num_threads(threads)
+        try:
+            with pytest.raises(ValueError, match="row 30001"):
+                net.forward(X)
+            with pytest.raises(ValueError, match="row 30001"):
+                rl.count_patterns(net, X)
+        finally:
+            rl.set_num_threads(None)
+
+
+def test_core_counter_refuses_none_network():
+    with pytest.raises(TypeError):
+        _core.PatternCounter64(None, False, False, 10)

@@ -16,6 +16,13 @@ py::array_t<typename V::value_type> to_array(const V& v) {
   return out;
 }
 
+// The counter, unless another thread is inside add() (which runs without the GIL).
+template <class Counter>
+const Counter& idle(const Counter& c) {
+  if (c.busy()) throw py::value_error("this PatternCounter is being filled by another thread");
+  return c;
+}
+
 template <class T>
 void bind_counter_type(py::module_& m, const char* name) {
   using Counter = PatternCounter<T>;
@@ -26,7 +33,7 @@ void bind_counter_type(py::module_& m, const char* name) {
              return std::make_unique<Counter>(
                  net, CountOptions{with_table, store_patterns, max_patterns});
            }),
-           py::arg("net"), py::arg("with_table"), py::arg("store_patterns"),
+           py::arg("net").none(false), py::arg("with_table"), py::arg("store_patterns"),
            py::arg("max_patterns"))
       .def(
           "add",
@@ -49,20 +56,23 @@ void bind_counter_type(py::module_& m, const char* name) {
             return py::none();
           },
           py::arg("X"), py::arg("return_ids") = false)
-      .def_property_readonly("n_samples", &Counter::n_samples)
-      .def_property_readonly("n_patterns", &Counter::n_patterns)
-      .def_property_readonly("n_patterns_per_layer", &Counter::n_patterns_per_layer)
-      .def_property_readonly("memory_bytes", &Counter::memory_bytes)
+      .def_property_readonly("n_samples", [](const Counter& c) { return idle(c).n_samples(); })
+      .def_property_readonly("n_patterns", [](const Counter& c) { return idle(c).n_patterns(); })
+      .def_property_readonly("n_patterns_per_layer",
+                             [](const Counter& c) { return idle(c).n_patterns_per_layer(); })
+      .def_property_readonly("memory_bytes", [](const Counter& c) { return idle(c).memory_bytes(); })
       .def("counts",
            [](const Counter& c) -> py::object {
-             return c.table() ? py::object(to_array(c.table()->counts())) : py::none();
+             const PatternTable* t = idle(c).table();
+             return t ? py::object(to_array(t->counts())) : py::none();
            })
       .def("first_index",
            [](const Counter& c) -> py::object {
-             return c.table() ? py::object(to_array(c.table()->first_index())) : py::none();
+             const PatternTable* t = idle(c).table();
+             return t ? py::object(to_array(t->first_index())) : py::none();
            })
       .def("patterns", [](const Counter& c) -> py::object {
-        const PatternTable* t = c.table();
+        const PatternTable* t = idle(c).table();
         if (!t || !t->key_words()) return py::none();
         py::array_t<uint64_t> out({t->size(), t->key_words()});
         std::copy(t->keys().begin(), t->keys().end(), out.mutable_data());

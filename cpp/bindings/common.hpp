@@ -18,6 +18,12 @@ using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
 // Polled by the core's calling thread between blocks (it holds no GIL there).
 inline InterruptCheck python_interrupt_check() {
   return [] {
+    // Never take the GIL while the interpreter shuts down (it would end this thread).
+#if PY_VERSION_HEX >= 0x030D0000
+    if (Py_IsFinalizing()) return false;
+#else
+    if (_Py_IsFinalizing()) return false;
+#endif
     py::gil_scoped_acquire gil;
     return PyErr_CheckSignals() != 0;
   };

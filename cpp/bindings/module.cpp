@@ -18,9 +18,10 @@ PYBIND11_MODULE(_core, m) {
       // PyErr_CheckSignals already set KeyboardInterrupt (or the handler's exception).
       if (!PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
     } catch (const InvalidInput& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
+      // A KeyboardInterrupt raised while the workers stopped takes precedence.
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, e.what());
     } catch (const LimitExceeded& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, e.what());
     }
   });
 

@@ -28,7 +28,7 @@ PatternCounter<T>::PatternCounter(std::shared_ptr<const Network<T>> net, CountOp
   if (options_.with_table || options_.store_patterns)
     table_ = std::make_unique<PatternTable>(options_.store_patterns ? net_->n_words() : 0,
                                             options_.max_patterns);
-  const size_t n_sets = level_bits_.size() - (table_ ? 1 : 0);
+  const size_t n_sets = options_.store_patterns ? 0 : level_bits_.size() - (table_ ? 1 : 0);
   for (size_t l = 0; l < n_sets; ++l) level_sets_.emplace_back(num_threads(), options_.max_patterns);
 }
 
@@ -41,6 +41,25 @@ template <class T>
 std::vector<int64_t> PatternCounter<T>::n_patterns_per_layer() const {
   std::vector<int64_t> out;
   if (net_->prefix_bits().empty()) return out;
+  if (options_.store_patterns) {
+    // Every sample's prefix is the prefix of its full pattern: count distinct prefixes of
+    // the distinct full patterns, comparing the (masked) prefix words exactly.
+    const int64_t W = net_->n_words(), n = table_->size();
+    std::vector<uint64_t> prefix;
+    for (size_t l = 0; l + 1 < level_bits_.size(); ++l) {
+      const int64_t bits = level_bits_[l], words = (bits + 63) / 64;
+      PatternTable distinct(words, INT64_MAX);
+      prefix.resize(size_t(words));
+      for (int64_t i = 0; i < n; ++i) {
+        std::copy_n(table_->keys().begin() + i * W, words, prefix.begin());
+        if (bits % 64) prefix.back() &= (uint64_t(1) << (bits % 64)) - 1;
+        distinct.insert(fingerprint(prefix.data(), bits), prefix.data(), i);
+      }
+      out.push_back(distinct.size());
+    }
+    out.push_back(n);
+    return out;
+  }
   for (const auto& s : level_sets_) out.push_back(s.size());
   if (table_) out.push_back(table_->size());
   return out;
@@ -55,6 +74,13 @@ int64_t PatternCounter<T>::memory_bytes() const {
 
 template <class T>
 void PatternCounter<T>::add(const T* X, int64_t n, int64_t* ids, const InterruptCheck& stop) {
+  if (busy_.exchange(true))
+    throw InvalidInput("PatternCounter.add is already running in another thread; "
+                       "use one counter per thread");
+  struct Release {
+    std::atomic<bool>& flag;
+    ~Release() { flag.store(false); }
+  } release{busy_};
   const NetView<T>& view = net_->pattern_view();
   const int64_t W = net_->n_words(), P = int64_t(level_bits_.size());
   const int64_t d = net_->input_dim(), width = net_->max_width();
@@ -64,24 +90,28 @@ void PatternCounter<T>::add(const T* X, int64_t n, int64_t* ids, const Interrupt
   keys_.resize(size_t(std::min(n, chunk) * W));
   fingerprints_.resize(size_t(std::min(n, chunk) * P));
   scratch_.resize(size_t(threads));
-  for (auto& s : scratch_) s.resize(size_t(2 * block * width));
   const auto run = kernels<T>().run_block;
 
   for (int64_t c0 = 0; c0 < n; c0 += chunk) {
     const int64_t rows = std::min(chunk, n - c0);
+    FirstBadRow first_bad;
     parallel_blocks(
         rows, block, threads,
         [&](int t, int64_t b, int64_t e) {
-          T* s = scratch_[size_t(t)].data();
+          if (first_bad.after(b)) return;
           uint64_t* keys = keys_.data() + b * W;
-          const int64_t bad =
-              run(view, X + (c0 + b) * d, e - b, BlockScratch<T>{s, s + block * width}, keys, nullptr);
-          if (bad >= 0) throw_nonfinite_row(n_samples_ + c0 + b + bad);
+          const int64_t bad = run(view, X + (c0 + b) * d, e - b,
+                                  scratch_[size_t(t)].get(block, width, d), keys, nullptr);
+          if (bad >= 0) {
+            first_bad.record(b + bad);
+            return;
+          }
           for (int64_t r = b; r < e; ++r)
             for (int64_t l = 0; l < P; ++l)
               fingerprints_[size_t(r * P + l)] = fingerprint(keys_.data() + r * W, level_bits_[size_t(l)]);
         },
         stop);
+    first_bad.throw_if_any(n_samples_ + c0);
     insert_chunk(rows, ids ? ids + c0 : nullptr, stop);
     n_samples_ += rows;
   }

@@ -12,12 +12,15 @@ namespace regionlab {
 int64_t block_rows_for(int64_t max_width) {
   // ~128K activations per buffer: 512 KB in float32, inside a 1 MB L2 with room for weights.
   const int64_t rows = (int64_t(1) << 17) / std::max<int64_t>(1, max_width);
-  return std::clamp<int64_t>(rows / 16 * 16, 16, 4096);
+  return std::clamp<int64_t>(rows / kGemmRowMultiple * kGemmRowMultiple, kMinGemmRows, 4096);
 }
 
-[[noreturn]] void throw_nonfinite_row(int64_t row) {
-  throw InvalidInput("X contains NaN or Inf (first in row " + std::to_string(row) +
-                     "); regionlab needs finite inputs");
+void FirstBadRow::throw_if_any(int64_t offset) const {
+  const int64_t row = row_.load();
+  if (row == INT64_MAX) return;
+  throw InvalidInput("X contains NaN or Inf (first in row " + std::to_string(row + offset) +
+                     "; for a float32 network also a value beyond float32's range); "
+                     "regionlab needs finite inputs");
 }
 
 namespace {
@@ -28,18 +31,20 @@ void evaluate(const Network<T>& net, const NetView<T>& view, const T* X, int64_t
   const int threads = num_threads();
   const int64_t block = block_rows_for(net.max_width());
   const int64_t width = net.max_width(), d = net.input_dim();
-  std::vector<std::vector<T>> scratch(size_t(threads), std::vector<T>(size_t(2 * block * width)));
+  std::vector<ThreadScratch<T>> scratch(static_cast<size_t>(threads));
   const auto run = kernels<T>().run_block;
+  FirstBadRow first_bad;
   parallel_blocks(
       n, block, threads,
       [&](int t, int64_t b, int64_t e) {
-        T* s = scratch[size_t(t)].data();
-        const int64_t bad = run(view, X + b * d, e - b, BlockScratch<T>{s, s + block * width},
+        if (first_bad.after(b)) return;
+        const int64_t bad = run(view, X + b * d, e - b, scratch[size_t(t)].get(block, width, d),
                                 keys ? keys + b * view.n_words : nullptr,
                                 out ? out + b * net.output_dim() : nullptr);
-        if (bad >= 0) throw_nonfinite_row(b + bad);
+        if (bad >= 0) first_bad.record(b + bad);
       },
       stop);
+  first_bad.throw_if_any(0);
 }
 
 }  // namespace

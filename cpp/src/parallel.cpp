@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
@@ -21,6 +22,7 @@ int default_threads() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 std::atomic<int> g_threads{0};
+constexpr int kMaxThreads = 1024;
 }  // namespace
 
 int num_threads() {
@@ -28,7 +30,7 @@ int num_threads() {
   return n > 0 ? n : default_threads();
 }
 
-void set_num_threads(int n) { g_threads.store(n > 0 ? n : 0); }
+void set_num_threads(int n) { g_threads.store(n > 0 ? std::min(n, kMaxThreads) : 0); }
 
 void parallel_blocks(int64_t n, int64_t block, int threads,
                      const std::function<void(int, int64_t, int64_t)>& body,
@@ -40,22 +42,41 @@ void parallel_blocks(int64_t n, int64_t block, int threads,
   std::atomic<bool> stop{false};
   std::exception_ptr error;
   std::mutex error_mutex;
+  auto fail = [&](std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(error_mutex);
+    if (!error) error = e;
+    stop.store(true);
+  };
+  // The interrupt check takes the GIL: poll it every few milliseconds, not every block.
+  constexpr auto kPollInterval = std::chrono::milliseconds(20);
   auto run_share = [&](int t) {
     const int64_t begin = n * t / threads, end = n * (t + 1) / threads;
+    auto last_poll = std::chrono::steady_clock::now();
     try {
       for (int64_t b = begin; b < end && !stop.load(std::memory_order_relaxed); b += block) {
-        if (t == 0 && interrupted && interrupted()) throw Interrupted();
+        if (t == 0 && interrupted) {
+          const auto now = std::chrono::steady_clock::now();
+          if (now - last_poll >= kPollInterval) {
+            last_poll = now;
+            if (interrupted()) throw Interrupted();
+          }
+        }
         body(t, b, std::min(end, b + block));
       }
     } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-      stop.store(true);
+      fail(std::current_exception());
     }
   };
   std::vector<std::thread> workers;
   workers.reserve(size_t(threads - 1));
-  for (int t = 1; t < threads; ++t) workers.emplace_back(run_share, t);
+  for (int t = 1; t < threads; ++t) {
+    try {
+      workers.emplace_back(run_share, t);
+    } catch (...) {  // the system refused a thread: stop cleanly instead of std::terminate
+      fail(std::current_exception());
+      break;
+    }
+  }
   run_share(0);
   for (auto& w : workers) w.join();
   if (error) std::rethrow_exception(error);

@@ -42,9 +42,10 @@ class PatternCount:
     patterns: packed patterns, ``(n_patterns, ceil(n_neurons / 8))`` uint8 in the layout of
         ``net.patterns(X, packed=True)``, when they were kept (``exact=True``, or counts /
         inverse asked for a net of at most 128 neurons).
-    exact: False only when patterns longer than 95 bits were compared by 95-bit
-        fingerprints (``exact=False``); a miscount then has probability below
-        ``n_patterns**2 / 2**96``.
+    exact: False when patterns (or layer prefixes) longer than 95 bits were compared by
+        95-bit fingerprints; a miscount then has probability below ``n_patterns**2 / 2**96``.
+        True when full patterns were kept and compared (``exact=True``, or counts / ids of
+        a net of at most 128 neurons); per-layer counts are then exact too.
     """
 
     n_patterns: int
@@ -87,10 +88,17 @@ def _is_torch_module(obj: Any) -> bool:
     return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(obj).__mro__)
 
 
-def _is_array_like(X: Any) -> bool:
-    if isinstance(X, (np.ndarray, list, tuple)):
+def _is_array(X: Any) -> bool:
+    """numpy arrays, torch tensors and anything numpy can view as one (pandas, JAX, h5py)."""
+    if isinstance(X, np.ndarray):
         return True
-    return type(X).__module__.startswith("torch") and hasattr(X, "detach")
+    if type(X).__module__.startswith("torch") and hasattr(X, "detach"):
+        return True
+    return hasattr(X, "__array__") or hasattr(X, "__array_interface__")
+
+
+def _is_array_like(X: Any) -> bool:
+    return isinstance(X, (list, tuple)) or _is_array(X)
 
 
 def _batches_of_array(X: np.ndarray, rows: int) -> Iterator[np.ndarray]:
@@ -99,10 +107,16 @@ def _batches_of_array(X: np.ndarray, rows: int) -> Iterator[np.ndarray]:
 
 
 def _first_tensor(batch: Any) -> Any:
-    """DataLoaders yield (inputs, targets, ...): count the inputs."""
-    if isinstance(batch, (tuple, list)) and batch and not np.isscalar(batch[0]):
+    """DataLoaders yield ``(inputs, targets, ...)``: count the inputs.
+
+    A tuple/list is read as such when its first entry is an array of at least 2
+    dimensions and the next entry (if any) has as many rows; otherwise it is the batch.
+    """
+    if isinstance(batch, (tuple, list)) and batch and _is_array(batch[0]):
         first = batch[0]
-        if _is_array_like(first) and np.ndim(first) >= 1:
+        if np.ndim(first) >= 2 and (
+            len(batch) == 1 or (_is_array(batch[1]) and np.ndim(batch[1]) >= 1 and len(batch[1]) == len(first))
+        ):
             return first
     if isinstance(batch, dict):
         raise TypeError(
@@ -246,6 +260,8 @@ def count_patterns(
     start = time.perf_counter()
     try:
         for batch in batches:
+            if total is None and np.ndim(batch) >= 1 and len(batch) == 0:
+                continue  # an empty batch in a stream (e.g. after filtering) adds nothing
             B = as_float_matrix(batch, net.input_dim, net.dtype, "count_patterns")
             ids = counter.add(B, return_inverse)
             if ids is not None:
@@ -257,6 +273,8 @@ def count_patterns(
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - start
+    if counter.n_samples == 0:
+        raise ValueError("count_patterns: X yielded only empty batches (no samples)")
 
     packed = None
     if store_patterns:
@@ -267,7 +285,7 @@ def count_patterns(
         n_samples=int(counter.n_samples),
         n_patterns_per_layer=tuple(int(v) for v in counter.n_patterns_per_layer),
         n_neurons=n_bits,
-        exact=bool(exact or n_bits <= EXACT_FINGERPRINT_BITS),
+        exact=bool(store_patterns or n_bits <= EXACT_FINGERPRINT_BITS),
         dtype=net.dtype.name,
         seconds=seconds,
         memory_bytes=int(counter.memory_bytes),

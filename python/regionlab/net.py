@@ -85,9 +85,11 @@ class PLNet:
         fixed = []
         prev_out = None
         for k, st in enumerate(stages):
-            w = np.ascontiguousarray(st.weight, dtype=dtype)
-            b = np.ascontiguousarray(st.bias, dtype=dtype)
-            s = np.ascontiguousarray(st.negative_slope, dtype=np.float64)
+            # Own copies: the caller's arrays stay writable, and later writes to them
+            # cannot make the stages disagree with the C++ copy.
+            w = np.array(st.weight, dtype=dtype, order="C", copy=True)
+            b = np.array(st.bias, dtype=dtype, order="C", copy=True)
+            s = np.array(st.negative_slope, dtype=np.float64, order="C", copy=True)
             if w.ndim != 2:
                 raise ValueError(f"stage {k}: weight must be 2-D (out, in), got shape {w.shape}")
             if b.shape != (w.shape[0],) or s.shape != (w.shape[0],):
@@ -121,7 +123,7 @@ class PLNet:
         """Build a PLNet from weight matrices ``(out, in)`` (PyTorch's ``Linear`` layout).
 
         ``activations`` is one spec for every hidden stage (the last stage is identity), or a
-        list with one spec per stage. A spec is ``'relu'``, ``'leaky_relu'`` (slope 0.01),
+        list (or tuple) with one spec per stage. A spec is ``'relu'``, ``'leaky_relu'`` (slope 0.01),
         ``('leaky_relu', slope)``, ``'identity'``, a float negative slope, or an array of
         per-neuron negative slopes. ``dtype`` defaults to the weights' dtype when float32/64.
         """
@@ -138,14 +140,20 @@ class PLNet:
         if biases is None:
             bs = [np.zeros(w.shape[0]) for w in ws]
         else:
+            biases = list(biases)
+            if len(biases) != len(ws):
+                raise ValueError(f"got {len(ws)} weight matrices but {len(biases)} biases")
             bs = [np.zeros(w.shape[0]) if b is None else np.asarray(b) for w, b in zip(ws, biases)]
-            if len(bs) != len(ws):
-                raise ValueError(f"got {len(ws)} weight matrices but {len(list(biases))} biases")
         n = len(ws)
-        if isinstance(activations, list):
+        is_single_leaky_spec = (
+            isinstance(activations, tuple)
+            and len(activations) == 2
+            and activations[0] in ("leaky_relu", "leakyrelu")
+        )
+        if isinstance(activations, (list, tuple)) and not is_single_leaky_spec:
             if len(activations) != n:
                 raise ValueError(f"activations has {len(activations)} entries for {n} stages")
-            specs = activations
+            specs = list(activations)
         else:
             specs = [activations] * (n - 1) + ["identity"]
         stages = []

@@ -8,11 +8,20 @@
 
 namespace regionlab {
 
-// Scratch memory for one thread: two (rows x max_width) activation buffers.
+// A sample's output and pattern must not depend on where the batching puts it, to the
+// last bit. Eigen rounds differently for tiny products (matrix-vector, coefficient-wise)
+// and for samples in a partial register panel, so every block is padded with zero rows to
+// at least kMinGemmRows rows and to a multiple of kGemmRowMultiple (>= every panel width).
+constexpr int64_t kMinGemmRows = 32;
+constexpr int64_t kGemmRowMultiple = 16;
+
+// Scratch memory for one thread: two (block rows x max_width) activation buffers and a
+// (block rows x input_dim) buffer for padding the input of a short block.
 template <class T>
 struct BlockScratch {
   T* buf0;
   T* buf1;
+  T* pad;
 };
 
 // Evaluates rows [0, rows) of X (row-major, `in` columns). Writes, when non-null, each

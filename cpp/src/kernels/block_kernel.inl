@@ -94,18 +94,28 @@ int64_t run_block(const NetView<T>& net, const T* X, int64_t rows, BlockScratch<
   if (bad >= 0) return bad;
   if (keys) std::memset(keys, 0, sizeof(uint64_t) * size_t(rows * net.n_words));
   const T* A = X;
+  int64_t gemm_rows = (rows + kGemmRowMultiple - 1) / kGemmRowMultiple * kGemmRowMultiple;
+  if (gemm_rows < kMinGemmRows) gemm_rows = kMinGemmRows;
+  if (gemm_rows != rows) {
+    std::memcpy(scratch.pad, X, sizeof(T) * size_t(rows * in0));
+    std::memset(scratch.pad + rows * in0, 0, sizeof(T) * size_t((gemm_rows - rows) * in0));
+    A = scratch.pad;
+  }
   T* bufs[2] = {scratch.buf0, scratch.buf1};
+  T* H = nullptr;
   for (int64_t k = 0; k < net.n_stages; ++k) {
     const StageView<T>& st = net.stages[k];
     const bool last = k + 1 == net.n_stages;
-    T* H = (last && out) ? out : bufs[k & 1];
-    Eigen::Map<const RowMat<T>> a(A, rows, st.in);
+    H = (last && out && gemm_rows == rows) ? out : bufs[k & 1];
+    Eigen::Map<const RowMat<T>> a(A, gemm_rows, st.in);
     Eigen::Map<const RowMat<T>> w(st.weight, st.out, st.in);
-    Eigen::Map<RowMat<T>> h(H, rows, st.out);
+    Eigen::Map<RowMat<T>> h(H, gemm_rows, st.out);
     h.noalias() = a * w.transpose();
-    epilogue(st, H, rows, keys, net.n_words);
+    epilogue(st, H, rows, keys, net.n_words);  // padding rows are never read again
     A = H;
   }
+  if (out && H && H != out)
+    std::memcpy(out, H, sizeof(T) * size_t(rows * net.stages[net.n_stages - 1].out));
   return -1;
 }
 
