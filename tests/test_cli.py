@@ -4,11 +4,11 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 
 def test_demo_writes_picture_and_counts(tmp_path):
-    pytest_torch = __import__("pytest").importorskip("torch")
-    del pytest_torch
+    pytest.importorskip("torch")
     from regionlab.demo import run
 
     result = run(out_dir=str(tmp_path), side=200)

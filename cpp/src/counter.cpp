@@ -91,6 +91,9 @@ void PatternCounter<T>::add(const T* X, int64_t n, int64_t* ids, const Interrupt
   fingerprints_.resize(size_t(std::min(n, chunk) * P));
   scratch_.resize(size_t(threads));
   const auto run = kernels<T>().run_block;
+  // Levels with a streaming set, and the last one when the table holds it.
+  const int64_t n_sets = int64_t(level_sets_.size());
+  auto level_used = [&](int64_t l) { return l < n_sets || (table_ && l == P - 1); };
 
   for (int64_t c0 = 0; c0 < n; c0 += chunk) {
     const int64_t rows = std::min(chunk, n - c0);
@@ -108,7 +111,8 @@ void PatternCounter<T>::add(const T* X, int64_t n, int64_t* ids, const Interrupt
           }
           for (int64_t r = b; r < e; ++r)
             for (int64_t l = 0; l < P; ++l)
-              fingerprints_[size_t(r * P + l)] = fingerprint(keys_.data() + r * W, level_bits_[size_t(l)]);
+              if (level_used(l))
+                fingerprints_[size_t(r * P + l)] = fingerprint(keys_.data() + r * W, level_bits_[size_t(l)]);
         },
         stop);
     first_bad.throw_if_any(n_samples_ + c0);

@@ -35,10 +35,6 @@ void throw_too_many_patterns(int64_t max_patterns) {
 DistinctSet::DistinctSet(int64_t max_entries)
     : slots_(size_t(kInitialSlots)), mask_(uint64_t(kInitialSlots - 1)), max_entries_(max_entries) {}
 
-void DistinctSet::prefetch(const Fingerprint& f) const {
-  prefetch_address(&slots_[slot_hash(f) & mask_]);
-}
-
 bool DistinctSet::insert(const Fingerprint& f) {
   for (uint64_t i = slot_hash(f) & mask_;; i = (i + 1) & mask_) {
     Fingerprint& s = slots_[i];

@@ -208,15 +208,12 @@ def count_patterns(
             as_float_matrix(arr, net.input_dim, net.dtype, "count_patterns")
         first = arr
         total = int(arr.shape[0])
-        source: Iterator[Any] = iter(())  # filled below once the net (and its dtype) is known
     elif isinstance(X, Iterable):
         source = iter(X)
         try:
             first = to_numpy(_first_tensor(next(source)), "count_patterns")
         except StopIteration:
             raise ValueError("count_patterns: X yielded no batches (empty data set)") from None
-        if hasattr(X, "__len__") and hasattr(X, "batch_size") and X.batch_size:
-            total = None  # a DataLoader's length counts batches; the bar shows samples only
     else:
         raise TypeError(
             f"count_patterns: X must be an array, a tensor or an iterable of batches, "

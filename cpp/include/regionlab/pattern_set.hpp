@@ -16,7 +16,6 @@ class DistinctSet {
   explicit DistinctSet(int64_t max_entries);
   // True when f was not in the set yet.
   bool insert(const Fingerprint& f);
-  void prefetch(const Fingerprint& f) const;
   int64_t size() const { return size_; }
   int64_t memory_bytes() const { return int64_t(slots_.size() * sizeof(Fingerprint)); }
 
