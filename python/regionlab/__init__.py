@@ -8,6 +8,7 @@ Quick start::
 """
 
 from .count import PatternCount, count_patterns
+from .io import load
 from .net import PLNet, Stage, from_torch
 from .runtime import num_threads, set_num_threads, cpu_kernels
 
@@ -20,5 +21,6 @@ __all__ = [
     "num_threads",
     "set_num_threads",
     "cpu_kernels",
+    "load",
 ]
 __version__ = "0.1.0"

@@ -1,0 +1,65 @@
+"""Saving results to ``.npz`` and loading them back with ``rl.load``.
+
+Every saved file is a plain numpy ``.npz`` (``np.load(path)`` opens it without regionlab)
+holding the result's arrays plus two scalar entries:
+
+- ``__regionlab_kind__``: which result it is (``"PlanePartition"``, ``"Trajectory"``, ...);
+- ``__regionlab_format__``: the format version of that kind (an integer).
+
+Files are read with ``allow_pickle=False``, so loading never executes code. Each result
+class registers itself with :func:`register` and provides ``_to_arrays()`` (a dict of
+numpy arrays) and a classmethod ``_from_arrays(arrays, version)``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Dict
+
+import numpy as np
+
+_KIND_KEY = "__regionlab_kind__"
+_FORMAT_KEY = "__regionlab_format__"
+_LOADERS: Dict[str, Callable] = {}
+
+
+def register(kind: str, loader: Callable) -> None:
+    """Make ``rl.load`` hand files of ``kind`` to ``loader(arrays, version)``."""
+    _LOADERS[kind] = loader
+
+
+def save_arrays(path, kind: str, version: int, arrays: Dict[str, np.ndarray]) -> str:
+    """Write ``arrays`` as an uncompressed ``.npz`` tagged with ``kind`` and ``version``.
+
+    Returns the path written (numpy appends ``.npz`` when it is missing).
+    """
+    for key, value in arrays.items():
+        if key.startswith("__regionlab_"):
+            raise ValueError(f"array name {key!r} is reserved")
+        if np.asarray(value).dtype == object:
+            raise TypeError(f"array {key!r} has dtype object, which .npz cannot hold safely")
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        path += ".npz"
+    np.savez(path, **arrays, **{_KIND_KEY: np.array(kind), _FORMAT_KEY: np.array(version)})
+    return path
+
+
+def load(path):
+    """Load a result saved by ``.save()`` (a partition, a trajectory, ...).
+
+    Never executes code from the file (``allow_pickle=False``).
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path) and os.path.exists(path + ".npz"):
+        path += ".npz"
+    with np.load(path, allow_pickle=False) as data:
+        if _KIND_KEY not in data.files:
+            raise ValueError(f"{path} is not a regionlab result file (no {_KIND_KEY} entry)")
+        kind = str(data[_KIND_KEY])
+        version = int(data[_FORMAT_KEY])
+        arrays = {k: data[k] for k in data.files if not k.startswith("__regionlab_")}
+    if kind not in _LOADERS:
+        raise ValueError(f"{path} holds a {kind!r}, which this version of regionlab cannot load")
+    return _LOADERS[kind](arrays, version)
+
