@@ -82,4 +82,68 @@ void parallel_blocks(int64_t n, int64_t block, int threads,
   if (error) std::rethrow_exception(error);
 }
 
+namespace {
+constexpr auto kTaskPollInterval = std::chrono::milliseconds(20);
+
+class TaskCheckpoint final : public Checkpoint {
+ public:
+  TaskCheckpoint(const std::atomic<bool>& stop, const InterruptCheck* interrupted)
+      : stop_(stop), interrupted_(interrupted), last_poll_(std::chrono::steady_clock::now()) {}
+  void operator()() override {
+    if (stop_.load(std::memory_order_relaxed)) throw Interrupted();
+    if (!interrupted_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_poll_ < kTaskPollInterval) return;
+    last_poll_ = now;
+    if ((*interrupted_)()) throw Interrupted();
+  }
+
+ private:
+  const std::atomic<bool>& stop_;
+  const InterruptCheck* interrupted_;  // only the calling thread may poll it
+  std::chrono::steady_clock::time_point last_poll_;
+};
+}  // namespace
+
+void parallel_tasks(int64_t n, int threads,
+                    const std::function<void(int, int64_t, Checkpoint&)>& body,
+                    const InterruptCheck& interrupted) {
+  if (n <= 0) return;
+  threads = int(std::max<int64_t>(1, std::min<int64_t>(threads, n)));
+  std::atomic<int64_t> next{0};
+  std::atomic<bool> stop{false};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto fail = [&](std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(error_mutex);
+    // A worker stopped by another's failure reports Interrupted: keep the original error.
+    if (!error) error = e;
+    stop.store(true);
+  };
+  auto run = [&](int t) {
+    TaskCheckpoint checkpoint(stop, t == 0 && interrupted ? &interrupted : nullptr);
+    try {
+      for (int64_t task = next++; task < n && !stop.load(); task = next++) {
+        checkpoint();
+        body(t, task, checkpoint);
+      }
+    } catch (...) {
+      if (!stop.load()) fail(std::current_exception());
+    }
+  };
+  std::vector<std::thread> workers;
+  workers.reserve(size_t(threads - 1));
+  for (int t = 1; t < threads; ++t) {
+    try {
+      workers.emplace_back(run, t);
+    } catch (...) {
+      fail(std::current_exception());
+      break;
+    }
+  }
+  run(0);
+  for (auto& w : workers) w.join();
+  if (error) std::rethrow_exception(error);
+}
+
 }  // namespace regionlab

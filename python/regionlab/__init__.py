@@ -8,6 +8,7 @@ Quick start::
 """
 
 from .count import PatternCount, count_patterns
+from .geometry import PlanePartition, SegmentPartition, plane, plane_through, segment
 from .io import load
 from .net import PLNet, Stage, from_torch
 from .runtime import num_threads, set_num_threads, cpu_kernels
@@ -22,5 +23,10 @@ __all__ = [
     "set_num_threads",
     "cpu_kernels",
     "load",
+    "segment",
+    "SegmentPartition",
+    "plane",
+    "plane_through",
+    "PlanePartition",
 ]
 __version__ = "0.1.0"

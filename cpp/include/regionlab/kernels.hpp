@@ -31,9 +31,16 @@ template <class T>
 using BlockKernel = int64_t (*)(const NetView<T>& net, const T* X, int64_t rows,
                                 BlockScratch<T> scratch, uint64_t* keys, T* out);
 
+// R = W * M with W (out x in) row-major, M (in x cols) and R (out x cols) column-major:
+// the per-region affine maps of the geometry code, batched into one product.
+template <class T>
+using MatMulKernel = void (*)(const T* W, const T* M, T* R, int64_t out, int64_t in,
+                              int64_t cols);
+
 template <class T>
 struct KernelSet {
   BlockKernel<T> run_block;
+  MatMulKernel<T> matmul;
 };
 
 enum class Isa { generic = 0, avx2 = 1, avx512 = 2 };

@@ -20,4 +20,19 @@ void parallel_blocks(int64_t n, int64_t block, int threads,
                      const std::function<void(int, int64_t, int64_t)>& body,
                      const InterruptCheck& interrupted);
 
+// Handed to each task body: call it often (say once per unit of work). On the calling thread
+// it polls `interrupted` every few milliseconds; on every thread it throws once another
+// thread has failed or Ctrl-C was seen, so long tasks stop promptly.
+class Checkpoint {
+ public:
+  virtual void operator()() = 0;
+  virtual ~Checkpoint() = default;
+};
+
+// Runs body(thread, task, checkpoint) for task = 0..n-1, handed out dynamically (tasks of
+// uneven cost balance across threads). Rethrows the first exception a worker raised.
+void parallel_tasks(int64_t n, int threads,
+                    const std::function<void(int, int64_t, Checkpoint&)>& body,
+                    const InterruptCheck& interrupted);
+
 }  // namespace regionlab

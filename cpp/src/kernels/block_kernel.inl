@@ -119,14 +119,23 @@ int64_t run_block(const NetView<T>& net, const T* X, int64_t rows, BlockScratch<
   return -1;
 }
 
+template <class T>
+void matmul(const T* W, const T* M, T* R, int64_t out, int64_t in, int64_t cols) {
+  using ColMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+  Eigen::Map<const RowMat<T>> w(W, out, in);
+  Eigen::Map<const ColMat> m(M, in, cols);
+  Eigen::Map<ColMat> r(R, out, cols);
+  r.noalias() = w * m;
+}
+
 }  // namespace
 
 const KernelSet<float>& kernel_set_f32() {
-  static const KernelSet<float> set{&run_block<float>};
+  static const KernelSet<float> set{&run_block<float>, &matmul<float>};
   return set;
 }
 const KernelSet<double>& kernel_set_f64() {
-  static const KernelSet<double> set{&run_block<double>};
+  static const KernelSet<double> set{&run_block<double>, &matmul<double>};
   return set;
 }
 

@@ -1,0 +1,346 @@
+#include "regionlab/geometry/slice_partition.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <utility>
+
+#include "regionlab/errors.hpp"
+#include "regionlab/geometry/cells.hpp"
+#include "regionlab/kernels.hpp"
+
+namespace regionlab::geometry {
+
+namespace {
+
+using ZBlock = std::vector<double>;
+
+// A region of the first k stages, waiting for stage k. Its input map to stage k is
+// act(z) with the activation slopes its pattern selects for stage k - 1.
+template <class Cell>
+struct Node {
+  Cell cell;
+  std::vector<uint64_t> pattern;        // bits of stages < k are set
+  std::shared_ptr<const ZBlock> z;      // stage k-1 pre-activation, (out x (dim+1)) col-major
+};
+
+// Final regions found by one task, in the order found.
+template <class Cell>
+struct RegionSink {
+  std::vector<Cell> cells;
+  std::vector<uint64_t> patterns;
+  std::vector<double> maps;
+};
+
+// Per-stage lookups shared by every thread.
+struct StageInfo {
+  std::vector<int32_t> kinked_pos;  // neuron -> its position among the kinked ones, or -1
+};
+
+bool test_bit(const std::vector<uint64_t>& words, int64_t i) {
+  return (words[size_t(i >> 6)] >> (i & 63)) & 1u;
+}
+void set_bit(std::vector<uint64_t>& words, int64_t i) { words[size_t(i >> 6)] |= 1ull << (i & 63); }
+
+// Regions of each stage seen so far (all threads), checked against max_regions.
+class RegionCounter {
+ public:
+  RegionCounter(int64_t n_stages, int64_t max_regions)
+      : counts_(size_t(n_stages)), max_regions_(max_regions) {
+    for (auto& c : counts_) c.store(0);
+  }
+  void add(int64_t stage, int64_t n) {
+    if (counts_[size_t(stage)].fetch_add(n) + n > max_regions_)
+      throw LimitExceeded("the slice has more than max_regions=" + std::to_string(max_regions_) +
+                          " regions (after stage " + std::to_string(stage + 1) +
+                          "); raise max_regions, or shrink the extent");
+  }
+  int64_t count(int64_t stage) const { return counts_[size_t(stage)].load(); }
+
+ private:
+  std::vector<std::atomic<int64_t>> counts_;
+  int64_t max_regions_;
+};
+
+template <class Cell>
+class Subdivider {
+  static constexpr int D = Cell::kDim;
+  static constexpr int64_t kBatch = 64;  // regions per matrix product
+
+ public:
+  Subdivider(const NetView<double>& net, const std::vector<StageInfo>& info,
+             const std::vector<double>& basis, int64_t n_words, RegionCounter& counter)
+      : net_(net), info_(info), basis_(basis), n_words_(n_words), counter_(counter) {}
+
+  // Pushes `roots` (regions waiting for stage `stage`) through every remaining stage,
+  // depth first so that only a few batches per stage are alive at once.
+  void run(std::vector<Node<Cell>> roots, int64_t stage, RegionSink<Cell>& sink,
+           Checkpoint& checkpoint) {
+    std::vector<std::vector<Node<Cell>>> frontier(size_t(net_.n_stages));
+    frontier[size_t(stage)] = std::move(roots);
+    std::vector<Node<Cell>> batch;
+    for (;;) {
+      int64_t k = net_.n_stages - 1;
+      while (k >= 0 && frontier[size_t(k)].empty()) --k;
+      if (k < 0) break;
+      checkpoint();
+      auto& pending = frontier[size_t(k)];
+      const int64_t take = std::min<int64_t>(kBatch, int64_t(pending.size()));
+      batch.assign(std::make_move_iterator(pending.end() - take),
+                   std::make_move_iterator(pending.end()));
+      pending.resize(pending.size() - size_t(take));
+      apply_stage(k, batch, k + 1 < net_.n_stages ? &frontier[size_t(k + 1)] : nullptr, sink);
+    }
+  }
+
+  // Applies stage k to `batch`: children go to `next`, or to `sink` after the last stage.
+  void apply_stage(int64_t k, std::vector<Node<Cell>>& batch, std::vector<Node<Cell>>* next,
+                   RegionSink<Cell>& sink) {
+    const StageView<double>& st = net_.stages[k];
+    const int64_t n = int64_t(batch.size()), cols = (D + 1) * n;
+    inputs_.resize(size_t(st.in * cols));
+    for (int64_t r = 0; r < n; ++r) input_map(batch[size_t(r)], k, &inputs_[size_t(st.in * (D + 1) * r)]);
+    products_.resize(size_t(st.out * cols));
+    kernels<double>().matmul(st.weight, inputs_.data(), products_.data(), st.out, st.in, cols);
+    for (int64_t r = 0; r < n; ++r) {
+      const double* block = &products_[size_t(st.out * (D + 1) * r)];
+      auto z = std::make_shared<ZBlock>(block, block + st.out * (D + 1));
+      for (int64_t j = 0; j < st.out; ++j) (*z)[size_t(D * st.out + j)] += st.bias[j];
+      subdivide(batch[size_t(r)], k, std::move(z), next, sink);
+    }
+  }
+
+ private:
+  // The region's input map to stage k, (in x (dim+1)) column-major.
+  void input_map(const Node<Cell>& node, int64_t k, double* dst) const {
+    if (k == 0) {
+      std::copy(basis_.begin(), basis_.end(), dst);
+      return;
+    }
+    const StageView<double>& prev = net_.stages[k - 1];
+    const auto& pos = info_[size_t(k - 1)].kinked_pos;
+    const double* z = node.z->data();
+    for (int64_t i = 0; i < prev.out; ++i) {
+      const int32_t p = pos[size_t(i)];
+      const double act =
+          p < 0 || test_bit(node.pattern, prev.bit_offset + p) ? 1.0 : prev.slope[i];
+      for (int c = 0; c <= D; ++c) dst[c * prev.out + i] = act * z[c * prev.out + i];
+    }
+  }
+
+  // Splits the region by stage k's kinked neurons (the cells of their line arrangement
+  // inside it) and hands each piece on with its pattern bits for stage k.
+  void subdivide(Node<Cell>& node, int64_t k, std::shared_ptr<const ZBlock> z,
+                 std::vector<Node<Cell>>* next, RegionSink<Cell>& sink) {
+    const StageView<double>& st = net_.stages[k];
+    auto line = [&](int64_t p) {
+      const int64_t j = st.kinked ? st.kinked[p] : p;
+      return LineCoeffs{z->data() + j, st.out};
+    };
+    int64_t produced = 0;
+    auto emit = [&](Cell&& cell, const std::vector<uint64_t>& pattern) {
+      ++produced;
+      if (next) {
+        next->push_back(Node<Cell>{std::move(cell), pattern, z});
+      } else {
+        emit_final(std::move(cell), pattern, *z, k, sink);
+      }
+    };
+    if (st.n_kinked == 0) {
+      emit(std::move(node.cell), node.pattern);
+      counter_.add(k, produced);
+      return;
+    }
+    // Pieces still to split: the cell, its pattern so far, the lines that still cut it.
+    struct Piece {
+      Cell cell;
+      std::vector<uint64_t> pattern;
+      std::vector<int32_t> cutting;
+    };
+    std::vector<Piece> stack;
+    Piece first{std::move(node.cell), std::move(node.pattern), {}};
+    for (int64_t p = 0; p < st.n_kinked; ++p) {
+      const Side side = first.cell.classify(line(p));
+      if (side == Side::positive) set_bit(first.pattern, st.bit_offset + p);
+      else if (side == Side::cut) first.cutting.push_back(int32_t(p));
+    }
+    stack.push_back(std::move(first));
+    Cell parts[2];
+    while (!stack.empty()) {
+      Piece piece = std::move(stack.back());
+      stack.pop_back();
+      if (piece.cutting.empty()) {
+        emit(std::move(piece.cell), piece.pattern);
+        continue;
+      }
+      const int32_t p = piece.cutting.front();
+      piece.cell.split(line(p), parts[0], parts[1]);
+      for (int s = 1; s >= 0; --s) {  // pushes the negative side last: it is split first
+        Piece child{std::move(parts[s]), piece.pattern, {}};
+        if (s == 1) set_bit(child.pattern, st.bit_offset + p);
+        for (size_t q = 1; q < piece.cutting.size(); ++q) {
+          const int32_t other = piece.cutting[q];
+          const Side side = child.cell.classify(line(other));
+          if (side == Side::positive) set_bit(child.pattern, st.bit_offset + other);
+          else if (side == Side::cut) child.cutting.push_back(other);
+        }
+        stack.push_back(std::move(child));
+      }
+    }
+    counter_.add(k, produced);
+  }
+
+  // A region of the whole network: its output map is the last stage's activation of z.
+  void emit_final(Cell&& cell, const std::vector<uint64_t>& pattern, const ZBlock& z, int64_t k,
+                  RegionSink<Cell>& sink) const {
+    const StageView<double>& st = net_.stages[k];
+    const auto& pos = info_[size_t(k)].kinked_pos;
+    for (int64_t o = 0; o < st.out; ++o) {
+      const int32_t p = pos[size_t(o)];
+      const double act = p < 0 || test_bit(pattern, st.bit_offset + p) ? 1.0 : st.slope[o];
+      for (int c = 0; c <= D; ++c) sink.maps.push_back(act * z[size_t(c * st.out + o)]);
+    }
+    sink.patterns.insert(sink.patterns.end(), pattern.begin(), pattern.end());
+    sink.cells.push_back(std::move(cell));
+  }
+
+  const NetView<double>& net_;
+  const std::vector<StageInfo>& info_;
+  const std::vector<double>& basis_;
+  int64_t n_words_;
+  RegionCounter& counter_;
+  std::vector<double> inputs_, products_;  // batch scratch
+};
+
+template <class Cell>
+Cell root_cell(const SliceSpec& spec);
+template <>
+IntervalCell root_cell<IntervalCell>(const SliceSpec& spec) {
+  return IntervalCell{spec.lo[0], spec.hi[0]};
+}
+template <>
+PolygonCell root_cell<PolygonCell>(const SliceSpec& spec) {
+  return PolygonCell{{spec.lo[0], spec.lo[1], spec.hi[0], spec.lo[1], spec.hi[0], spec.hi[1],
+                      spec.lo[0], spec.hi[1]}};
+}
+
+void append_cell(const IntervalCell& c, SlicePartition& out) {
+  out.cells.insert(out.cells.end(), {c.lo, c.hi});
+}
+void append_cell(const PolygonCell& c, SlicePartition& out) {
+  out.cells.insert(out.cells.end(), c.xy.begin(), c.xy.end());
+  out.offsets.push_back(out.offsets.back() + c.size());
+}
+
+template <class Cell>
+void gather(std::vector<RegionSink<Cell>>& sinks, SlicePartition& out) {
+  if (Cell::kDim == 2) out.offsets.assign(1, 0);
+  for (auto& sink : sinks) {
+    for (const Cell& c : sink.cells) {
+      append_cell(c, out);
+      out.measure.push_back(c.measure());
+    }
+    out.patterns.insert(out.patterns.end(), sink.patterns.begin(), sink.patterns.end());
+    out.maps.insert(out.maps.end(), sink.maps.begin(), sink.maps.end());
+    sink = RegionSink<Cell>{};  // free as we go
+  }
+}
+
+// Segments read best in order along the line.
+void sort_along_segment(SlicePartition& out) {
+  const int64_t n = out.n_regions(), w = out.n_words, m = out.out_dim * 2;
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](int64_t a, int64_t b) { return out.cells[size_t(2 * a)] < out.cells[size_t(2 * b)]; });
+  SlicePartition sorted = out;
+  for (int64_t r = 0; r < n; ++r) {
+    const int64_t s = order[size_t(r)];
+    std::copy_n(&out.cells[size_t(2 * s)], 2, &sorted.cells[size_t(2 * r)]);
+    sorted.measure[size_t(r)] = out.measure[size_t(s)];
+    std::copy_n(&out.patterns[size_t(w * s)], w, &sorted.patterns[size_t(w * r)]);
+    std::copy_n(&out.maps[size_t(m * s)], m, &sorted.maps[size_t(m * r)]);
+  }
+  out = std::move(sorted);
+}
+
+template <class Cell>
+SlicePartition partition(const Network<double>& net, const SliceSpec& spec, int64_t max_regions,
+                         int threads, const InterruptCheck& interrupted) {
+  const NetView<double>& view = net.view();
+  std::vector<StageInfo> info(size_t(view.n_stages));
+  for (int64_t k = 0; k < view.n_stages; ++k) {
+    const StageView<double>& st = view.stages[k];
+    info[size_t(k)].kinked_pos.assign(size_t(st.out), -1);
+    for (int64_t p = 0; p < st.n_kinked; ++p)
+      info[size_t(k)].kinked_pos[size_t(st.kinked ? st.kinked[p] : p)] = int32_t(p);
+  }
+  RegionCounter counter(view.n_stages, max_regions);
+  threads = std::max(1, threads);
+
+  // Breadth first on the calling thread until there are enough regions to share out.
+  std::vector<Node<Cell>> level;
+  level.push_back(Node<Cell>{root_cell<Cell>(spec), std::vector<uint64_t>(size_t(view.n_words)), nullptr});
+  std::vector<RegionSink<Cell>> sinks(1);
+  int64_t stage = 0;
+  parallel_tasks(1, 1, [&](int, int64_t, Checkpoint& checkpoint) {
+    Subdivider<Cell> sub(view, info, spec.basis, view.n_words, counter);
+    while (stage < view.n_stages && int64_t(level.size()) < 16 * threads) {
+      const bool last = stage + 1 == view.n_stages;
+      std::vector<Node<Cell>> next;
+      for (size_t begin = 0; begin < level.size(); begin += 64) {
+        checkpoint();
+        std::vector<Node<Cell>> batch(std::make_move_iterator(level.begin() + begin),
+                                      std::make_move_iterator(level.begin() + std::min(level.size(), begin + 64)));
+        sub.apply_stage(stage, batch, last ? nullptr : &next, sinks[0]);
+      }
+      level = std::move(next);
+      ++stage;
+    }
+  }, interrupted);
+
+  // Then depth first, in contiguous runs of the remaining regions, one task each.
+  if (!level.empty()) {
+    const int64_t n = int64_t(level.size());
+    const int64_t n_tasks = std::min<int64_t>(n, 64 * int64_t(threads));
+    sinks.resize(size_t(1 + n_tasks));
+    std::vector<std::unique_ptr<Subdivider<Cell>>> subs(static_cast<size_t>(threads));
+    parallel_tasks(n_tasks, threads, [&](int t, int64_t task, Checkpoint& checkpoint) {
+      if (!subs[size_t(t)])
+        subs[size_t(t)] = std::make_unique<Subdivider<Cell>>(view, info, spec.basis, view.n_words, counter);
+      const int64_t begin = n * task / n_tasks, end = n * (task + 1) / n_tasks;
+      std::vector<Node<Cell>> roots(std::make_move_iterator(level.begin() + begin),
+                                    std::make_move_iterator(level.begin() + end));
+      subs[size_t(t)]->run(std::move(roots), stage, sinks[size_t(1 + task)], checkpoint);
+    }, interrupted);
+  }
+
+  SlicePartition out;
+  out.dim = Cell::kDim;
+  out.out_dim = net.output_dim();
+  out.n_words = view.n_words;
+  gather(sinks, out);
+  for (int64_t k = 0; k < view.n_stages; ++k)
+    if (view.stages[k].n_kinked > 0) out.regions_per_stage.push_back(counter.count(k));
+  if (Cell::kDim == 1) sort_along_segment(out);
+  return out;
+}
+
+}  // namespace
+
+SlicePartition partition_slice(const Network<double>& net, const SliceSpec& spec,
+                               int64_t max_regions, int threads,
+                               const InterruptCheck& interrupted) {
+  if (spec.dim != 1 && spec.dim != 2) throw InvalidInput("slice dimension must be 1 or 2");
+  if (int64_t(spec.basis.size()) != net.input_dim() * (spec.dim + 1))
+    throw InvalidInput("slice basis has the wrong size for this network's input");
+  for (int c = 0; c < spec.dim; ++c)
+    if (!(spec.lo[c] < spec.hi[c])) throw InvalidInput("slice extent must have lo < hi");
+  if (max_regions <= 0) throw InvalidInput("max_regions must be positive");
+  if (spec.dim == 1) return partition<IntervalCell>(net, spec, max_regions, threads, interrupted);
+  return partition<PolygonCell>(net, spec, max_regions, threads, interrupted);
+}
+
+}  // namespace regionlab::geometry

@@ -1,0 +1,66 @@
+"""Input handling shared by the segment and plane partitions."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from .._validate import to_numpy
+from ..net import PLNet, from_torch
+
+DEFAULT_MAX_REGIONS = 10_000_000
+
+
+def as_geometry_net(net: Any) -> PLNet:
+    """A float64 PLNet (geometry is computed in float64) from a PLNet or a torch module."""
+    if isinstance(net, PLNet):
+        return net.astype(np.float64)
+    if type(net).__module__.startswith("torch") or hasattr(net, "named_modules"):
+        return from_torch(net, dtype=np.float64)
+    raise TypeError(
+        f"expected a regionlab.PLNet or a torch.nn.Module, got {type(net).__name__}; "
+        "build one with rl.from_torch(model) or rl.PLNet.from_arrays(...)"
+    )
+
+
+def as_point(x: Any, input_dim: int, what: str) -> np.ndarray:
+    """A point of input space as a float64 vector (input-shaped arrays are flattened)."""
+    arr = to_numpy(x, what)
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise TypeError(f"{what}: expected a real vector, got dtype {arr.dtype}")
+    arr = np.asarray(arr, dtype=np.float64).reshape(-1)
+    if arr.size != input_dim:
+        raise ValueError(
+            f"{what}: has {arr.size} entries but the network takes {input_dim} inputs"
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{what}: contains NaN or Inf")
+    return arr
+
+
+def check_max_regions(max_regions: Any) -> int:
+    if isinstance(max_regions, bool) or not isinstance(max_regions, numbers.Integral):
+        raise TypeError(f"max_regions must be an integer, got {type(max_regions).__name__}")
+    if max_regions <= 0:
+        raise ValueError(f"max_regions must be positive, got {max_regions}")
+    return int(max_regions)
+
+
+def packed_patterns(words: np.ndarray, n_neurons: int) -> np.ndarray:
+    """Core pattern words (n, n_words) uint64 as bytes in ``net.patterns(packed=True)`` layout."""
+    nbytes = (n_neurons + 7) // 8
+    return np.ascontiguousarray(words.view(np.uint8)[:, :nbytes])
+
+
+def unpack_patterns(packed: np.ndarray, n_neurons: int) -> np.ndarray:
+    return np.unpackbits(packed, axis=1, count=n_neurons, bitorder="little").astype(bool)
+
+
+def layer_prefix_ids(packed: np.ndarray, n_neurons: int, bits_upto: int) -> np.ndarray:
+    """An id per region for its pattern restricted to the first ``bits_upto`` neurons."""
+    bits = unpack_patterns(packed, n_neurons)[:, :bits_upto]
+    prefix = np.packbits(bits, axis=1, bitorder="little")
+    _, ids = np.unique(prefix, axis=0, return_inverse=True)
+    return ids.reshape(-1)

@@ -1,0 +1,269 @@
+"""`rl.plane` / `rl.plane_through`: the exact linear regions of a network on a 2-D slice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import io
+from ._common import (
+    DEFAULT_MAX_REGIONS,
+    as_geometry_net,
+    as_point,
+    check_max_regions,
+    packed_patterns,
+    unpack_patterns,
+)
+
+__all__ = ["PlanePartition", "plane", "plane_through"]
+
+_KIND, _VERSION = "PlanePartition", 1
+
+
+@dataclass(eq=False)
+class PlanePartition:
+    """The linear regions of a network on the slice ``x(s, t) = origin + s u + t v``.
+
+    Attributes
+    ----------
+    origin, u, v: the slice (input space, flattened); ``extent = (s0, s1, t0, t1)``.
+    vertices: ``(n_vertices, 2)`` slice coordinates of every region's corners, region by
+        region, counter-clockwise; region ``r`` is ``vertices[offsets[r]:offsets[r + 1]]``.
+    offsets: ``(n_regions + 1,)``.
+    areas: ``(n_regions,)`` in slice coordinates; they sum to the extent's area.
+    patterns: ``(n_regions, ceil(n_neurons / 8))`` uint8, each region's activation pattern in
+        the layout of ``net.patterns(X, packed=True)``.
+    maps: ``(n_regions, out_dim, 3)``: on region r the output is ``maps[r] @ (s, t, 1)``.
+    n_regions_per_layer: distinct regions of the first l layers (with kinks), l = 1, 2, ...
+    boundary: ``(n_segments, 2, 2)`` decision-boundary segments (slice coordinates): where
+        the logit is 0 (one output) or the argmax changes (several outputs).
+    boundary_region: the region each segment lies in; ``boundary_classes``: the two classes
+        it separates (one output: 0 is ``logit <= 0``, 1 is ``logit > 0``).
+    anchors: for ``plane_through``, the slice coordinates of the three inputs, else None.
+    neurons_per_layer: kinked neurons of each layer that has any (to split patterns by layer).
+    """
+
+    origin: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    extent: tuple
+    vertices: np.ndarray = field(repr=False)
+    offsets: np.ndarray = field(repr=False)
+    areas: np.ndarray = field(repr=False)
+    patterns: np.ndarray = field(repr=False)
+    maps: np.ndarray = field(repr=False)
+    n_regions_per_layer: tuple
+    n_neurons: int
+    boundary: np.ndarray = field(repr=False)
+    boundary_region: np.ndarray = field(repr=False)
+    boundary_classes: np.ndarray = field(repr=False)
+    anchors: np.ndarray | None = field(default=None, repr=False)
+    neurons_per_layer: tuple = ()
+
+    @property
+    def n_regions(self) -> int:
+        return int(len(self.offsets) - 1)
+
+    def polygon(self, r: int) -> np.ndarray:
+        """Corners of region ``r``, ``(k, 2)``, counter-clockwise."""
+        if not -self.n_regions <= r < self.n_regions:
+            raise IndexError(f"region {r} out of range for {self.n_regions} regions")
+        r %= self.n_regions
+        return self.vertices[self.offsets[r] : self.offsets[r + 1]]
+
+    def polygons(self) -> list:
+        """Every region's corners, as a list of ``(k, 2)`` arrays."""
+        return np.split(self.vertices, self.offsets[1:-1])
+
+    def centroids(self) -> np.ndarray:
+        """The centroid (an interior point) of each region, ``(n_regions, 2)``."""
+        v = self.vertices
+        nxt = np.arange(1, len(v) + 1)
+        nxt[self.offsets[1:] - 1] = self.offsets[:-1]  # wrap each polygon around
+        w = nxt
+        cross = v[:, 0] * v[w, 1] - v[w, 0] * v[:, 1]
+        ids = np.repeat(np.arange(self.n_regions), np.diff(self.offsets))
+        cx = np.bincount(ids, cross * (v[:, 0] + v[w, 0]), self.n_regions)
+        cy = np.bincount(ids, cross * (v[:, 1] + v[w, 1]), self.n_regions)
+        six_a = 3.0 * np.bincount(ids, cross, self.n_regions)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = np.stack([cx / six_a, cy / six_a], axis=1)
+        # Regions too thin for the formula fall back to the vertex average.
+        mean = np.stack(
+            [np.bincount(ids, v[:, k], self.n_regions) / np.diff(self.offsets) for k in (0, 1)], axis=1
+        )
+        bad = ~np.isfinite(c).all(axis=1) | (np.abs(six_a) < 1e-300)
+        c[bad] = mean[bad]
+        return c
+
+    def pattern_bits(self) -> np.ndarray:
+        """Activation patterns as bool ``(n_regions, n_neurons)``."""
+        return unpack_patterns(self.patterns, self.n_neurons)
+
+    def to_input(self, coords: Any) -> np.ndarray:
+        """Input-space points for slice coordinates ``(m, 2)``: ``origin + s u + t v``."""
+        st = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
+        return self.origin + st[:, :1] * self.u + st[:, 1:] * self.v
+
+    def output(self, coords: Any, regions: Any) -> np.ndarray:
+        """Outputs at slice coordinates ``(m, 2)`` lying in the given regions, via the maps."""
+        st = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
+        m = self.maps[np.asarray(regions)]
+        return m[:, :, 0] * st[:, :1] + m[:, :, 1] * st[:, 1:] + m[:, :, 2]
+
+    def plot(self, ax=None, *, color: str = "pattern", boundary: bool = True, layer: int = 1,
+             edgecolor="k", linewidth: float = 0.15, output: int = 0, cmap=None, anchors=True):
+        """Draw the regions as filled polygons with thin edges and the decision boundary bold.
+
+        ``color``: ``"pattern"`` (a colour per region), ``"output"`` (the output ``output``
+        at the region's centroid, or the predicted class when there are several outputs),
+        or ``"layer"`` (a colour per region of the first ``layer`` layers, so the finer
+        cuts of deeper layers show as edges inside it). Returns the matplotlib Axes.
+        """
+        from ._plot import plot_plane
+
+        return plot_plane(self, ax=ax, color=color, boundary=boundary, layer=layer,
+                          edgecolor=edgecolor, linewidth=linewidth, output=output, cmap=cmap,
+                          anchors=anchors)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> str:
+        """Write a ``.npz`` (see the README's file formats); ``rl.load`` reads it back."""
+        arrays = {
+            "origin": self.origin,
+            "u": self.u,
+            "v": self.v,
+            "extent": np.asarray(self.extent, dtype=np.float64),
+            "vertices": self.vertices,
+            "offsets": self.offsets,
+            "areas": self.areas,
+            "patterns": self.patterns,
+            "maps": self.maps,
+            "n_regions_per_layer": np.asarray(self.n_regions_per_layer, dtype=np.int64),
+            "neurons_per_layer": np.asarray(self.neurons_per_layer, dtype=np.int64),
+            "n_neurons": np.asarray(self.n_neurons, dtype=np.int64),
+            "boundary": self.boundary,
+            "boundary_region": self.boundary_region,
+            "boundary_classes": self.boundary_classes,
+        }
+        if self.anchors is not None:
+            arrays["anchors"] = self.anchors
+        return io.save_arrays(path, _KIND, _VERSION, arrays)
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict, version: int) -> "PlanePartition":
+        if version != _VERSION:
+            raise ValueError(f"unsupported PlanePartition file version {version}")
+        return cls(
+            origin=arrays["origin"],
+            u=arrays["u"],
+            v=arrays["v"],
+            extent=tuple(float(x) for x in arrays["extent"]),
+            vertices=arrays["vertices"],
+            offsets=arrays["offsets"],
+            areas=arrays["areas"],
+            patterns=arrays["patterns"],
+            maps=arrays["maps"],
+            n_regions_per_layer=tuple(int(x) for x in arrays["n_regions_per_layer"]),
+            n_neurons=int(arrays["n_neurons"]),
+            boundary=arrays["boundary"],
+            boundary_region=arrays["boundary_region"],
+            boundary_classes=arrays["boundary_classes"],
+            anchors=arrays.get("anchors"),
+            neurons_per_layer=tuple(int(x) for x in arrays["neurons_per_layer"]),
+        )
+
+
+io.register(_KIND, PlanePartition._from_arrays)
+
+
+def _check_extent(extent: Any) -> tuple:
+    try:
+        ext = tuple(float(x) for x in extent)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"extent must be four numbers (s0, s1, t0, t1), got {extent!r}") from exc
+    if len(ext) != 4:
+        raise ValueError(f"extent must be four numbers (s0, s1, t0, t1), got {len(ext)}")
+    if not np.isfinite(ext).all() or not (ext[0] < ext[1] and ext[2] < ext[3]):
+        raise ValueError(f"extent {ext} must be finite with s0 < s1 and t0 < t1")
+    return ext
+
+
+def plane(net: Any, origin: Any, u: Any, v: Any, *, extent=(-1.0, 1.0, -1.0, 1.0),
+          max_regions: int = DEFAULT_MAX_REGIONS, _anchors=None) -> PlanePartition:
+    """Every linear region of ``net`` on the slice ``origin + s u + t v``, exactly.
+
+    ``(s, t)`` ranges over ``extent = (s0, s1, t0, t1)``. ``net`` is a
+    :class:`regionlab.PLNet` or a torch module; the points and directions are inputs (flat,
+    or shaped like one input). Each stage's neurons cut every region found so far along
+    their zero lines (in float64, both cores); regions come back as convex polygons with
+    their patterns, output maps and the decision boundary. Raises ``ValueError`` if some
+    layer prefix would need more than ``max_regions`` regions.
+    """
+    from .. import _core
+
+    net = as_geometry_net(net)
+    origin = as_point(origin, net.input_dim, "origin")
+    u = as_point(u, net.input_dim, "u")
+    v = as_point(v, net.input_dim, "v")
+    if np.linalg.matrix_rank(np.stack([u, v])) < 2:
+        raise ValueError("u and v must be linearly independent directions (they span the slice)")
+    ext = _check_extent(extent)
+    max_regions = check_max_regions(max_regions)
+    basis = np.ascontiguousarray(np.stack([u, v, origin]))
+    raw = _core.partition_slice(net._core(), basis, [ext[0], ext[2]], [ext[1], ext[3]], max_regions)
+    segments, seg_region, seg_classes = _core.decision_boundary(raw["vertices"], raw["offsets"], raw["maps"])
+    return PlanePartition(
+        origin=origin,
+        u=u,
+        v=v,
+        extent=ext,
+        vertices=raw["vertices"],
+        offsets=raw["offsets"],
+        areas=raw["measure"],
+        patterns=packed_patterns(raw["patterns"], net.n_neurons),
+        maps=raw["maps"],
+        n_regions_per_layer=tuple(int(x) for x in raw["regions_per_stage"]),
+        n_neurons=net.n_neurons,
+        boundary=segments,
+        boundary_region=seg_region,
+        boundary_classes=seg_classes,
+        anchors=_anchors,
+        neurons_per_layer=tuple(n for n in net.neurons_per_stage if n > 0),
+    )
+
+
+def plane_through(net: Any, x0: Any, x1: Any, x2: Any, *, margin: float = 0.1,
+                  max_regions: int = DEFAULT_MAX_REGIONS) -> PlanePartition:
+    """The regions on the plane through three inputs, drawn without distortion.
+
+    ``x0`` is the origin and ``x1`` is at ``(1, 0)``; the second direction is the part of
+    ``x2 - x0`` orthogonal to ``x1 - x0``, scaled to the same length, so lengths and angles
+    in the slice are those of input space (up to one scale). The extent is the three points'
+    bounding box grown by ``margin`` times its larger side; ``result.anchors`` holds the
+    points' slice coordinates.
+    """
+    net = as_geometry_net(net)
+    x0 = as_point(x0, net.input_dim, "x0")
+    x1 = as_point(x1, net.input_dim, "x1")
+    x2 = as_point(x2, net.input_dim, "x2")
+    if not np.isfinite(margin) or margin < 0:
+        raise ValueError(f"margin must be a non-negative number, got {margin}")
+    u = x1 - x0
+    length = np.linalg.norm(u)
+    if length == 0:
+        raise ValueError("x0 and x1 are the same point; the three inputs must span a plane")
+    w = x2 - x0
+    along = float(w @ u) / length**2
+    perp = w - along * u
+    height = np.linalg.norm(perp)
+    if height <= 1e-12 * max(length, np.linalg.norm(w)):
+        raise ValueError("x0, x1 and x2 are (nearly) collinear; they do not span a plane")
+    v = perp * (length / height)
+    anchors = np.array([[0.0, 0.0], [1.0, 0.0], [along, height / length]])
+    lo, hi = anchors.min(axis=0), anchors.max(axis=0)
+    pad = margin * float((hi - lo).max())
+    extent = (lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad)
+    return plane(net, x0, u, v, extent=extent, max_regions=max_regions, _anchors=anchors)

@@ -1,0 +1,164 @@
+"""`rl.segment`: the exact linear regions of a network along a line segment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import io
+from ._common import (
+    DEFAULT_MAX_REGIONS,
+    as_geometry_net,
+    as_point,
+    check_max_regions,
+    packed_patterns,
+    unpack_patterns,
+)
+
+__all__ = ["SegmentPartition", "segment"]
+
+_KIND, _VERSION = "SegmentPartition", 1
+
+
+@dataclass(eq=False)
+class SegmentPartition:
+    """The linear regions of a network on the segment ``x(t) = a + t (b - a)``, t in [0, 1].
+
+    Attributes
+    ----------
+    a, b: the segment's end points (input space, flattened).
+    breakpoints: ``(n_regions + 1,)`` increasing values of t, from 0 to 1; region ``r`` is
+        ``[breakpoints[r], breakpoints[r + 1]]``.
+    patterns: ``(n_regions, ceil(n_neurons / 8))`` uint8, each region's activation pattern
+        in the layout of ``net.patterns(X, packed=True)``.
+    maps: ``(n_regions, out_dim, 2)``: on region r the output is ``maps[r] @ (t, 1)``.
+    n_regions_per_layer: distinct regions of the first l layers (with kinks), l = 1, 2, ...
+    change_t, change_before, change_after: every t where the predicted class changes, with
+        the class before and after (one output: class 1 is ``logit > 0``; several: argmax).
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    breakpoints: np.ndarray
+    patterns: np.ndarray = field(repr=False)
+    maps: np.ndarray = field(repr=False)
+    n_regions_per_layer: tuple
+    n_neurons: int
+    change_t: np.ndarray = field(repr=False)
+    change_before: np.ndarray = field(repr=False)
+    change_after: np.ndarray = field(repr=False)
+
+    @property
+    def n_regions(self) -> int:
+        return int(len(self.breakpoints) - 1)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Length of each region in t (they sum to 1)."""
+        return np.diff(self.breakpoints)
+
+    @property
+    def midpoints(self) -> np.ndarray:
+        """A t inside each region."""
+        return 0.5 * (self.breakpoints[:-1] + self.breakpoints[1:])
+
+    def pattern_bits(self) -> np.ndarray:
+        """Activation patterns as bool ``(n_regions, n_neurons)``."""
+        return unpack_patterns(self.patterns, self.n_neurons)
+
+    def points(self, t: Any) -> np.ndarray:
+        """Input-space points ``a + t (b - a)`` for an array of t: ``(len(t), input_dim)``."""
+        t = np.asarray(t, dtype=np.float64).reshape(-1, 1)
+        return self.a + t * (self.b - self.a)
+
+    def region_of(self, t: Any) -> np.ndarray:
+        """Index of the region holding each t (the right one at a breakpoint)."""
+        t = np.asarray(t, dtype=np.float64)
+        return np.clip(np.searchsorted(self.breakpoints, t, side="right") - 1, 0, self.n_regions - 1)
+
+    def output(self, t: Any) -> np.ndarray:
+        """The network's output at each t, through the regions' affine maps: ``(len(t), out)``."""
+        t = np.asarray(t, dtype=np.float64).reshape(-1)
+        m = self.maps[self.region_of(t)]
+        return m[:, :, 0] * t[:, None] + m[:, :, 1]
+
+    def plot(self, ax=None, *, output: int | None = 0, boundary: bool = True, color="pattern"):
+        """Draw the regions as coloured bands along t, the output over them, and the class
+        changes as vertical lines. Returns the matplotlib Axes."""
+        from ._plot import plot_segment
+
+        return plot_segment(self, ax=ax, output=output, boundary=boundary, color=color)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> str:
+        """Write a ``.npz`` (see the README's file formats); ``rl.load`` reads it back."""
+        arrays = {
+            "a": self.a,
+            "b": self.b,
+            "breakpoints": self.breakpoints,
+            "patterns": self.patterns,
+            "maps": self.maps,
+            "n_regions_per_layer": np.asarray(self.n_regions_per_layer, dtype=np.int64),
+            "n_neurons": np.asarray(self.n_neurons, dtype=np.int64),
+            "change_t": self.change_t,
+            "change_before": self.change_before,
+            "change_after": self.change_after,
+        }
+        return io.save_arrays(path, _KIND, _VERSION, arrays)
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict, version: int) -> "SegmentPartition":
+        if version != _VERSION:
+            raise ValueError(f"unsupported SegmentPartition file version {version}")
+        return cls(
+            a=arrays["a"],
+            b=arrays["b"],
+            breakpoints=arrays["breakpoints"],
+            patterns=arrays["patterns"],
+            maps=arrays["maps"],
+            n_regions_per_layer=tuple(int(x) for x in arrays["n_regions_per_layer"]),
+            n_neurons=int(arrays["n_neurons"]),
+            change_t=arrays["change_t"],
+            change_before=arrays["change_before"],
+            change_after=arrays["change_after"],
+        )
+
+
+io.register(_KIND, SegmentPartition._from_arrays)
+
+
+def segment(net: Any, a: Any, b: Any, *, max_regions: int = DEFAULT_MAX_REGIONS) -> SegmentPartition:
+    """Every linear region of ``net`` on the segment from ``a`` to ``b``, exactly.
+
+    ``net`` is a :class:`regionlab.PLNet` or a torch module; ``a`` and ``b`` are inputs
+    (flat, or shaped like one input). Regions are found by splitting the segment stage by
+    stage at each neuron's zero, in float64; the result lists them in order along the line.
+    Raises ``ValueError`` if more than ``max_regions`` regions would be needed.
+    """
+    from .. import _core
+
+    net = as_geometry_net(net)
+    a = as_point(a, net.input_dim, "a")
+    b = as_point(b, net.input_dim, "b")
+    if np.array_equal(a, b):
+        raise ValueError("a and b are the same point; a segment needs two distinct end points")
+    max_regions = check_max_regions(max_regions)
+    basis = np.ascontiguousarray(np.stack([b - a, a]))
+    raw = _core.partition_slice(net._core(), basis, [0.0], [1.0], max_regions)
+    cells, maps = raw["cells"], raw["maps"]
+    breakpoints = np.concatenate([cells[:1, 0], cells[:, 1]])
+    change_t, before, after = _core.class_changes(cells, maps)
+    return SegmentPartition(
+        a=a,
+        b=b,
+        breakpoints=breakpoints,
+        patterns=packed_patterns(raw["patterns"], net.n_neurons),
+        maps=maps,
+        n_regions_per_layer=tuple(int(x) for x in raw["regions_per_stage"]),
+        n_neurons=net.n_neurons,
+        change_t=change_t,
+        change_before=before,
+        change_after=after,
+    )
