@@ -30,3 +30,54 @@ def distinct_rows(bool_patterns):
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return len(first), rank[inverse.ravel()], np.sort(first)
+
+
+def random_net(rng, widths, activation="relu", bias_scale=0.5):
+    """A PLNet with N(0, 1/fan_in) weights and N(0, bias_scale^2) biases; last stage linear."""
+    import regionlab as rl
+
+    ws = [rng.normal(0, 1 / np.sqrt(i), (o, i)) for i, o in zip(widths[:-1], widths[1:])]
+    bs = [rng.normal(0, bias_scale, o) for o in widths[1:]]
+    return rl.PLNet.from_arrays(ws, bs, activation, dtype=np.float64)
+
+
+def grid(extent, n):
+    """The centres of an n x n grid of cells over extent (s0, s1, t0, t1), (n*n, 2).
+
+    Centres stay off the extent's border, where a sample's pattern can belong to a region
+    outside the slice.
+    """
+    s = extent[0] + (np.arange(n) + 0.5) * (extent[1] - extent[0]) / n
+    t = extent[2] + (np.arange(n) + 0.5) * (extent[3] - extent[2]) / n
+    S, T = np.meshgrid(s, t)
+    return np.stack([S.ravel(), T.ravel()], axis=1)
+
+
+def inside_convex(poly, pts, tol):
+    """Whether each point lies in the counter-clockwise convex polygon, up to tol."""
+    nxt = np.roll(poly, -1, axis=0)
+    edge = nxt - poly
+    rel = pts[:, None, :] - poly[None, :, :]
+    cross = edge[None, :, 0] * rel[:, :, 1] - edge[None, :, 1] * rel[:, :, 0]
+    return (cross >= -tol).all(axis=1)
+
+
+def bisect_roots(f, t, tol=1e-13):
+    """Roots of each column of f between consecutive grid points t where its sign changes.
+
+    f maps an array of t to (len(t), k) values; returns the sorted roots found.
+    """
+    v = f(t)
+    roots = []
+    for i, j in zip(*np.nonzero(np.sign(v[:-1]) * np.sign(v[1:]) < 0)):
+        lo, hi = t[i], t[i + 1]
+        flo = v[i, j]
+        while hi - lo > tol:
+            mid = 0.5 * (lo + hi)
+            fm = f(np.array([mid]))[0, j]
+            if np.sign(fm) == np.sign(flo):
+                lo, flo = mid, fm
+            else:
+                hi = mid
+        roots.append(0.5 * (lo + hi))
+    return np.sort(np.array(roots))

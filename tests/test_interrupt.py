@@ -7,15 +7,29 @@ import time
 
 import pytest
 
-SCRIPT = """
+SETUP = """
 import numpy as np, regionlab as rl, sys
 rng = np.random.default_rng(0)
+"""
+# Each job takes far longer than the test waits (hours of counting; a plane with many
+# millions of regions).
+JOBS = {
+    "count_patterns": """
 ws = [rng.standard_normal((256, 256)).astype(np.float32) for _ in range(6)]
 net = rl.PLNet.from_arrays(ws, None, ["relu"] * 6)
 X = rng.standard_normal((2000, 256), dtype=np.float32)
+job = lambda: rl.count_patterns(net, (X for _ in range(100000)))
+""",
+    "plane": """
+ws = [rng.standard_normal((2, 512))] + [rng.standard_normal((512, 512)) for _ in range(7)]
+net = rl.PLNet.from_arrays([w.T for w in ws], [rng.standard_normal(512) * 10 for _ in ws], "relu")
+job = lambda: rl.plane(net, np.zeros(2), [1, 0], [0, 1], extent=(-100, 100, -100, 100))
+""",
+}
+RUN = """
 print("ready", flush=True)
 try:
-    rl.count_patterns(net, (X for _ in range(100000)))  # hours of work
+    job()
 except KeyboardInterrupt:
     print("interrupted", flush=True)
     sys.exit(3)
@@ -23,8 +37,10 @@ except KeyboardInterrupt:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT semantics differ on Windows")
-def test_ctrl_c_interrupts_counting():
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True)
+@pytest.mark.parametrize("job", sorted(JOBS))
+def test_ctrl_c_interrupts_long_work(job):
+    script = SETUP + JOBS[job] + RUN
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
@@ -32,5 +48,5 @@ def test_ctrl_c_interrupts_counting():
         out, _ = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         proc.kill()
-        pytest.fail("count_patterns ignored Ctrl-C")
+        pytest.fail(f"{job} ignored Ctrl-C")
     assert proc.returncode == 3 and "interrupted" in out

@@ -266,6 +266,9 @@ void sort_along_segment(SlicePartition& out) {
   out = std::move(sorted);
 }
 
+constexpr int64_t kRootsToShare = 64;  // regions before the depth-first phase starts
+constexpr int64_t kTasks = 512;        // contiguous runs of them, handed out dynamically
+
 template <class Cell>
 SlicePartition partition(const Network<double>& net, const SliceSpec& spec, int64_t max_regions,
                          int threads, const InterruptCheck& interrupted) {
@@ -280,14 +283,15 @@ SlicePartition partition(const Network<double>& net, const SliceSpec& spec, int6
   RegionCounter counter(view.n_stages, max_regions);
   threads = std::max(1, threads);
 
-  // Breadth first on the calling thread until there are enough regions to share out.
+  // Breadth first on the calling thread until there are enough regions to share out. The
+  // split into tasks does not depend on the thread count, so neither does the output.
   std::vector<Node<Cell>> level;
   level.push_back(Node<Cell>{root_cell<Cell>(spec), std::vector<uint64_t>(size_t(view.n_words)), nullptr});
   std::vector<RegionSink<Cell>> sinks(1);
   int64_t stage = 0;
   parallel_tasks(1, 1, [&](int, int64_t, Checkpoint& checkpoint) {
     Subdivider<Cell> sub(view, info, spec.basis, view.n_words, counter);
-    while (stage < view.n_stages && int64_t(level.size()) < 16 * threads) {
+    while (stage < view.n_stages && int64_t(level.size()) < kRootsToShare) {
       const bool last = stage + 1 == view.n_stages;
       std::vector<Node<Cell>> next;
       for (size_t begin = 0; begin < level.size(); begin += 64) {
@@ -304,7 +308,7 @@ SlicePartition partition(const Network<double>& net, const SliceSpec& spec, int6
   // Then depth first, in contiguous runs of the remaining regions, one task each.
   if (!level.empty()) {
     const int64_t n = int64_t(level.size());
-    const int64_t n_tasks = std::min<int64_t>(n, 64 * int64_t(threads));
+    const int64_t n_tasks = std::min<int64_t>(n, kTasks);
     sinks.resize(size_t(1 + n_tasks));
     std::vector<std::unique_ptr<Subdivider<Cell>>> subs(static_cast<size_t>(threads));
     parallel_tasks(n_tasks, threads, [&](int t, int64_t task, Checkpoint& checkpoint) {

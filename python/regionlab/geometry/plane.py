@@ -79,24 +79,22 @@ class PlanePartition:
 
     def centroids(self) -> np.ndarray:
         """The centroid (an interior point) of each region, ``(n_regions, 2)``."""
-        v = self.vertices
-        nxt = np.arange(1, len(v) + 1)
-        nxt[self.offsets[1:] - 1] = self.offsets[:-1]  # wrap each polygon around
-        w = nxt
+        counts = np.diff(self.offsets)
+        ids = np.repeat(np.arange(self.n_regions), counts)
+        # Coordinates relative to each polygon's first corner: the shoelace sums then do not
+        # cancel catastrophically for small regions far from the origin.
+        base = self.vertices[self.offsets[:-1]]
+        v = self.vertices - base[ids]
+        w = np.arange(1, len(v) + 1)
+        w[self.offsets[1:] - 1] = self.offsets[:-1]  # each polygon's last corner wraps to its first
         cross = v[:, 0] * v[w, 1] - v[w, 0] * v[:, 1]
-        ids = np.repeat(np.arange(self.n_regions), np.diff(self.offsets))
-        cx = np.bincount(ids, cross * (v[:, 0] + v[w, 0]), self.n_regions)
-        cy = np.bincount(ids, cross * (v[:, 1] + v[w, 1]), self.n_regions)
-        six_a = 3.0 * np.bincount(ids, cross, self.n_regions)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = np.stack([cx / six_a, cy / six_a], axis=1)
-        # Regions too thin for the formula fall back to the vertex average.
-        mean = np.stack(
-            [np.bincount(ids, v[:, k], self.n_regions) / np.diff(self.offsets) for k in (0, 1)], axis=1
-        )
-        bad = ~np.isfinite(c).all(axis=1) | (np.abs(six_a) < 1e-300)
-        c[bad] = mean[bad]
-        return c
+        six_area = 3.0 * np.bincount(ids, cross, self.n_regions)
+        mean = np.stack([np.bincount(ids, v[:, k], self.n_regions) / counts for k in (0, 1)], axis=1)
+        c = mean.copy()
+        ok = six_area > 0
+        for k in (0, 1):
+            c[ok, k] = np.bincount(ids, cross * (v[:, k] + v[w, k]), self.n_regions)[ok] / six_area[ok]
+        return base + c
 
     def pattern_bits(self) -> np.ndarray:
         """Activation patterns as bool ``(n_regions, n_neurons)``."""

@@ -1,0 +1,245 @@
+"""rl.plane / rl.plane_through against independent oracles: closed-form counts, dense
+sampling, the network itself."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import regionlab as rl
+from oracles import grid, inside_convex, numpy_forward, random_net, zaslavsky_count
+
+
+def _vertex_box(W, b):
+    """A box holding every intersection of the lines W x + b = 0 (and the lines' nearest points)."""
+    pts = []
+    n = len(b)
+    for i in range(n):
+        for j in range(i + 1, n):
+            pts.append(np.linalg.solve(W[[i, j]], -b[[i, j]]))
+    r = 1.2 * np.abs(np.array(pts)).max() + 1.0
+    return (-r, r, -r, r)
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("activation", ["relu", ("leaky_relu", 0.2)])
+def test_one_layer_count_is_zaslavsky(seed, activation):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 40))
+    W, b = rng.normal(size=(n, 2)), rng.normal(size=n)
+    net = rl.PLNet.from_arrays([W, rng.normal(size=(1, n))], [b, np.zeros(1)], activation)
+    p = rl.plane(net, [0, 0], [1, 0], [0, 1], extent=_vertex_box(W, b))
+    assert p.n_regions == zaslavsky_count(n, 2) == p.n_regions_per_layer[-1]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 25))
+def test_one_layer_zaslavsky_property(seed, n):
+    rng = np.random.default_rng(seed)
+    W, b = rng.normal(size=(n, 2)), rng.normal(size=n)
+    net = rl.PLNet.from_arrays([W, np.ones((1, n))], [b, np.zeros(1)])
+    extent = _vertex_box(W, b) if n > 1 else (-10, 10, -10, 10)
+    assert rl.plane(net, [0, 0], [1, 0], [0, 1], extent=extent).n_regions == zaslavsky_count(n, 2)
+
+
+def _check_against_sampling(net, p, n_grid=120):
+    """Every sampled pattern is a region; the region with a sample's pattern contains it;
+    the maps give net.forward there."""
+    st_pts = grid(p.extent, n_grid)
+    X = p.to_input(st_pts)
+    out, bits = numpy_forward(net, X)
+    packed = np.packbits(bits, axis=1, bitorder="little")
+    index = {row.tobytes(): r for r, row in enumerate(p.patterns)}
+    regions = np.array([index.get(row.tobytes(), -1) for row in packed])
+    assert (regions >= 0).all(), "a sampled pattern is missing from the exact regions"
+    scale = max(p.extent[1] - p.extent[0], p.extent[3] - p.extent[2])
+    for r in np.unique(regions)[:400]:
+        mine = st_pts[regions == r]
+        assert inside_convex(p.polygon(r), mine, 1e-9 * scale**2).all()
+    np.testing.assert_allclose(p.output(st_pts, regions), out, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("activation", ["relu", ("leaky_relu", 0.1)])
+def test_deep_nets_against_dense_sampling(seed, activation):
+    rng = np.random.default_rng(100 + seed)
+    depth = 2 + seed % 3
+    widths = [2] + [int(rng.integers(8, 24))] * depth + [int(rng.integers(1, 4))]
+    net = random_net(rng, widths, activation)
+    p = rl.plane(net, [0.0, 0.0], [1.0, 0.0], [0.0, 1.0], extent=(-2, 2, -2, 2))
+    _check_against_sampling(net, p)
+    assert len(p.n_regions_per_layer) == depth
+    assert list(p.n_regions_per_layer) == sorted(p.n_regions_per_layer)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_regions_partition_the_slice(seed):
+    rng = np.random.default_rng(seed)
+    net = random_net(rng, [5, 32, 32, 32, 2], "relu")
+    origin, u, v = rng.normal(size=(3, 5))
+    p = rl.plane(net, origin, u, v, extent=(-3, 2, -1, 4))
+    assert (p.areas > 0).all()
+    np.testing.assert_allclose(p.areas.sum(), 25.0, rtol=1e-12)
+    # Every pattern is distinct: regions with one pattern were never split apart.
+    assert len({row.tobytes() for row in p.patterns}) == p.n_regions
+    # Each region's centroid has the region's pattern, and the maps give net.forward there.
+    c = p.centroids()
+    assert (net.patterns(p.to_input(c), packed=True) == p.patterns).all()
+    np.testing.assert_allclose(p.output(c, np.arange(p.n_regions)), net.forward(p.to_input(c)),
+                               rtol=1e-9, atol=1e-10)
+
+
+def test_points_on_many_kinks_and_parallel_neurons():
+    # Neurons through one point, two parallel neurons, a neuron along the slice's edge and a
+    # duplicated neuron: degenerate arrangements with a known count.
+    W = np.array([[1, 0], [0, 1], [1, 1], [1, -1], [1, 0], [2, 0], [0, 1.0]])
+    b = np.array([0, 0, 0, 0, -0.5, -1.0, 1.0])  # row 5 duplicates row 4; row 6 is t = -1
+    net = rl.PLNet.from_arrays([W, np.ones((1, 7))], [b, np.zeros(1)])
+    p = rl.plane(net, [0, 0], [1, 0], [0, 1], extent=(-1, 1, -1, 1))
+    # 4 lines through 0 make 8 sectors; s = 0.5 runs through the 4 sectors with s > 0
+    # (crossing the rays at 45, 0 and -45 degrees) and cuts each in two; t = -1 is an edge.
+    assert p.n_regions == 12
+    np.testing.assert_allclose(p.areas.sum(), 4.0)
+    _check_against_sampling(net, p, n_grid=100)
+
+
+def test_dead_layer_gives_one_region_beyond_it():
+    W1 = -np.eye(2)
+    net = rl.PLNet.from_arrays([W1, np.ones((3, 2)), np.ones((1, 3))], [np.full(2, -5.0), np.ones(3), np.zeros(1)])
+    p = rl.plane(net, [0, 0], [1, 0], [0, 1])
+    assert p.n_regions == 1 and p.n_regions_per_layer == (1, 1)
+
+
+def test_plane_through_puts_the_inputs_at_their_coordinates():
+    rng = np.random.default_rng(3)
+    net = random_net(rng, [6, 16, 16, 3], "relu")
+    x0, x1, x2 = rng.normal(size=(3, 6))
+    p = rl.plane_through(net, x0, x1, x2, margin=0.2)
+    np.testing.assert_allclose(p.to_input(p.anchors), np.stack([x0, x1, x2]), atol=1e-12)
+    # u and v are orthogonal and of equal length: the slice is not distorted.
+    assert abs(p.u @ p.v) < 1e-12 * (p.u @ p.u)
+    np.testing.assert_allclose(np.linalg.norm(p.u), np.linalg.norm(p.v))
+    lo, hi = p.anchors.min(0), p.anchors.max(0)
+    assert p.extent[0] < lo[0] and p.extent[1] > hi[0] and p.extent[2] < lo[1] and p.extent[3] > hi[1]
+    _check_against_sampling(net, p, n_grid=80)
+
+
+def test_conv_net_on_28x28_inputs():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 5, stride=2), torch.nn.ReLU(),
+        torch.nn.Conv2d(4, 8, 3, stride=2), torch.nn.ReLU(),
+        torch.nn.Flatten(), torch.nn.Linear(8 * 5 * 5, 10),
+    ).eval()
+    net = rl.from_torch(model, input_shape=(1, 28, 28), dtype=np.float64)
+    images = torch.rand(3, 1, 28, 28, dtype=torch.float64)
+    p = rl.plane_through(net, *images)
+    assert p.n_regions > 10
+    np.testing.assert_allclose(p.areas.sum(), (p.extent[1] - p.extent[0]) * (p.extent[3] - p.extent[2]))
+    _check_against_sampling(net, p, n_grid=60)
+    # The net evaluated by torch agrees with the regions' maps at the three images.
+    with torch.no_grad():
+        logits = model(images.float()).double().numpy()
+    pats = net.patterns(p.to_input(p.anchors), packed=True)
+    index = {row.tobytes(): r for r, row in enumerate(p.patterns)}
+    regions = [index[row.tobytes()] for row in pats]
+    np.testing.assert_allclose(p.output(p.anchors, regions), logits, rtol=1e-4, atol=1e-4)
+
+
+def _segments_cross(p1, p2, segs):
+    """Whether the segment p1-p2 crosses any of segs (n, 2, 2)."""
+    def orient(a, b, c):
+        return (b[..., 0] - a[..., 0]) * (c[..., 1] - a[..., 1]) - (b[..., 1] - a[..., 1]) * (c[..., 0] - a[..., 0])
+    a, b = segs[:, 0], segs[:, 1]
+    d1, d2 = orient(a, b, p1), orient(a, b, p2)
+    d3, d4 = orient(p1[None], p2[None], a), orient(p1[None], p2[None], b)
+    return bool(((d1 * d2 <= 0) & (d3 * d4 <= 0)).any())
+
+
+@pytest.mark.parametrize("n_out", [1, 4])
+def test_decision_boundary(n_out):
+    rng = np.random.default_rng(7 + n_out)
+    net = random_net(rng, [2, 24, 24, n_out], ("leaky_relu", 0.05))
+    p = rl.plane(net, [0, 0], [1, 0], [0, 1], extent=(-2, 2, -2, 2))
+    assert len(p.boundary) > 0
+    mid = p.boundary.mean(axis=1)
+    out = net.forward(mid)
+    if n_out == 1:
+        np.testing.assert_allclose(out[:, 0], 0, atol=1e-9)
+    else:
+        top2 = np.sort(out, axis=1)[:, -2:]
+        np.testing.assert_allclose(top2[:, 0], top2[:, 1], atol=1e-9)
+        k, j = p.boundary_classes.T
+        np.testing.assert_allclose(out[np.arange(len(out)), k], top2[:, 1], atol=1e-9)
+        np.testing.assert_allclose(out[np.arange(len(out)), j], top2[:, 1], atol=1e-9)
+    # Conversely: between two points of different predicted class lies a boundary segment.
+    pts = rng.uniform(-2, 2, (300, 2))
+    out = net.forward(pts)
+    cls = (out[:, 0] > 0).astype(int) if n_out == 1 else out.argmax(1)
+    for i in range(0, 300, 2):
+        if cls[i] != cls[i + 1]:
+            assert _segments_cross(pts[i], pts[i + 1], p.boundary)
+
+
+def test_same_result_for_any_thread_count():
+    rng = np.random.default_rng(11)
+    net = random_net(rng, [2, 48, 48, 48, 1], "relu")
+    before = rl.num_threads()
+    try:
+        rl.set_num_threads(1)
+        a = rl.plane(net, [0, 0], [1, 0], [0, 1])
+        rl.set_num_threads(3)
+        b = rl.plane(net, [0, 0], [1, 0], [0, 1])
+    finally:
+        rl.set_num_threads(before)
+    for name in ("vertices", "offsets", "areas", "patterns", "maps", "boundary"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_max_regions_stops_with_a_clear_error():
+    rng = np.random.default_rng(0)
+    net = random_net(rng, [2, 64, 64, 1], "relu")
+    with pytest.raises(ValueError, match="max_regions=100"):
+        rl.plane(net, [0, 0], [1, 0], [0, 1], max_regions=100)
+
+
+def test_accepts_torch_modules():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+    p = rl.plane(model, torch.zeros(2), torch.tensor([1.0, 0]), torch.tensor([0, 1.0]))
+    q = rl.plane(rl.from_torch(model), [0, 0], [1, 0], [0, 1])
+    np.testing.assert_array_equal(p.patterns, q.patterns)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(origin=[0, 0, 0]), ValueError, "3 entries"),
+        (dict(u=[1, 1], v=[2, 2]), ValueError, "linearly independent"),
+        (dict(origin=[np.nan, 0]), ValueError, "NaN"),
+        (dict(extent=(1, -1, 0, 1)), ValueError, "s0 < s1"),
+        (dict(extent=(0, 1, 0)), ValueError, "four numbers"),
+        (dict(max_regions=0), ValueError, "positive"),
+        (dict(max_regions=1.5), TypeError, "integer"),
+        (dict(origin=["a", "b"]), TypeError, "real vector"),
+    ],
+)
+def test_bad_input(kwargs, error, match):
+    net = random_net(np.random.default_rng(0), [2, 4, 1])
+    args = dict(origin=[0, 0], u=[1, 0], v=[0, 1])
+    args.update(kwargs)
+    origin, u, v = args.pop("origin"), args.pop("u"), args.pop("v")
+    with pytest.raises(error, match=match):
+        rl.plane(net, origin, u, v, **args)
+
+
+def test_bad_net_and_collinear_points():
+    with pytest.raises(TypeError, match="PLNet or a torch.nn.Module"):
+        rl.plane("net", [0, 0], [1, 0], [0, 1])
+    net = random_net(np.random.default_rng(0), [3, 4, 1])
+    with pytest.raises(ValueError, match="collinear"):
+        rl.plane_through(net, [0, 0, 0], [1, 1, 1], [2, 2, 2])
+    with pytest.raises(ValueError, match="same point"):
+        rl.plane_through(net, [0, 0, 0], [0, 0, 0], [2, 2, 2])
