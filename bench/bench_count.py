@@ -21,28 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _harness  # noqa: E402
+from _harness import machine, peak_rss_mb  # noqa: E402
+
 WIDTHS = (784, 512, 512, 512)
 SEED = 0
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. VmHWM, where Linux has it: ru_maxrss would
-    also count the parent's memory at fork time, which Linux carries over into the child."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def build_model():
@@ -165,21 +153,7 @@ def worker_stream(n: int, weights_path: str) -> dict:
 
 
 def run_worker(name: str, n: int, extra: list[str] | None = None) -> dict:
-    cmd = [sys.executable, __file__, "--worker", name, "--n", str(n)] + (extra or [])
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"worker {name} failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+    return _harness.run_worker(__file__, ["--worker", name, "--n", str(n)] + (extra or []))
 
 
 def main() -> None:

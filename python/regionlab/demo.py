@@ -1,4 +1,4 @@
-"""`regionlab demo`: train a small 2-D classifier, count its activation regions, draw them.
+"""`regionlab demo`: train a small 2-D classifier, find its exact linear regions, draw them.
 
 Also counts the patterns of an MNIST-size MLP on random inputs, to show the throughput.
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .count import count_patterns
+from .geometry import plane
 from .net import PLNet, from_torch
 
 
@@ -53,24 +54,21 @@ def _random_classifier(seed: int) -> PLNet:
     return PLNet.from_arrays(ws, bs, "relu", dtype=np.float32)
 
 
-def _draw(path: Path, net: PLNet, grid: np.ndarray, ids: np.ndarray, side: int, extent, X, y):
+def _draw(path: Path, partition, X, y):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rng = np.random.default_rng(0)
-    colors = rng.uniform(0.35, 0.95, (int(ids.max()) + 1, 3))
-    image = colors[ids].reshape(side, side, 3)
-    logits = net.forward(grid)[:, 0].reshape(side, side)
-    fig, ax = plt.subplots(figsize=(6, 6), dpi=150)
-    ax.imshow(image, origin="lower", extent=extent, interpolation="nearest")
-    xs = np.linspace(extent[0], extent[1], side)
-    ax.contour(xs, xs, logits, levels=[0.0], colors="k", linewidths=1.8)
-    ax.scatter(X[:, 0], X[:, 1], c=np.where(y > 0, "tab:red", "tab:blue"), s=3, lw=0)
-    ax.set_title(f"{int(ids.max()) + 1:,} activation patterns seen on a {side}x{side} grid")
-    ax.set_xticks([])
-    ax.set_yticks([])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 6), dpi=150)
+    partition.plot(axes[0], color="pattern")
+    partition.plot(axes[1], color="output")
+    for ax in axes:
+        ax.scatter(X[:, 0], X[:, 1], c=np.where(y > 0, "tab:red", "tab:blue"), s=2, lw=0, zorder=2)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0].set_title(f"{partition.n_regions:,} exact linear regions and the decision boundary")
+    axes[1].set_title("coloured by the logit")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -97,6 +95,14 @@ def run(out_dir: str = ".", seed: int = 0, side: int = 1000) -> dict:
         f"grid of {pc.n_samples:,} points: {pc.n_patterns:,} activation patterns "
         f"(layer 1: {pc.n_patterns_per_layer[0]:,}), {pc.samples_per_second:,.0f} samples/s"
     )
+    t0 = time.perf_counter()
+    partition = plane(net, [0.0, 0.0], [1.0, 0.0], [0.0, 1.0], extent=extent)
+    print(
+        f"exact partition of the square: {partition.n_regions:,} linear regions "
+        f"(layer 1: {partition.n_regions_per_layer[0]:,}) in {time.perf_counter() - t0:.3f} s; "
+        f"the grid saw {pc.n_patterns / partition.n_regions:.1%} of them; "
+        f"decision boundary: {len(partition.boundary):,} segments"
+    )
     on_data = count_patterns(net, X)
     print(f"training data: {on_data.n_patterns:,} patterns among {on_data.n_samples:,} samples")
 
@@ -104,7 +110,7 @@ def run(out_dir: str = ".", seed: int = 0, side: int = 1000) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     picture = out / "regionlab_demo.png"
     try:
-        _draw(picture, net, grid, pc.inverse, side, extent, X, y)
+        _draw(picture, partition, X, y)
         print(f"wrote {picture}")
     except ImportError:
         picture = None
@@ -123,4 +129,4 @@ def run(out_dir: str = ".", seed: int = 0, side: int = 1000) -> dict:
         f"784-512-512-512 MLP, {big_pc.n_samples:,} random inputs: {big_pc.n_patterns:,} patterns "
         f"in {seconds:.2f} s ({big_pc.n_samples / seconds:,.0f} samples/s)"
     )
-    return {"grid": pc, "data": on_data, "mnist_size": big_pc, "picture": picture}
+    return {"grid": pc, "plane": partition, "data": on_data, "mnist_size": big_pc, "picture": picture}
