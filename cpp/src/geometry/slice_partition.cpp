@@ -37,6 +37,7 @@ struct RegionSink {
 // Per-stage lookups shared by every thread.
 struct StageInfo {
   std::vector<int32_t> kinked_pos;  // neuron -> its position among the kinked ones, or -1
+  std::vector<double> weight_t;     // the weight transposed, (in x out) row-major
 };
 
 bool test_bit(const std::vector<uint64_t>& words, int64_t i) {
@@ -68,6 +69,9 @@ template <class Cell>
 class Subdivider {
   static constexpr int D = Cell::kDim;
   static constexpr int64_t kBatch = 64;  // regions per matrix product
+  // A sibling's map is updated neuron by neuron when fewer than in/kDeltaFraction neurons
+  // differ (rank-one updates cost about as much as that share of a matrix product).
+  static constexpr int64_t kDeltaFraction = 8;
 
  public:
   Subdivider(const NetView<double>& net, const std::vector<StageInfo>& info,
@@ -99,20 +103,99 @@ class Subdivider {
   void apply_stage(int64_t k, std::vector<Node<Cell>>& batch, std::vector<Node<Cell>>* next,
                    RegionSink<Cell>& sink) {
     const StageView<double>& st = net_.stages[k];
-    const int64_t n = int64_t(batch.size()), cols = (D + 1) * n;
+    const int64_t n = int64_t(batch.size()), block = st.out * (D + 1);
+    plan_products(k, batch);
+    const int64_t cols = (D + 1) * int64_t(gemm_nodes_.size());
     inputs_.resize(size_t(st.in * cols));
-    for (int64_t r = 0; r < n; ++r) input_map(batch[size_t(r)], k, &inputs_[size_t(st.in * (D + 1) * r)]);
+    for (size_t g = 0; g < gemm_nodes_.size(); ++g)
+      input_map(batch[size_t(gemm_nodes_[g])], k, &inputs_[size_t(st.in * (D + 1)) * g]);
     products_.resize(size_t(st.out * cols));
     kernels<double>().matmul(st.weight, inputs_.data(), products_.data(), st.out, st.in, cols);
+    // All maps first: subdividing a region consumes its pattern, which siblings still read.
+    maps_.resize(size_t(n));
     for (int64_t r = 0; r < n; ++r) {
-      const double* block = &products_[size_t(st.out * (D + 1) * r)];
-      auto z = std::make_shared<ZBlock>(block, block + st.out * (D + 1));
+      const Plan& plan = plans_[size_t(r)];
+      const double* base = &products_[size_t(block * plan.product)];
+      auto z = std::make_shared<ZBlock>(base, base + block);
+      if (plan.sibling >= 0) add_sibling_delta(k, batch[size_t(r)], batch[size_t(plan.sibling)], *z);
       for (int64_t j = 0; j < st.out; ++j) (*z)[size_t(D * st.out + j)] += st.bias[j];
-      subdivide(batch[size_t(r)], k, std::move(z), next, sink);
+      maps_[size_t(r)] = std::move(z);
     }
+    for (int64_t r = 0; r < n; ++r) subdivide(batch[size_t(r)], k, std::move(maps_[size_t(r)]), next, sink);
   }
 
  private:
+  // How a region's stage-k pre-activation map is made: column block `product` of the batch
+  // product, plus (when sibling >= 0) the change from that sibling's activations to its own.
+  struct Plan {
+    int64_t product;
+    int64_t sibling;
+  };
+
+  // Siblings (regions cut from one parent) share the parent's map z and differ only in the
+  // few neurons that cut the parent. So one product per family suffices: a sibling's map is
+  // the family's first member's plus a rank-one term per differing neuron.
+  void plan_products(int64_t k, const std::vector<Node<Cell>>& batch) {
+    const int64_t n = int64_t(batch.size());
+    plans_.assign(size_t(n), Plan{0, -1});
+    gemm_nodes_.clear();
+    const int64_t max_delta = k == 0 ? 0 : net_.stages[k].in / kDeltaFraction;
+    int64_t family_first = -1;
+    for (int64_t r = 0; r < n; ++r) {
+      const bool sibling = family_first >= 0 && batch[size_t(r)].z == batch[size_t(family_first)].z;
+      if (sibling && differing_bits(k, batch[size_t(r)], batch[size_t(family_first)]) <= max_delta) {
+        plans_[size_t(r)] = Plan{plans_[size_t(family_first)].product, family_first};
+        continue;
+      }
+      if (!sibling) family_first = r;
+      plans_[size_t(r)] = Plan{int64_t(gemm_nodes_.size()), -1};
+      gemm_nodes_.push_back(r);
+    }
+  }
+
+  // Calls f(neuron) for each neuron of stage k-1 whose pattern bit differs in a and b.
+  template <class F>
+  void for_differing(int64_t k, const Node<Cell>& a, const Node<Cell>& b, F&& f) const {
+    const StageView<double>& prev = net_.stages[k - 1];
+    const int64_t begin = prev.bit_offset, end = begin + prev.n_kinked;
+    for (int64_t w = begin >> 6; w <= (end - 1) >> 6 && end > begin; ++w) {
+      uint64_t x = a.pattern[size_t(w)] ^ b.pattern[size_t(w)];
+      if ((w << 6) < begin) x &= ~0ull << (begin - (w << 6));
+      if (end - (w << 6) < 64) x &= (1ull << (end - (w << 6))) - 1;
+      while (x) {
+        const int64_t p = (w << 6) + __builtin_ctzll(x) - begin;
+        x &= x - 1;
+        f(prev.kinked ? prev.kinked[p] : p, begin + p);
+      }
+    }
+  }
+
+  int64_t differing_bits(int64_t k, const Node<Cell>& a, const Node<Cell>& b) const {
+    int64_t count = 0;
+    for_differing(k, a, b, [&](int64_t, int64_t) { ++count; });
+    return count;
+  }
+
+  // z (the sibling's product, without bias) += W[:, i] (act_node(i) - act_sibling(i)) z_prev(i)
+  // for every stage k-1 neuron i where the two differ.
+  void add_sibling_delta(int64_t k, const Node<Cell>& node, const Node<Cell>& sibling,
+                         ZBlock& z) const {
+    const StageView<double>& st = net_.stages[k];
+    const StageView<double>& prev = net_.stages[k - 1];
+    const double* wt = info_[size_t(k)].weight_t.data();
+    const double* zp = node.z->data();
+    for_differing(k, node, sibling, [&](int64_t i, int64_t bit) {
+      const double gap = 1.0 - prev.slope[i];  // act(on) - act(off)
+      const double sign = test_bit(node.pattern, bit) ? gap : -gap;
+      const double* w = wt + i * st.out;
+      for (int c = 0; c <= D; ++c) {
+        const double scale = sign * zp[c * prev.out + i];
+        double* zc = z.data() + c * st.out;
+        for (int64_t o = 0; o < st.out; ++o) zc[o] += scale * w[o];
+      }
+    });
+  }
+
   // The region's input map to stage k, (in x (dim+1)) column-major.
   void input_map(const Node<Cell>& node, int64_t k, double* dst) const {
     if (k == 0) {
@@ -212,6 +295,9 @@ class Subdivider {
   int64_t n_words_;
   RegionCounter& counter_;
   std::vector<double> inputs_, products_;  // batch scratch
+  std::vector<Plan> plans_;
+  std::vector<std::shared_ptr<const ZBlock>> maps_;
+  std::vector<int64_t> gemm_nodes_;
 };
 
 template <class Cell>
@@ -279,6 +365,10 @@ SlicePartition partition(const Network<double>& net, const SliceSpec& spec, int6
     info[size_t(k)].kinked_pos.assign(size_t(st.out), -1);
     for (int64_t p = 0; p < st.n_kinked; ++p)
       info[size_t(k)].kinked_pos[size_t(st.kinked ? st.kinked[p] : p)] = int32_t(p);
+    auto& wt = info[size_t(k)].weight_t;
+    wt.resize(size_t(st.in * st.out));
+    for (int64_t o = 0; o < st.out; ++o)
+      for (int64_t i = 0; i < st.in; ++i) wt[size_t(i * st.out + o)] = st.weight[o * st.in + i];
   }
   RegionCounter counter(view.n_stages, max_regions);
   threads = std::max(1, threads);
