@@ -19,3 +19,15 @@ def test_patterns_during_training(tmp_path):
     ).stdout
     assert "epoch   2" in out
     assert (tmp_path / "patterns_during_training.png").stat().st_size > 5_000
+
+
+def test_plane_through_three_inputs(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "plane_through_three_inputs.py"), "--epochs", "1", "--n", "600",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert "epoch   1" in out
+    assert (tmp_path / "plane_through_three_inputs.png").stat().st_size > 20_000

@@ -74,3 +74,19 @@ def test_segment_plot(tmp_path):
     assert len(ax.collections[0].get_paths()) == s.n_regions
     ax.figure.savefig(tmp_path / "s.png")
     plt.close("all")
+
+
+def test_class_colouring_splits_regions_along_the_boundary():
+    from regionlab.geometry._plot import _class_cells
+
+    net = random_net(np.random.default_rng(5), [2, 16, 16, 4])
+    p = rl.plane(net, [0, 0], [1, 0], [0, 1], extent=(-2, 2, -2, 2))
+    cells, classes = _class_cells(p)
+
+    def area(poly):
+        x, y = poly[:, 0], poly[:, 1]
+        return 0.5 * (x @ np.roll(y, -1) - np.roll(x, -1) @ y)
+
+    np.testing.assert_allclose(sum(area(c) for c in cells), 16.0, rtol=1e-9)
+    centres = np.array([c.mean(axis=0) for c in cells])
+    assert (net.forward(centres).argmax(axis=1) == classes).all()

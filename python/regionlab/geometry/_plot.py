@@ -52,6 +52,42 @@ def _output_colors(values: np.ndarray, classes: bool, cmap):
     return matplotlib.colormaps[cmap or "RdBu_r"](norm(values))
 
 
+def _clip(poly: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
+    """The part of a convex polygon where a s + b t + c >= 0."""
+    h = poly @ np.array([a, b]) + c
+    out = []
+    for i in range(len(poly)):
+        j = (i + 1) % len(poly)
+        if h[i] >= 0:
+            out.append(poly[i])
+        if (h[i] >= 0) != (h[j] >= 0):
+            w = h[i] / (h[i] - h[j])
+            out.append(poly[i] + w * (poly[j] - poly[i]))
+    return np.array(out).reshape(-1, 2)
+
+
+def _class_cells(p):
+    """Polygons coloured by predicted class: whole regions, except those the decision
+    boundary crosses, which are cut into their classes' pieces."""
+    polys = p.polygons()
+    centroid_class = p.output(p.centroids(), np.arange(p.n_regions)).argmax(axis=1)
+    crossed = np.zeros(p.n_regions, dtype=bool)
+    crossed[p.boundary_region] = True
+    cells = [polys[r] for r in np.flatnonzero(~crossed)]
+    classes = list(centroid_class[~crossed])
+    for r in np.flatnonzero(crossed):
+        m = p.maps[r]
+        for k in range(m.shape[0]):
+            cell = polys[r]
+            for j in range(m.shape[0]):
+                if j != k and len(cell) >= 3:
+                    cell = _clip(cell, *(m[k] - m[j]))
+            if len(cell) >= 3:
+                cells.append(cell)
+                classes.append(k)
+    return cells, np.array(classes)
+
+
 def plot_plane(p, ax=None, *, color="pattern", boundary=True, layer=1, edgecolor="k",
                linewidth=0.15, output=0, cmap=None, anchors=True):
     from matplotlib.collections import LineCollection, PolyCollection
@@ -67,11 +103,14 @@ def plot_plane(p, ax=None, *, color="pattern", boundary=True, layer=1, edgecolor
         ids = layer_prefix_ids(p.patterns, p.n_neurons, bits).astype("<u8")
         faces = _pastel(_hash_rows(ids.view(np.uint8).reshape(-1, 8)))
     elif color == "output":
-        c = p.centroids()
-        out = p.output(c, np.arange(p.n_regions))
-        if out.shape[1] > 1:
-            faces = _output_colors(out.argmax(axis=1), True, cmap)
+        if p.maps.shape[1] > 1:
+            # Predicted class, exactly: regions the boundary crosses are split along it.
+            cells, classes = _class_cells(p)
+            ax.add_collection(PolyCollection(cells, facecolors=_output_colors(classes, True, cmap),
+                                             edgecolors="none", antialiased=False))
+            faces = "none"
         else:
+            out = p.output(p.centroids(), np.arange(p.n_regions))
             faces = _output_colors(out[:, output], False, cmap)
     else:
         raise ValueError(f"color must be 'pattern', 'output' or 'layer', got {color!r}")
