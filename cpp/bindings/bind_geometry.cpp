@@ -11,25 +11,28 @@ namespace {
 
 using geometry::SlicePartition;
 
+// Hands the vector's buffer to numpy without copying (large partitions are most of memory).
 template <class T>
-py::array_t<T> to_array(const std::vector<T>& v, std::vector<py::ssize_t> shape) {
-  py::array_t<T> out(shape);
-  std::copy(v.begin(), v.end(), out.mutable_data());
-  return out;
+py::array_t<T> to_array(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
+  auto* owned = new std::vector<T>(std::move(v));
+  py::capsule free_when_done(owned, [](void* ptr) { delete static_cast<std::vector<T>*>(ptr); });
+  return py::array_t<T>(shape, owned->data(), free_when_done);
 }
 
-py::dict partition_to_dict(const SlicePartition& p) {
+py::dict partition_to_dict(SlicePartition&& p) {
   const py::ssize_t n = p.n_regions(), m = p.dim + 1;
   py::dict d;
-  d["measure"] = to_array(p.measure, {n});
-  d["patterns"] = to_array(p.patterns, {n, py::ssize_t(p.n_words)});
-  d["maps"] = to_array(p.maps, {n, py::ssize_t(p.out_dim), m});
-  d["regions_per_stage"] = to_array(p.regions_per_stage, {py::ssize_t(p.regions_per_stage.size())});
+  const py::ssize_t n_stages = py::ssize_t(p.regions_per_stage.size());
+  const py::ssize_t n_vertices = py::ssize_t(p.cells.size() / 2);
+  d["measure"] = to_array(std::move(p.measure), {n});
+  d["patterns"] = to_array(std::move(p.patterns), {n, py::ssize_t(p.n_words)});
+  d["maps"] = to_array(std::move(p.maps), {n, py::ssize_t(p.out_dim), m});
+  d["regions_per_stage"] = to_array(std::move(p.regions_per_stage), {n_stages});
   if (p.dim == 1) {
-    d["cells"] = to_array(p.cells, {n, 2});
+    d["cells"] = to_array(std::move(p.cells), {n, 2});
   } else {
-    d["vertices"] = to_array(p.cells, {py::ssize_t(p.cells.size() / 2), 2});
-    d["offsets"] = to_array(p.offsets, {n + 1});
+    d["vertices"] = to_array(std::move(p.cells), {n_vertices, 2});
+    d["offsets"] = to_array(std::move(p.offsets), {n + 1});
   }
   return d;
 }
@@ -87,7 +90,7 @@ void bind_geometry(py::module_& m) {
           p = geometry::partition_slice(*net, spec, max_regions, num_threads(),
                                         python_interrupt_check());
         }
-        return partition_to_dict(p);
+        return partition_to_dict(std::move(p));
       },
       py::arg("net").none(false), py::arg("basis"), py::arg("lo"), py::arg("hi"),
       py::arg("max_regions"),
@@ -103,8 +106,8 @@ void bind_geometry(py::module_& m) {
           b = geometry::decision_boundary(p);
         }
         const py::ssize_t s = py::ssize_t(b.region.size());
-        return py::make_tuple(to_array(b.xy, {s, 2, 2}), to_array(b.region, {s}),
-                              to_array(b.classes, {s, 2}));
+        return py::make_tuple(to_array(std::move(b.xy), {s, 2, 2}), to_array(std::move(b.region), {s}),
+                              to_array(std::move(b.classes), {s, 2}));
       },
       py::arg("vertices"), py::arg("offsets"), py::arg("maps"));
   m.def(
@@ -113,7 +116,8 @@ void bind_geometry(py::module_& m) {
         SlicePartition p = partition_from_arrays(1, cells, nullptr, maps);
         geometry::ClassChanges c = geometry::class_changes(p);
         const py::ssize_t s = py::ssize_t(c.t.size());
-        return py::make_tuple(to_array(c.t, {s}), to_array(c.before, {s}), to_array(c.after, {s}));
+        return py::make_tuple(to_array(std::move(c.t), {s}), to_array(std::move(c.before), {s}),
+                              to_array(std::move(c.after), {s}));
       },
       py::arg("cells"), py::arg("maps"));
 }
