@@ -25,6 +25,13 @@ ws = [rng.standard_normal((2, 512))] + [rng.standard_normal((512, 512)) for _ in
 net = rl.PLNet.from_arrays([w.T for w in ws], [rng.standard_normal(512) * 10 for _ in ws], "relu")
 job = lambda: rl.plane(net, np.zeros(2), [1, 0], [0, 1], extent=(-100, 100, -100, 100))
 """,
+    # One layer whose 2500 lines cut the square into ~3 million regions: all the work is in
+    # subdividing a single region.
+    "plane_one_wide_layer": """
+net = rl.PLNet.from_arrays([rng.standard_normal((2500, 2)), np.ones((1, 2500))],
+                           [rng.uniform(-0.5, 0.5, 2500), np.zeros(1)])
+job = lambda: rl.plane(net, np.zeros(2), [1, 0], [0, 1], extent=(-3, 3, -3, 3))
+""",
 }
 RUN = """
 print("ready", flush=True)

@@ -243,3 +243,75 @@ def test_bad_net_and_collinear_points():
         rl.plane_through(net, [0, 0, 0], [1, 1, 1], [2, 2, 2])
     with pytest.raises(ValueError, match="same point"):
         rl.plane_through(net, [0, 0, 0], [0, 0, 0], [2, 2, 2])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_per_neuron_slopes_identity_neurons_and_linear_stages(seed):
+    # Per-neuron slopes (ReLU, leaky, negative, > 1, identity) within a stage, and a stage
+    # without kinks between two that have them.
+    rng = np.random.default_rng(300 + seed)
+    ws = [rng.normal(size=(12, 2)), rng.normal(size=(12, 12)) / 3, rng.normal(size=(10, 12)) / 3,
+          rng.normal(size=(3, 10))]
+    bs = [rng.normal(size=w.shape[0]) * 0.5 for w in ws]
+    slopes = [rng.choice([0.0, 0.1, -0.5, 2.0, 1.0], size=12), "identity",
+              rng.choice([0.0, 0.3, 1.0], size=10), "identity"]
+    net = rl.PLNet.from_arrays(ws, bs, slopes, dtype=np.float64)
+    p = rl.plane(net, [0.1, -0.2], [1.0, 0.3], [-0.2, 1.0], extent=(-2, 2, -2, 2))
+    assert len(p.n_regions_per_layer) == 2
+    _check_against_sampling(net, p)
+    c = p.centroids()
+    assert (net.patterns(p.to_input(c), packed=True) == p.patterns).all()
+
+
+def test_overflowing_weights_stop_with_the_cause():
+    ws = [np.full((4, 2), 1e200), np.full((4, 4), 1e200), np.ones((1, 4))]
+    net = rl.PLNet.from_arrays(ws, [np.ones(4), np.ones(4), np.zeros(1)])
+    with pytest.raises(ValueError, match="overflow float64"):
+        rl.plane(net, [0, 0], [1, 0], [0, 1])
+
+
+def test_max_regions_stops_inside_one_wide_layer():
+    # 3000 lines in one layer would make ~4.5 million regions; the limit stops it early.
+    rng = np.random.default_rng(0)
+    net = rl.PLNet.from_arrays([rng.normal(size=(3000, 2)), np.ones((1, 3000))],
+                               [rng.uniform(-0.5, 0.5, 3000), np.zeros(1)])
+    with pytest.raises(ValueError, match="max_regions=1000 "):
+        rl.plane(net, [0, 0], [1, 0], [0, 1], max_regions=1000)
+
+
+def _boundary_length(p):
+    return float(np.linalg.norm(p.boundary[:, 1] - p.boundary[:, 0], axis=1).sum())
+
+
+def test_boundary_on_region_edges():
+    # A ReLU on the logit puts the decision boundary exactly on the region edges it makes;
+    # it must be the same boundary as without that ReLU.
+    rng = np.random.default_rng(0)
+    W1, b1, W2 = rng.normal(size=(8, 2)), rng.normal(size=8), rng.normal(size=(1, 8))
+    b2 = -(np.maximum(0, np.array([0.1, 0.2]) @ W1.T + b1) @ W2.T)
+    plain = rl.PLNet.from_arrays([W1, W2], [b1, b2], ["relu", "identity"])
+    kinked = rl.PLNet.from_arrays([W1, W2], [b1, b2], ["relu", "relu"])
+    a = rl.plane(plain, [0, 0], [1, 0], [0, 1], extent=(-2, 2, -2, 2))
+    b = rl.plane(kinked, [0, 0], [1, 0], [0, 1], extent=(-2, 2, -2, 2))
+    assert _boundary_length(a) > 1.0
+    np.testing.assert_allclose(_boundary_length(b), _boundary_length(a), rtol=1e-9)
+    out = kinked.forward(b.boundary.mean(axis=1))
+    np.testing.assert_allclose(out, 0, atol=1e-9)
+
+
+@pytest.mark.parametrize("bias", [1.0, -1.0])
+def test_a_logit_vanishing_on_the_slice_border_is_no_boundary(bias):
+    net = rl.PLNet.from_arrays([np.array([[0.0, 1.0]])], [np.array([bias])], ["identity"])
+    assert len(rl.plane(net, [0, 0], [1, 0], [0, 1]).boundary) == 0
+
+
+def test_torch_conv_model_directly_with_input_shaped_points():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(2 * 6 * 6, 3)).eval()
+    x = torch.rand(3, 1, 8, 8)
+    p = rl.plane_through(model, *x)
+    q = rl.plane_through(rl.from_torch(model, input_shape=(1, 8, 8)), *x)
+    assert p.n_regions == q.n_regions > 1
+    assert rl.segment(model, x[0], x[1]).n_regions > 1

@@ -101,13 +101,20 @@ void bind_geometry(py::module_& m) {
       [](const CArray<double>& vertices, const CArray<int64_t>& offsets, const CArray<double>& maps) {
         SlicePartition p = partition_from_arrays(2, vertices, &offsets, maps);
         geometry::BoundarySegments b;
+        geometry::EdgeCandidates c;
         {
           py::gil_scoped_release release;
-          b = geometry::decision_boundary(p);
+          b = geometry::decision_boundary(p, &c);
         }
-        const py::ssize_t s = py::ssize_t(b.region.size());
+        const py::ssize_t s = py::ssize_t(b.region.size()), e = py::ssize_t(c.region.size());
+        py::dict edges;
+        edges["segments"] = to_array(std::move(c.xy), {e, 2, 2});
+        edges["region"] = to_array(std::move(c.region), {e});
+        edges["inside"] = to_array(std::move(c.inside), {e});
+        edges["outside"] = to_array(std::move(c.outside), {e});
+        edges["interior"] = to_array(std::move(c.interior), {e, 2});
         return py::make_tuple(to_array(std::move(b.xy), {s, 2, 2}), to_array(std::move(b.region), {s}),
-                              to_array(std::move(b.classes), {s, 2}));
+                              to_array(std::move(b.classes), {s, 2}), edges);
       },
       py::arg("vertices"), py::arg("offsets"), py::arg("maps"));
   m.def(

@@ -120,6 +120,7 @@ void parallel_tasks(int64_t n, int threads,
     if (!error) error = e;
     stop.store(true);
   };
+  std::atomic<int> running{threads};
   auto run = [&](int t) {
     TaskCheckpoint checkpoint(stop, t == 0 && interrupted ? &interrupted : nullptr);
     try {
@@ -130,6 +131,7 @@ void parallel_tasks(int64_t n, int threads,
     } catch (...) {
       if (!stop.load()) fail(std::current_exception());
     }
+    --running;
   };
   std::vector<std::thread> workers;
   workers.reserve(size_t(threads - 1));
@@ -142,6 +144,15 @@ void parallel_tasks(int64_t n, int threads,
     }
   }
   run(0);
+  // Out of tasks, the calling thread keeps watching for Ctrl-C while the others finish theirs.
+  while (interrupted && running.load() > 0 && !stop.load()) {
+    std::this_thread::sleep_for(kTaskPollInterval);
+    try {
+      if (interrupted()) throw Interrupted();
+    } catch (...) {
+      fail(std::current_exception());
+    }
+  }
   for (auto& w : workers) w.join();
   if (error) std::rethrow_exception(error);
 }

@@ -32,16 +32,23 @@ struct LabelledPolygon {
   std::vector<int32_t> label;
 };
 
-// Keeps the part where h = a x + b y + c >= 0 (Sutherland-Hodgman on one convex polygon).
-void clip(LabelledPolygon& poly, double a, double b, double c, double tol, int32_t new_label) {
+// Keeps the part where h = a x + b y + c >= 0 (Sutherland-Hodgman on one convex polygon);
+// corners within rounding of the line count as on it.
+void clip(LabelledPolygon& poly, double a, double b, double c, double box_size, int32_t new_label) {
   const size_t n = poly.label.size();
   if (n == 0) return;
   LabelledPolygon out;
   auto h = [&](size_t i) { return a * poly.xy[2 * i] + b * poly.xy[2 * i + 1] + c; };
+  auto inside = [&](size_t i, double hi) {
+    const double floor = kCoordinateFloor * box_size * (std::abs(a) + std::abs(b));
+    const double tol = kOnLineTolerance * (std::abs(a * poly.xy[2 * i]) + std::abs(b * poly.xy[2 * i + 1]) +
+                                           std::abs(c) + floor);
+    return hi >= -tol;
+  };
   for (size_t i = 0; i < n; ++i) {
     const size_t j = (i + 1) % n;
     const double hi = h(i), hj = h(j);
-    const bool in_i = hi >= -tol, in_j = hj >= -tol;
+    const bool in_i = inside(i, hi), in_j = inside(j, hj);
     auto cross = [&] {
       const double w = hi / (hi - hj);
       return std::pair<double, double>{poly.xy[2 * i] + w * (poly.xy[2 * j] - poly.xy[2 * i]),
@@ -49,11 +56,9 @@ void clip(LabelledPolygon& poly, double a, double b, double c, double tol, int32
     };
     if (in_i) {
       out.xy.insert(out.xy.end(), {poly.xy[2 * i], poly.xy[2 * i + 1]});
-      if (in_j) {
-        out.label.push_back(poly.label[i]);
-      } else {
+      out.label.push_back(poly.label[i]);
+      if (!in_j) {
         const auto [x, y] = cross();
-        out.label.push_back(poly.label[i]);
         out.xy.insert(out.xy.end(), {x, y});
         out.label.push_back(new_label);
       }
@@ -67,32 +72,135 @@ void clip(LabelledPolygon& poly, double a, double b, double c, double tol, int32
   poly = std::move(out);
 }
 
+double area(const double* xy, size_t n) {
+  double twice = 0;
+  for (size_t i = 1; i + 1 < n; ++i)
+    twice += (xy[2 * i] - xy[0]) * (xy[2 * i + 3] - xy[1]) - (xy[2 * i + 2] - xy[0]) * (xy[2 * i + 1] - xy[1]);
+  return 0.5 * twice;
+}
+
+// The classes that can win somewhere in the region. A class beaten by one other class at
+// every corner is beaten on the whole (convex) region; none is left when one class wins
+// at every corner, since it then wins everywhere and there is no boundary inside.
+std::vector<int32_t> contenders(const std::vector<double>& s, int64_t K, const double* xy, size_t n,
+                                double box_size) {
+  std::vector<double> score(n * size_t(K));
+  for (size_t v = 0; v < n; ++v)
+    for (int64_t k = 0; k < K; ++k)
+      score[v * size_t(K) + size_t(k)] = s[size_t(3 * k)] * xy[2 * v] + s[size_t(3 * k + 1)] * xy[2 * v + 1] + s[size_t(3 * k + 2)];
+  // Whether class j beats class k at corner v by more than rounding (judged like a corner on
+  // the line where their scores are equal).
+  auto clearly_beats = [&](int64_t j, int64_t k, size_t v) {
+    const double a = s[size_t(3 * j)] - s[size_t(3 * k)], b = s[size_t(3 * j + 1)] - s[size_t(3 * k + 1)];
+    const double c = s[size_t(3 * j + 2)] - s[size_t(3 * k + 2)];
+    const double x = xy[2 * v], y = xy[2 * v + 1];
+    const double tol = kOnLineTolerance * (std::abs(a * x) + std::abs(b * y) + std::abs(c) +
+                                           kCoordinateFloor * box_size * (std::abs(a) + std::abs(b)));
+    return score[v * size_t(K) + size_t(j)] - score[v * size_t(K) + size_t(k)] > tol;
+  };
+  // The class that wins clearly at corner v, or -1 at a (near) tie.
+  auto winner = [&](size_t v) -> int64_t {
+    const double* row = &score[v * size_t(K)];
+    const int64_t best = std::max_element(row, row + K) - row;
+    for (int64_t k = 0; k < K; ++k)
+      if (k != best && !clearly_beats(best, k, v)) return -1;
+    return best;
+  };
+  const int64_t first = winner(0);
+  bool same_winner = first >= 0;
+  for (size_t v = 1; v < n && same_winner; ++v) same_winner = winner(v) == first;
+  std::vector<int32_t> out;
+  if (same_winner) return out;
+  for (int64_t k = 0; k < K; ++k) {
+    bool beaten = false;
+    for (int64_t j = 0; j < K && !beaten; ++j) {
+      if (j == k) continue;
+      beaten = true;
+      for (size_t v = 0; v < n && beaten; ++v) beaten = clearly_beats(j, k, v);
+    }
+    if (!beaten) out.push_back(int32_t(k));
+  }
+  return out;
+}
+
+// A class that only ties along a segment of the region (a piece of no area): the segment,
+// with the class winning just inside, for the caller to compare with the other side.
+void add_edge_candidate(const LabelledPolygon& piece, int64_t r, int32_t k, const std::vector<double>& s,
+                        int64_t K, const double* corners, size_t n_corners, double min_length,
+                        EdgeCandidates& out);
+
+// The two corners of a degenerate (zero-area) piece that are farthest apart.
+std::pair<size_t, size_t> farthest_pair(const std::vector<double>& xy) {
+  const size_t n = xy.size() / 2;
+  std::pair<size_t, size_t> best{0, 0};
+  double best_d = -1;
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = i + 1; j < n; ++j) {
+      const double d = std::hypot(xy[2 * i] - xy[2 * j], xy[2 * i + 1] - xy[2 * j + 1]);
+      if (d > best_d) best = {i, j}, best_d = d;
+    }
+  return best;
+}
+
+void add_edge_candidate(const LabelledPolygon& piece, int64_t r, int32_t k, const std::vector<double>& s,
+                        int64_t K, const double* corners, size_t n_corners, double min_length,
+                        EdgeCandidates& out) {
+  const auto [i, j] = farthest_pair(piece.xy);
+  const double x0 = piece.xy[2 * i], y0 = piece.xy[2 * i + 1], x1 = piece.xy[2 * j], y1 = piece.xy[2 * j + 1];
+  if (std::hypot(x1 - x0, y1 - y0) <= min_length) return;  // a touch at one point
+  double cx = 0, cy = 0;
+  for (size_t v = 0; v < n_corners; ++v) cx += corners[2 * v], cy += corners[2 * v + 1];
+  cx /= double(n_corners);
+  cy /= double(n_corners);
+  // Just inside, from the segment's middle towards the region's corner average.
+  const double px = 0.5 * (x0 + x1) + 1e-6 * (cx - 0.5 * (x0 + x1));
+  const double py = 0.5 * (y0 + y1) + 1e-6 * (cy - 0.5 * (y0 + y1));
+  int32_t inside = k == 0 ? 1 : 0;
+  auto score = [&](int64_t c) { return s[size_t(3 * c)] * px + s[size_t(3 * c + 1)] * py + s[size_t(3 * c + 2)]; };
+  for (int64_t c = 0; c < K; ++c)
+    if (c != k && score(c) > score(inside)) inside = int32_t(c);
+  out.xy.insert(out.xy.end(), {x0, y0, x1, y1});
+  out.region.push_back(r);
+  out.inside.push_back(inside);
+  out.outside.push_back(k);
+  out.interior.insert(out.interior.end(), {cx, cy});
+}
+
 }  // namespace
 
-BoundarySegments decision_boundary(const SlicePartition& plane) {
+BoundarySegments decision_boundary(const SlicePartition& plane, EdgeCandidates* candidates) {
   BoundarySegments out;
   const int64_t n = plane.n_regions();
+  double box_size = 0;  // the slice's box: every corner lies in it
+  for (double v : plane.cells) box_size = std::max(box_size, std::abs(v));
   for (int64_t r = 0; r < n; ++r) {
     int64_t K = 0;
     const std::vector<double> s = class_scores(plane, r, K);
     const int64_t begin = plane.offsets[size_t(r)], end = plane.offsets[size_t(r + 1)];
+    const double* corners = &plane.cells[size_t(2 * begin)];
+    const size_t n_corners = size_t(end - begin);
+    const std::vector<int32_t> classes = contenders(s, K, corners, n_corners, box_size);
+    if (classes.empty()) continue;
+    const double region_area = area(corners, n_corners);
     double extent = 0;
-    for (int64_t v = begin; v < end; ++v)
-      extent = std::max({extent, std::abs(plane.cells[size_t(2 * v)]), std::abs(plane.cells[size_t(2 * v + 1)])});
+    for (size_t v = 0; v < 2 * n_corners; ++v) extent = std::max(extent, std::abs(corners[v]));
     const double min_length = 1e-12 * std::max(extent, 1e-300);
-    for (int64_t k = 0; k < K; ++k) {
+    for (const int32_t k : classes) {
       LabelledPolygon cell;
-      cell.xy.assign(plane.cells.begin() + 2 * begin, plane.cells.begin() + 2 * end);
-      cell.label.assign(size_t(end - begin), -1);
-      for (int64_t j = 0; j < K && !cell.label.empty(); ++j) {
-        if (j == k) continue;
-        const double a = s[size_t(3 * k)] - s[size_t(3 * j)], b = s[size_t(3 * k + 1)] - s[size_t(3 * j + 1)],
-                     c = s[size_t(3 * k + 2)] - s[size_t(3 * j + 2)];
-        const double tol = kOnLineTolerance * (std::abs(a) * extent + std::abs(b) * extent + std::abs(c));
-        clip(cell, a, b, c, tol, int32_t(j));
+      cell.xy.assign(corners, corners + 2 * n_corners);
+      cell.label.assign(n_corners, -1);
+      for (const int32_t j : classes) {
+        if (j == k || cell.label.empty()) continue;
+        clip(cell, s[size_t(3 * k)] - s[size_t(3 * j)], s[size_t(3 * k + 1)] - s[size_t(3 * j + 1)],
+             s[size_t(3 * k + 2)] - s[size_t(3 * j + 2)], box_size, j);
+      }
+      const size_t m = cell.label.size();
+      if (m < 3) continue;
+      if (area(cell.xy.data(), m) <= 1e-12 * region_area) {
+        if (candidates) add_edge_candidate(cell, r, k, s, K, corners, n_corners, min_length, *candidates);
+        continue;
       }
       // Each boundary edge appears in both classes' pieces: keep it from the lower class.
-      const size_t m = cell.label.size();
       for (size_t e = 0; e < m; ++e) {
         if (cell.label[e] <= k) continue;
         const size_t f = (e + 1) % m;
@@ -100,7 +208,7 @@ BoundarySegments decision_boundary(const SlicePartition& plane) {
         if (std::hypot(x1 - x0, y1 - y0) <= min_length) continue;
         out.xy.insert(out.xy.end(), {x0, y0, x1, y1});
         out.region.push_back(r);
-        out.classes.insert(out.classes.end(), {int32_t(k), cell.label[e]});
+        out.classes.insert(out.classes.end(), {k, cell.label[e]});
       }
     }
   }

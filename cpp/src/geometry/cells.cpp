@@ -7,27 +7,34 @@ namespace regionlab::geometry {
 
 namespace {
 
-// Value of the line at each vertex, and the tolerance below which a value counts as zero:
-// relative to the size of the terms, so it is invariant under scaling the line.
-struct VertexValues {
-  double min = 0, max = 0, tol = 0;
+// The side of one point: the line's value there, against a tolerance scaled by the size
+// of the terms that make it up (so it is invariant under scaling the line, and a point far
+// from the origin gets the looser test its rounding calls for).
+struct PointSide {
+  double value;
+  bool positive, negative;  // strictly, beyond the tolerance
 };
 
-Side side_of(const VertexValues& v) {
-  if (v.max <= v.tol) return Side::negative;  // also a line that vanishes on the whole cell
-  if (v.min >= -v.tol) return Side::positive;
-  return Side::cut;
+PointSide side_at(double a, double b, double c, double x, double y, double box_size) {
+  const double ax = a * x, by = b * y, f = ax + by + c;
+  const double floor = kCoordinateFloor * box_size * (std::abs(a) + std::abs(b));
+  const double tol = kOnLineTolerance * (std::abs(ax) + std::abs(by) + std::abs(c) + floor);
+  return PointSide{f, f > tol, f < -tol};
+}
+
+// A line cuts a cell when some corner is strictly on each side; a line that vanishes on
+// the whole cell (or only touches it) leaves it on the negative side, like the `h > 0` bit.
+Side side_of(bool any_positive, bool any_negative) {
+  if (any_positive && any_negative) return Side::cut;
+  return any_positive ? Side::positive : Side::negative;
 }
 
 }  // namespace
 
 Side IntervalCell::classify(LineCoeffs line) const {
-  const double a = line[0], c = line[1];
-  const double f0 = a * lo + c, f1 = a * hi + c;
-  VertexValues v{std::min(f0, f1), std::max(f0, f1),
-                 kOnLineTolerance * (std::abs(a) * std::max(std::abs(lo), std::abs(hi)) +
-                                     std::abs(c))};
-  return side_of(v);
+  const PointSide l = side_at(line[0], 0, line[1], lo, 0, line.box_size);
+  const PointSide h = side_at(line[0], 0, line[1], hi, 0, line.box_size);
+  return side_of(l.positive || h.positive, l.negative || h.negative);
 }
 
 void IntervalCell::split(LineCoeffs line, IntervalCell& negative, IntervalCell& positive) const {
@@ -44,77 +51,50 @@ void IntervalCell::split(LineCoeffs line, IntervalCell& negative, IntervalCell& 
 
 Side PolygonCell::classify(LineCoeffs line) const {
   const double a = line[0], b = line[1], c = line[2];
-  VertexValues v{HUGE_VAL, -HUGE_VAL, 0};
-  double sx = 0, sy = 0;
+  bool any_positive = false, any_negative = false;
   for (size_t i = 0; i < xy.size(); i += 2) {
-    const double f = a * xy[i] + b * xy[i + 1] + c;
-    v.min = std::min(v.min, f);
-    v.max = std::max(v.max, f);
-    sx = std::max(sx, std::abs(xy[i]));
-    sy = std::max(sy, std::abs(xy[i + 1]));
+    const PointSide s = side_at(a, b, c, xy[i], xy[i + 1], line.box_size);
+    any_positive |= s.positive;
+    any_negative |= s.negative;
   }
-  v.tol = kOnLineTolerance * (std::abs(a) * sx + std::abs(b) * sy + std::abs(c));
-  return side_of(v);
+  return side_of(any_positive, any_negative);
 }
 
 void PolygonCell::split(LineCoeffs line, PolygonCell& negative, PolygonCell& positive) const {
   const double a = line[0], b = line[1], c = line[2];
   const int64_t n = size();
-  double sx = 0, sy = 0;
-  for (size_t i = 0; i < xy.size(); i += 2) {
-    sx = std::max(sx, std::abs(xy[i]));
-    sy = std::max(sy, std::abs(xy[i + 1]));
-  }
-  const double tol = kOnLineTolerance * (std::abs(a) * sx + std::abs(b) * sy + std::abs(c));
   negative.xy.clear();
   positive.xy.clear();
   negative.xy.reserve(xy.size() + 4);
   positive.xy.reserve(xy.size() + 4);
-  auto value = [&](int64_t i) { return a * xy[2 * i] + b * xy[2 * i + 1] + c; };
-  // Walk the boundary once: strictly signed vertices go to their side, vertices on the line
+  auto side = [&](int64_t i) { return side_at(a, b, c, xy[2 * i], xy[2 * i + 1], line.box_size); };
+  // Walk the boundary once: strictly signed corners go to their side, corners on the line
   // to both, and each edge crossing the line adds the crossing point to both.
-  double f = value(0);
+  PointSide s = side(0);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t j = (i + 1) % n;
-    const double fj = value(j);
+    const PointSide t = side(j);
     const double x = xy[2 * i], y = xy[2 * i + 1];
-    if (f > tol) {
-      positive.xy.insert(positive.xy.end(), {x, y});
-    } else if (f < -tol) {
-      negative.xy.insert(negative.xy.end(), {x, y});
-    } else {
-      positive.xy.insert(positive.xy.end(), {x, y});
-      negative.xy.insert(negative.xy.end(), {x, y});
-    }
-    if ((f > tol && fj < -tol) || (f < -tol && fj > tol)) {
-      const double w = f / (f - fj);
+    if (!s.negative) positive.xy.insert(positive.xy.end(), {x, y});
+    if (!s.positive) negative.xy.insert(negative.xy.end(), {x, y});
+    if ((s.positive && t.negative) || (s.negative && t.positive)) {
+      const double w = s.value / (s.value - t.value);
       const double px = x + w * (xy[2 * j] - x), py = y + w * (xy[2 * j + 1] - y);
       positive.xy.insert(positive.xy.end(), {px, py});
       negative.xy.insert(negative.xy.end(), {px, py});
     }
-    f = fj;
+    s = t;
   }
 }
 
 double PolygonCell::measure() const {
+  // Shoelace sum relative to the first corner: no cancellation for small cells far out.
   const int64_t n = size();
+  const double x0 = xy[0], y0 = xy[1];
   double twice = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t j = (i + 1) % n;
-    twice += xy[2 * i] * xy[2 * j + 1] - xy[2 * j] * xy[2 * i + 1];
-  }
+  for (int64_t i = 1; i + 1 < n; ++i)
+    twice += (xy[2 * i] - x0) * (xy[2 * i + 3] - y0) - (xy[2 * i + 2] - x0) * (xy[2 * i + 1] - y0);
   return 0.5 * twice;
-}
-
-void PolygonCell::interior_point(double* p) const {
-  const int64_t n = size();
-  p[0] = p[1] = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    p[0] += xy[2 * i];
-    p[1] += xy[2 * i + 1];
-  }
-  p[0] /= double(n);
-  p[1] /= double(n);
 }
 
 }  // namespace regionlab::geometry

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -56,7 +57,7 @@ class RegionCounter {
     if (counts_[size_t(stage)].fetch_add(n) + n > max_regions_)
       throw LimitExceeded("the slice has more than max_regions=" + std::to_string(max_regions_) +
                           " regions (after stage " + std::to_string(stage + 1) +
-                          "); raise max_regions, or shrink the extent");
+                          "); raise max_regions, or take a smaller slice");
   }
   int64_t count(int64_t stage) const { return counts_[size_t(stage)].load(); }
 
@@ -72,11 +73,12 @@ class Subdivider {
   // A sibling's map is updated neuron by neuron when fewer than in/kDeltaFraction neurons
   // differ (rank-one updates cost about as much as that share of a matrix product).
   static constexpr int64_t kDeltaFraction = 8;
+  static constexpr int64_t kCountEvery = 4096;  // pieces between max_regions / Ctrl-C checks
 
  public:
   Subdivider(const NetView<double>& net, const std::vector<StageInfo>& info,
-             const std::vector<double>& basis, int64_t n_words, RegionCounter& counter)
-      : net_(net), info_(info), basis_(basis), n_words_(n_words), counter_(counter) {}
+             const std::vector<double>& basis, double box_size, RegionCounter& counter)
+      : net_(net), info_(info), basis_(basis), box_size_(box_size), counter_(counter) {}
 
   // Pushes `roots` (regions waiting for stage `stage`) through every remaining stage,
   // depth first so that only a few batches per stage are alive at once.
@@ -95,13 +97,14 @@ class Subdivider {
       batch.assign(std::make_move_iterator(pending.end() - take),
                    std::make_move_iterator(pending.end()));
       pending.resize(pending.size() - size_t(take));
-      apply_stage(k, batch, k + 1 < net_.n_stages ? &frontier[size_t(k + 1)] : nullptr, sink);
+      apply_stage(k, batch, k + 1 < net_.n_stages ? &frontier[size_t(k + 1)] : nullptr, sink,
+                  checkpoint);
     }
   }
 
   // Applies stage k to `batch`: children go to `next`, or to `sink` after the last stage.
   void apply_stage(int64_t k, std::vector<Node<Cell>>& batch, std::vector<Node<Cell>>* next,
-                   RegionSink<Cell>& sink) {
+                   RegionSink<Cell>& sink, Checkpoint& checkpoint) {
     const StageView<double>& st = net_.stages[k];
     const int64_t n = int64_t(batch.size()), block = st.out * (D + 1);
     plan_products(k, batch);
@@ -119,9 +122,11 @@ class Subdivider {
       auto z = std::make_shared<ZBlock>(base, base + block);
       if (plan.sibling >= 0) add_sibling_delta(k, batch[size_t(r)], batch[size_t(plan.sibling)], *z);
       for (int64_t j = 0; j < st.out; ++j) (*z)[size_t(D * st.out + j)] += st.bias[j];
+      check_finite(*z, k);
       maps_[size_t(r)] = std::move(z);
     }
-    for (int64_t r = 0; r < n; ++r) subdivide(batch[size_t(r)], k, std::move(maps_[size_t(r)]), next, sink);
+    for (int64_t r = 0; r < n; ++r)
+      subdivide(batch[size_t(r)], k, std::move(maps_[size_t(r)]), next, sink, checkpoint);
   }
 
  private:
@@ -196,6 +201,14 @@ class Subdivider {
     });
   }
 
+  // NaN would make every line "cut" every cell: stop with the cause instead.
+  static void check_finite(const ZBlock& z, int64_t k) {
+    for (double v : z)
+      if (!std::isfinite(v))
+        throw InvalidInput("the pre-activations of stage " + std::to_string(k + 1) +
+                           " overflow float64 on this slice; rescale the weights or the slice");
+  }
+
   // The region's input map to stage k, (in x (dim+1)) column-major.
   void input_map(const Node<Cell>& node, int64_t k, double* dst) const {
     if (k == 0) {
@@ -216,15 +229,21 @@ class Subdivider {
   // Splits the region by stage k's kinked neurons (the cells of their line arrangement
   // inside it) and hands each piece on with its pattern bits for stage k.
   void subdivide(Node<Cell>& node, int64_t k, std::shared_ptr<const ZBlock> z,
-                 std::vector<Node<Cell>>* next, RegionSink<Cell>& sink) {
+                 std::vector<Node<Cell>>* next, RegionSink<Cell>& sink, Checkpoint& checkpoint) {
     const StageView<double>& st = net_.stages[k];
     auto line = [&](int64_t p) {
       const int64_t j = st.kinked ? st.kinked[p] : p;
-      return LineCoeffs{z->data() + j, st.out};
+      return LineCoeffs{z->data() + j, st.out, box_size_};
     };
+    // Pieces are counted (against max_regions) and Ctrl-C polled as they come: one parent
+    // cut by thousands of neurons can make millions of them.
     int64_t produced = 0;
     auto emit = [&](Cell&& cell, const std::vector<uint64_t>& pattern) {
-      ++produced;
+      if (++produced == kCountEvery) {
+        counter_.add(k, produced);
+        produced = 0;
+        checkpoint();
+      }
       if (next) {
         next->push_back(Node<Cell>{std::move(cell), pattern, z});
       } else {
@@ -292,7 +311,7 @@ class Subdivider {
   const NetView<double>& net_;
   const std::vector<StageInfo>& info_;
   const std::vector<double>& basis_;
-  int64_t n_words_;
+  double box_size_;  // largest |coordinate| of the slice's box
   RegionCounter& counter_;
   std::vector<double> inputs_, products_;  // batch scratch
   std::vector<Plan> plans_;
@@ -372,6 +391,9 @@ SlicePartition partition(const Network<double>& net, const SliceSpec& spec, int6
   }
   RegionCounter counter(view.n_stages, max_regions);
   threads = std::max(1, threads);
+  double box_size = 0;
+  for (int c = 0; c < Cell::kDim; ++c)
+    box_size = std::max({box_size, std::abs(spec.lo[c]), std::abs(spec.hi[c])});
 
   // Breadth first on the calling thread until there are enough regions to share out. The
   // split into tasks does not depend on the thread count, so neither does the output.
@@ -380,7 +402,7 @@ SlicePartition partition(const Network<double>& net, const SliceSpec& spec, int6
   std::vector<RegionSink<Cell>> sinks(1);
   int64_t stage = 0;
   parallel_tasks(1, 1, [&](int, int64_t, Checkpoint& checkpoint) {
-    Subdivider<Cell> sub(view, info, spec.basis, view.n_words, counter);
+    Subdivider<Cell> sub(view, info, spec.basis, box_size, counter);
     while (stage < view.n_stages && int64_t(level.size()) < kRootsToShare) {
       const bool last = stage + 1 == view.n_stages;
       std::vector<Node<Cell>> next;
@@ -388,7 +410,7 @@ SlicePartition partition(const Network<double>& net, const SliceSpec& spec, int6
         checkpoint();
         std::vector<Node<Cell>> batch(std::make_move_iterator(level.begin() + begin),
                                       std::make_move_iterator(level.begin() + std::min(level.size(), begin + 64)));
-        sub.apply_stage(stage, batch, last ? nullptr : &next, sinks[0]);
+        sub.apply_stage(stage, batch, last ? nullptr : &next, sinks[0], checkpoint);
       }
       level = std::move(next);
       ++stage;
@@ -403,7 +425,7 @@ SlicePartition partition(const Network<double>& net, const SliceSpec& spec, int6
     std::vector<std::unique_ptr<Subdivider<Cell>>> subs(static_cast<size_t>(threads));
     parallel_tasks(n_tasks, threads, [&](int t, int64_t task, Checkpoint& checkpoint) {
       if (!subs[size_t(t)])
-        subs[size_t(t)] = std::make_unique<Subdivider<Cell>>(view, info, spec.basis, view.n_words, counter);
+        subs[size_t(t)] = std::make_unique<Subdivider<Cell>>(view, info, spec.basis, box_size, counter);
       const int64_t begin = n * task / n_tasks, end = n * (task + 1) / n_tasks;
       std::vector<Node<Cell>> roots(std::make_move_iterator(level.begin() + begin),
                                     std::make_move_iterator(level.begin() + end));

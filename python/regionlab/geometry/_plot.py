@@ -52,15 +52,16 @@ def _output_colors(values: np.ndarray, classes: bool, cmap):
     return matplotlib.colormaps[cmap or "RdBu_r"](norm(values))
 
 
-def _clip(poly: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
-    """The part of a convex polygon where a s + b t + c >= 0."""
+def _clip(poly: np.ndarray, a: float, b: float, c: float, strict: bool) -> np.ndarray:
+    """The part of a convex polygon where a s + b t + c >= 0 (> 0 when strict)."""
     h = poly @ np.array([a, b]) + c
+    inside = h > 0 if strict else h >= 0
     out = []
     for i in range(len(poly)):
         j = (i + 1) % len(poly)
-        if h[i] >= 0:
+        if inside[i]:
             out.append(poly[i])
-        if (h[i] >= 0) != (h[j] >= 0):
+        if inside[i] != inside[j] and h[i] != h[j]:
             w = h[i] / (h[i] - h[j])
             out.append(poly[i] + w * (poly[j] - poly[i]))
     return np.array(out).reshape(-1, 2)
@@ -81,7 +82,8 @@ def _class_cells(p):
             cell = polys[r]
             for j in range(m.shape[0]):
                 if j != k and len(cell) >= 3:
-                    cell = _clip(cell, *(m[k] - m[j]))
+                    # Where two classes tie, the lower index wins (numpy's argmax).
+                    cell = _clip(cell, *(m[k] - m[j]), strict=j < k)
             if len(cell) >= 3:
                 cells.append(cell)
                 classes.append(k)

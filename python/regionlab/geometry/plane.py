@@ -189,6 +189,38 @@ def _check_extent(extent: Any) -> tuple:
     return ext
 
 
+def _add_boundary_edges(net, origin, u, v, extent, edges, segments, region, classes):
+    """Adds the region edges that are decision boundary.
+
+    Where the output has a kink exactly at the boundary (a ReLU on the output, or weights
+    that make a neuron's zero line coincide with it), a class wins on one side of a region
+    edge and only ties along it on the other. The core returns those edges as candidates
+    with the class inside; the network, evaluated just across the edge, tells whether the
+    tying class wins there. Each such edge shows up from both sides, so it is kept once.
+    """
+    seg = edges["segments"]
+    if len(seg) == 0:
+        return segments, region, classes
+    mid = seg.mean(axis=1)
+    d = seg[:, 1] - seg[:, 0]
+    normal = np.stack([-d[:, 1], d[:, 0]], axis=1) / np.linalg.norm(d, axis=1)[:, None]
+    normal[((edges["interior"] - mid) * normal).sum(axis=1) > 0] *= -1  # point outwards
+    step = 1e-7 * max(extent[1] - extent[0], extent[3] - extent[2])
+    across = mid + step * normal
+    in_slice = ((across[:, 0] > extent[0]) & (across[:, 0] < extent[1])
+                & (across[:, 1] > extent[2]) & (across[:, 1] < extent[3]))
+    out = net.forward(origin + across[:, :1] * u + across[:, 1:] * v)
+    across_class = (out[:, 0] > 0).astype(np.int32) if out.shape[1] == 1 else out.argmax(axis=1)
+    keep = in_slice & (across_class == edges["outside"])
+    pairs = np.sort(np.stack([edges["inside"], edges["outside"]], axis=1), axis=1).astype(classes.dtype)
+    # The same edge seen from both sides: one copy (same classes, same middle up to rounding).
+    key = np.concatenate([pairs, np.round(mid / (1e3 * step)).astype(np.int64)], axis=1)
+    _, first = np.unique(key[keep], axis=0, return_index=True)
+    chosen = np.flatnonzero(keep)[np.sort(first)]
+    return (np.concatenate([segments, seg[chosen]]), np.concatenate([region, edges["region"][chosen]]),
+            np.concatenate([classes, pairs[chosen]]))
+
+
 def plane(net: Any, origin: Any, u: Any, v: Any, *, extent=(-1.0, 1.0, -1.0, 1.0),
           max_regions: int = DEFAULT_MAX_REGIONS, _anchors=None) -> PlanePartition:
     """Every linear region of ``net`` on the slice ``origin + s u + t v``, exactly.
@@ -202,7 +234,7 @@ def plane(net: Any, origin: Any, u: Any, v: Any, *, extent=(-1.0, 1.0, -1.0, 1.0
     """
     from .. import _core
 
-    net = as_geometry_net(net)
+    net = as_geometry_net(net, origin)
     origin = as_point(origin, net.input_dim, "origin")
     u = as_point(u, net.input_dim, "u")
     v = as_point(v, net.input_dim, "v")
@@ -212,7 +244,10 @@ def plane(net: Any, origin: Any, u: Any, v: Any, *, extent=(-1.0, 1.0, -1.0, 1.0
     max_regions = check_max_regions(max_regions)
     basis = np.ascontiguousarray(np.stack([u, v, origin]))
     raw = _core.partition_slice(net._core(), basis, [ext[0], ext[2]], [ext[1], ext[3]], max_regions)
-    segments, seg_region, seg_classes = _core.decision_boundary(raw["vertices"], raw["offsets"], raw["maps"])
+    segments, seg_region, seg_classes, edges = _core.decision_boundary(
+        raw["vertices"], raw["offsets"], raw["maps"])
+    segments, seg_region, seg_classes = _add_boundary_edges(
+        net, origin, u, v, ext, edges, segments, seg_region, seg_classes)
     return PlanePartition(
         origin=origin,
         u=u,
@@ -243,7 +278,7 @@ def plane_through(net: Any, x0: Any, x1: Any, x2: Any, *, margin: float = 0.1,
     bounding box grown by ``margin`` times its larger side; ``result.anchors`` holds the
     points' slice coordinates.
     """
-    net = as_geometry_net(net)
+    net = as_geometry_net(net, x0)
     x0 = as_point(x0, net.input_dim, "x0")
     x1 = as_point(x1, net.input_dim, "x1")
     x2 = as_point(x2, net.input_dim, "x2")

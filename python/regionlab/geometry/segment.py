@@ -139,7 +139,7 @@ def segment(net: Any, a: Any, b: Any, *, max_regions: int = DEFAULT_MAX_REGIONS)
     """
     from .. import _core
 
-    net = as_geometry_net(net)
+    net = as_geometry_net(net, a)
     a = as_point(a, net.input_dim, "a")
     b = as_point(b, net.input_dim, "b")
     if np.array_equal(a, b):

@@ -14,9 +14,21 @@ struct BoundarySegments {
   std::vector<int32_t> classes;    // the two classes it separates (lower index first)
 };
 
+// Where a class only ties along a region's edge (it wins nowhere inside), the boundary is
+// that edge if, and only if, the class wins just across it, in the neighbouring region,
+// which this region's map does not know. Such edges are returned as candidates, for the
+// caller to check with the network.
+struct EdgeCandidates {
+  std::vector<double> xy;          // x0, y0, x1, y1 per candidate
+  std::vector<int64_t> region;
+  std::vector<int32_t> inside;     // the class winning just inside the region
+  std::vector<int32_t> outside;    // the class that ties along the edge
+  std::vector<double> interior;    // a point inside the region (x, y), to orient the edge
+};
+
 // Planar slices: inside each region the outputs are affine, so each class wins on a convex
 // piece; the pieces' shared edges are the boundary.
-BoundarySegments decision_boundary(const SlicePartition& plane);
+BoundarySegments decision_boundary(const SlicePartition& plane, EdgeCandidates* candidates);
 
 struct ClassChanges {
   std::vector<double> t;           // positions along the segment, increasing

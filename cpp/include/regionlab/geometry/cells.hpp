@@ -8,14 +8,22 @@ namespace regionlab::geometry {
 
 enum class Side { negative, positive, cut };
 
-// Values within this fraction of a line's scale over the cell count as on the line: a
-// neuron that only grazes a vertex or runs along an edge does not split the cell.
-constexpr double kOnLineTolerance = 1e-11;
+// A corner whose value is within this fraction of the size of its terms (|a x| + |b y| +
+// |c|, plus the coordinate floor below) counts as on the line: a neuron that only grazes a corner or runs along an edge
+// does not split the cell (no slivers from rounding).
+constexpr double kOnLineTolerance = 1e-12;
 
-// A line's coefficients in slice coordinates, `stride` apart (a column-major block).
+// Coordinates computed from the slice's box carry rounding of about 1e-16 times its size,
+// so the on-line test also allows this fraction of the box size in each coordinate (it
+// matters near the origin, where the other terms vanish).
+constexpr double kCoordinateFloor = 1e-3;
+
+// A line's coefficients in slice coordinates, `stride` apart (a column-major block), and
+// the size of the slice's box (the largest |coordinate| in it).
 struct LineCoeffs {
   const double* g;
   int64_t stride;
+  double box_size;
   double operator[](int c) const { return g[c * stride]; }
 };
 
@@ -27,8 +35,6 @@ struct IntervalCell {
   // Only for a line that cuts the cell: the parts where it is negative and positive.
   void split(LineCoeffs line, IntervalCell& negative, IntervalCell& positive) const;
   double measure() const { return hi - lo; }
-  // A point strictly inside (for evaluating signs).
-  void interior_point(double* p) const { p[0] = 0.5 * (lo + hi); }
 };
 
 struct PolygonCell {
@@ -39,7 +45,6 @@ struct PolygonCell {
   Side classify(LineCoeffs line) const;
   void split(LineCoeffs line, PolygonCell& negative, PolygonCell& positive) const;
   double measure() const;  // area
-  void interior_point(double* p) const;  // the vertex average
 };
 
 }  // namespace regionlab::geometry
