@@ -1,0 +1,324 @@
+// The engine of the slice partitions: regions are cut stage by stage, depth first, with
+// the affine maps of a batch of regions computed by one matrix product. Internal to
+// slice_partition.cpp (a header only to keep that file to the driver).
+#pragma once
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "regionlab/errors.hpp"
+#include "regionlab/geometry/cells.hpp"
+#include "regionlab/kernels.hpp"
+#include "regionlab/network.hpp"
+#include "regionlab/parallel.hpp"
+
+namespace regionlab::geometry::detail {
+
+using ZBlock = std::vector<double>;
+
+// A region of the first k stages, waiting for stage k. Its input map to stage k is
+// act(z) with the activation slopes its pattern selects for stage k - 1.
+template <class Cell>
+struct Node {
+  Cell cell;
+  std::vector<uint64_t> pattern;        // bits of stages < k are set
+  std::shared_ptr<const ZBlock> z;      // stage k-1 pre-activation, (out x (dim+1)) col-major
+};
+
+// Final regions found by one task, in the order found.
+template <class Cell>
+struct RegionSink {
+  std::vector<Cell> cells;
+  std::vector<uint64_t> patterns;
+  std::vector<double> maps;
+};
+
+// Per-stage lookups shared by every thread.
+struct StageInfo {
+  std::vector<int32_t> kinked_pos;  // neuron -> its position among the kinked ones, or -1
+  std::vector<double> weight_t;     // the weight transposed, (in x out) row-major
+};
+
+inline bool test_bit(const std::vector<uint64_t>& words, int64_t i) {
+  return (words[size_t(i >> 6)] >> (i & 63)) & 1u;
+}
+inline void set_bit(std::vector<uint64_t>& words, int64_t i) { words[size_t(i >> 6)] |= 1ull << (i & 63); }
+
+// Regions of each stage seen so far (all threads), checked against max_regions.
+class RegionCounter {
+ public:
+  RegionCounter(int64_t n_stages, int64_t max_regions)
+      : counts_(size_t(n_stages)), max_regions_(max_regions) {
+    for (auto& c : counts_) c.store(0);
+  }
+  void add(int64_t stage, int64_t n) {
+    if (counts_[size_t(stage)].fetch_add(n) + n > max_regions_)
+      throw LimitExceeded("the slice has more than max_regions=" + std::to_string(max_regions_) +
+                          " regions (after stage " + std::to_string(stage + 1) +
+                          "); raise max_regions, or take a smaller slice");
+  }
+  int64_t count(int64_t stage) const { return counts_[size_t(stage)].load(); }
+
+ private:
+  std::vector<std::atomic<int64_t>> counts_;
+  int64_t max_regions_;
+};
+
+template <class Cell>
+class Subdivider {
+  static constexpr int D = Cell::kDim;
+  static constexpr int64_t kBatch = 64;  // regions per matrix product
+  // A sibling's map is updated neuron by neuron when fewer than in/kDeltaFraction neurons
+  // differ (rank-one updates cost about as much as that share of a matrix product).
+  static constexpr int64_t kDeltaFraction = 8;
+  static constexpr int64_t kCountEvery = 4096;  // pieces between max_regions / Ctrl-C checks
+
+ public:
+  Subdivider(const NetView<double>& net, const std::vector<StageInfo>& info,
+             const std::vector<double>& basis, double box_size, RegionCounter& counter)
+      : net_(net), info_(info), basis_(basis), box_size_(box_size), counter_(counter) {}
+
+  // Pushes `roots` (regions waiting for stage `stage`) through every remaining stage,
+  // depth first so that only a few batches per stage are alive at once.
+  void run(std::vector<Node<Cell>> roots, int64_t stage, RegionSink<Cell>& sink,
+           Checkpoint& checkpoint) {
+    std::vector<std::vector<Node<Cell>>> frontier(size_t(net_.n_stages));
+    frontier[size_t(stage)] = std::move(roots);
+    std::vector<Node<Cell>> batch;
+    for (;;) {
+      int64_t k = net_.n_stages - 1;
+      while (k >= 0 && frontier[size_t(k)].empty()) --k;
+      if (k < 0) break;
+      checkpoint();
+      auto& pending = frontier[size_t(k)];
+      const int64_t take = std::min<int64_t>(kBatch, int64_t(pending.size()));
+      batch.assign(std::make_move_iterator(pending.end() - take),
+                   std::make_move_iterator(pending.end()));
+      pending.resize(pending.size() - size_t(take));
+      apply_stage(k, batch, k + 1 < net_.n_stages ? &frontier[size_t(k + 1)] : nullptr, sink,
+                  checkpoint);
+    }
+  }
+
+  // Applies stage k to `batch`: children go to `next`, or to `sink` after the last stage.
+  void apply_stage(int64_t k, std::vector<Node<Cell>>& batch, std::vector<Node<Cell>>* next,
+                   RegionSink<Cell>& sink, Checkpoint& checkpoint) {
+    const StageView<double>& st = net_.stages[k];
+    const int64_t n = int64_t(batch.size()), block = st.out * (D + 1);
+    plan_products(k, batch);
+    const int64_t cols = (D + 1) * int64_t(gemm_nodes_.size());
+    inputs_.resize(size_t(st.in * cols));
+    for (size_t g = 0; g < gemm_nodes_.size(); ++g)
+      input_map(batch[size_t(gemm_nodes_[g])], k, &inputs_[size_t(st.in * (D + 1)) * g]);
+    products_.resize(size_t(st.out * cols));
+    kernels<double>().matmul(st.weight, inputs_.data(), products_.data(), st.out, st.in, cols);
+    // All maps first: subdividing a region consumes its pattern, which siblings still read.
+    maps_.resize(size_t(n));
+    for (int64_t r = 0; r < n; ++r) {
+      const Plan& plan = plans_[size_t(r)];
+      const double* base = &products_[size_t(block * plan.product)];
+      auto z = std::make_shared<ZBlock>(base, base + block);
+      if (plan.sibling >= 0) add_sibling_delta(k, batch[size_t(r)], batch[size_t(plan.sibling)], *z);
+      for (int64_t j = 0; j < st.out; ++j) (*z)[size_t(D * st.out + j)] += st.bias[j];
+      check_finite(*z, k);
+      maps_[size_t(r)] = std::move(z);
+    }
+    for (int64_t r = 0; r < n; ++r)
+      subdivide(batch[size_t(r)], k, std::move(maps_[size_t(r)]), next, sink, checkpoint);
+  }
+
+ private:
+  // How a region's stage-k pre-activation map is made: column block `product` of the batch
+  // product, plus (when sibling >= 0) the change from that sibling's activations to its own.
+  struct Plan {
+    int64_t product;
+    int64_t sibling;
+  };
+
+  // Siblings (regions cut from one parent) share the parent's map z and differ only in the
+  // few neurons that cut the parent. So one product per family suffices: a sibling's map is
+  // the family's first member's plus a rank-one term per differing neuron.
+  void plan_products(int64_t k, const std::vector<Node<Cell>>& batch) {
+    const int64_t n = int64_t(batch.size());
+    plans_.assign(size_t(n), Plan{0, -1});
+    gemm_nodes_.clear();
+    const int64_t max_delta = k == 0 ? 0 : net_.stages[k].in / kDeltaFraction;
+    int64_t family_first = -1;
+    for (int64_t r = 0; r < n; ++r) {
+      const bool sibling = family_first >= 0 && batch[size_t(r)].z == batch[size_t(family_first)].z;
+      if (sibling && differing_bits(k, batch[size_t(r)], batch[size_t(family_first)]) <= max_delta) {
+        plans_[size_t(r)] = Plan{plans_[size_t(family_first)].product, family_first};
+        continue;
+      }
+      if (!sibling) family_first = r;
+      plans_[size_t(r)] = Plan{int64_t(gemm_nodes_.size()), -1};
+      gemm_nodes_.push_back(r);
+    }
+  }
+
+  // Calls f(neuron) for each neuron of stage k-1 whose pattern bit differs in a and b.
+  template <class F>
+  void for_differing(int64_t k, const Node<Cell>& a, const Node<Cell>& b, F&& f) const {
+    const StageView<double>& prev = net_.stages[k - 1];
+    const int64_t begin = prev.bit_offset, end = begin + prev.n_kinked;
+    for (int64_t w = begin >> 6; w <= (end - 1) >> 6 && end > begin; ++w) {
+      uint64_t x = a.pattern[size_t(w)] ^ b.pattern[size_t(w)];
+      if ((w << 6) < begin) x &= ~0ull << (begin - (w << 6));
+      if (end - (w << 6) < 64) x &= (1ull << (end - (w << 6))) - 1;
+      while (x) {
+        const int64_t p = (w << 6) + __builtin_ctzll(x) - begin;
+        x &= x - 1;
+        f(prev.kinked ? prev.kinked[p] : p, begin + p);
+      }
+    }
+  }
+
+  int64_t differing_bits(int64_t k, const Node<Cell>& a, const Node<Cell>& b) const {
+    int64_t count = 0;
+    for_differing(k, a, b, [&](int64_t, int64_t) { ++count; });
+    return count;
+  }
+
+  // z (the sibling's product, without bias) += W[:, i] (act_node(i) - act_sibling(i)) z_prev(i)
+  // for every stage k-1 neuron i where the two differ.
+  void add_sibling_delta(int64_t k, const Node<Cell>& node, const Node<Cell>& sibling,
+                         ZBlock& z) const {
+    const StageView<double>& st = net_.stages[k];
+    const StageView<double>& prev = net_.stages[k - 1];
+    const double* wt = info_[size_t(k)].weight_t.data();
+    const double* zp = node.z->data();
+    for_differing(k, node, sibling, [&](int64_t i, int64_t bit) {
+      const double gap = 1.0 - prev.slope[i];  // act(on) - act(off)
+      const double sign = test_bit(node.pattern, bit) ? gap : -gap;
+      const double* w = wt + i * st.out;
+      for (int c = 0; c <= D; ++c) {
+        const double scale = sign * zp[c * prev.out + i];
+        double* zc = z.data() + c * st.out;
+        for (int64_t o = 0; o < st.out; ++o) zc[o] += scale * w[o];
+      }
+    });
+  }
+
+  // NaN would make every line "cut" every cell: stop with the cause instead.
+  static void check_finite(const ZBlock& z, int64_t k) {
+    for (double v : z)
+      if (!std::isfinite(v))
+        throw InvalidInput("the pre-activations of stage " + std::to_string(k + 1) +
+                           " overflow float64 on this slice; rescale the weights or the slice");
+  }
+
+  // The region's input map to stage k, (in x (dim+1)) column-major.
+  void input_map(const Node<Cell>& node, int64_t k, double* dst) const {
+    if (k == 0) {
+      std::copy(basis_.begin(), basis_.end(), dst);
+      return;
+    }
+    const StageView<double>& prev = net_.stages[k - 1];
+    const auto& pos = info_[size_t(k - 1)].kinked_pos;
+    const double* z = node.z->data();
+    for (int64_t i = 0; i < prev.out; ++i) {
+      const int32_t p = pos[size_t(i)];
+      const double act =
+          p < 0 || test_bit(node.pattern, prev.bit_offset + p) ? 1.0 : prev.slope[i];
+      for (int c = 0; c <= D; ++c) dst[c * prev.out + i] = act * z[c * prev.out + i];
+    }
+  }
+
+  // Splits the region by stage k's kinked neurons (the cells of their line arrangement
+  // inside it) and hands each piece on with its pattern bits for stage k.
+  void subdivide(Node<Cell>& node, int64_t k, std::shared_ptr<const ZBlock> z,
+                 std::vector<Node<Cell>>* next, RegionSink<Cell>& sink, Checkpoint& checkpoint) {
+    const StageView<double>& st = net_.stages[k];
+    auto line = [&](int64_t p) {
+      const int64_t j = st.kinked ? st.kinked[p] : p;
+      return LineCoeffs{z->data() + j, st.out, box_size_};
+    };
+    // Pieces are counted (against max_regions) and Ctrl-C polled as they come: one parent
+    // cut by thousands of neurons can make millions of them.
+    int64_t produced = 0;
+    auto emit = [&](Cell&& cell, const std::vector<uint64_t>& pattern) {
+      if (++produced == kCountEvery) {
+        counter_.add(k, produced);
+        produced = 0;
+        checkpoint();
+      }
+      if (next) {
+        next->push_back(Node<Cell>{std::move(cell), pattern, z});
+      } else {
+        emit_final(std::move(cell), pattern, *z, k, sink);
+      }
+    };
+    if (st.n_kinked == 0) {
+      emit(std::move(node.cell), node.pattern);
+      counter_.add(k, produced);
+      return;
+    }
+    // Pieces still to split: the cell, its pattern so far, the lines that still cut it.
+    struct Piece {
+      Cell cell;
+      std::vector<uint64_t> pattern;
+      std::vector<int32_t> cutting;
+    };
+    std::vector<Piece> stack;
+    Piece first{std::move(node.cell), std::move(node.pattern), {}};
+    for (int64_t p = 0; p < st.n_kinked; ++p) {
+      const Side side = first.cell.classify(line(p));
+      if (side == Side::positive) set_bit(first.pattern, st.bit_offset + p);
+      else if (side == Side::cut) first.cutting.push_back(int32_t(p));
+    }
+    stack.push_back(std::move(first));
+    Cell parts[2];
+    while (!stack.empty()) {
+      Piece piece = std::move(stack.back());
+      stack.pop_back();
+      if (piece.cutting.empty()) {
+        emit(std::move(piece.cell), piece.pattern);
+        continue;
+      }
+      const int32_t p = piece.cutting.front();
+      piece.cell.split(line(p), parts[0], parts[1]);
+      for (int s = 1; s >= 0; --s) {  // pushes the negative side last: it is split first
+        Piece child{std::move(parts[s]), piece.pattern, {}};
+        if (s == 1) set_bit(child.pattern, st.bit_offset + p);
+        for (size_t q = 1; q < piece.cutting.size(); ++q) {
+          const int32_t other = piece.cutting[q];
+          const Side side = child.cell.classify(line(other));
+          if (side == Side::positive) set_bit(child.pattern, st.bit_offset + other);
+          else if (side == Side::cut) child.cutting.push_back(other);
+        }
+        stack.push_back(std::move(child));
+      }
+    }
+    counter_.add(k, produced);
+  }
+
+  // A region of the whole network: its output map is the last stage's activation of z.
+  void emit_final(Cell&& cell, const std::vector<uint64_t>& pattern, const ZBlock& z, int64_t k,
+                  RegionSink<Cell>& sink) const {
+    const StageView<double>& st = net_.stages[k];
+    const auto& pos = info_[size_t(k)].kinked_pos;
+    for (int64_t o = 0; o < st.out; ++o) {
+      const int32_t p = pos[size_t(o)];
+      const double act = p < 0 || test_bit(pattern, st.bit_offset + p) ? 1.0 : st.slope[o];
+      for (int c = 0; c <= D; ++c) sink.maps.push_back(act * z[size_t(c * st.out + o)]);
+    }
+    sink.patterns.insert(sink.patterns.end(), pattern.begin(), pattern.end());
+    sink.cells.push_back(std::move(cell));
+  }
+
+  const NetView<double>& net_;
+  const std::vector<StageInfo>& info_;
+  const std::vector<double>& basis_;
+  double box_size_;  // largest |coordinate| of the slice's box
+  RegionCounter& counter_;
+  std::vector<double> inputs_, products_;  // batch scratch
+  std::vector<Plan> plans_;
+  std::vector<std::shared_ptr<const ZBlock>> maps_;
+  std::vector<int64_t> gemm_nodes_;
+};
+
+}  // namespace regionlab::geometry::detail
