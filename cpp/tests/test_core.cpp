@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "regionlab/counter.hpp"
+#include "regionlab/geometry/slice_partition.hpp"
 #include "regionlab/evaluate.hpp"
 #include "regionlab/kernels.hpp"
 
@@ -92,6 +93,30 @@ int main() {
   std::printf("arrangement of %d lines: %lld regions (expected 22)\n", lines,
               (long long)counter.n_patterns());
   CHECK(counter.n_patterns() == 22);
+
+  // The exact plane partition of the same arrangement: 22 regions whose areas fill the box,
+  // and a segment crossing every line once has 7 pieces.
+  geometry::SliceSpec plane_spec;
+  plane_spec.basis = {1, 0, 0, 1, 0, 0};  // s, t, offset (column-major, 2 inputs)
+  plane_spec.lo[0] = plane_spec.lo[1] = lo;
+  plane_spec.hi[0] = plane_spec.hi[1] = hi;
+  const auto plane = geometry::partition_slice(*arrangement, plane_spec, 1000, 2, nullptr);
+  double area = 0;
+  for (double a : plane.measure) area += a;
+  std::printf("exact plane: %lld regions, area %.12g (expected 22, %.12g)\n",
+              (long long)plane.n_regions(), area, (hi - lo) * (hi - lo));
+  CHECK(plane.n_regions() == 22);
+  CHECK(std::abs(area - (hi - lo) * (hi - lo)) < 1e-9);
+  geometry::SliceSpec segment_spec;
+  segment_spec.dim = 1;
+  // From far on one side of every line (each at distance 1 from the origin) to far on the
+  // other, through the origin: it crosses each line once.
+  segment_spec.basis = {2 * hi, 2 * hi * 0.37, lo, lo * 0.37};
+  segment_spec.lo[0] = 0;
+  segment_spec.hi[0] = 1;
+  const auto segment = geometry::partition_slice(*arrangement, segment_spec, 1000, 1, nullptr);
+  std::printf("exact segment: %lld pieces\n", (long long)segment.n_regions());
+  CHECK(segment.n_regions() == 1 + lines);
 
   std::printf(failures ? "%d failed\n" : "all passed\n", failures);
   return failures ? 1 : 0;
