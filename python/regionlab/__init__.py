@@ -7,6 +7,7 @@ Quick start::
     rl.count_patterns(net, X).n_patterns
 """
 
+from . import flow, metrics
 from .count import PatternCount, count_patterns
 from .io import load
 from .net import PLNet, Stage, from_torch
@@ -22,5 +23,7 @@ __all__ = [
     "set_num_threads",
     "cpu_kernels",
     "load",
+    "flow",
+    "metrics",
 ]
 __version__ = "0.1.0"
