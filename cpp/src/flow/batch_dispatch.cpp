@@ -1,4 +1,5 @@
 // Chooses the full-batch gradient for the instruction set the block kernels use.
+#include <algorithm>
 #include <cstddef>
 
 #include "regionlab/flow/batch_gradient.hpp"
@@ -24,12 +25,16 @@ BatchGradientFn batch_gradient() {
 
 BatchWorkspace::BatchWorkspace(const FlowProblem& p) {
   const int64_t L = p.n_layers();
-  Z.resize(L); A.resize(L); E.resize(L); slope.resize(L);
+  // Rows per block: the block's activations of the widest layer stay near 64 KB.
+  block = std::min<int64_t>(p.n, std::max<int64_t>(16, 8192 / p.max_width()));
+  Z.resize(L); A.resize(L); S.resize(L);
   for (int64_t l = 0; l < L; ++l) {
-    const size_t sz = size_t(p.n * p.width[l + 1]);
-    Z[l].assign(sz, 0.0); A[l].assign(sz, 0.0); E[l].assign(sz, 0.0); slope[l].assign(sz, 1.0);
+    Z[l].assign(size_t(p.n * p.width[l + 1]), 0.0);
+    A[l].assign(size_t(block * p.width[l + 1]), 0.0);
+    S[l].assign(size_t(block * p.width[l + 1]), 1.0);
   }
-  D.assign(size_t(p.n * p.max_width()), 0.0);
+  D0.assign(size_t(block * p.max_width()), 0.0);
+  D1.assign(size_t(block * p.max_width()), 0.0);
   dF.assign(size_t(p.n * p.out_dim()), 0.0);
   sample_loss.assign(size_t(p.n), 0.0);
   margin.assign(size_t(p.n), 0.0);

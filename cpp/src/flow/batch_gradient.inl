@@ -2,6 +2,9 @@
 // REGIONLAB_ISA_NS and renames Eigen's namespace first (see kernels/block_kernel.inl).
 #include <Eigen/Core>
 
+#include <algorithm>
+#include <cstring>
+
 #include "regionlab/flow/batch_gradient.hpp"
 
 namespace regionlab::flow {
@@ -15,56 +18,69 @@ using MMap = Eigen::Map<RowMat>;
 
 void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
          const std::vector<std::vector<double>>* mask, double* out) {
-  const int64_t n = p.n, L = p.n_layers();
-  const double* in = p.X.data();
-  for (int64_t l = 0; l < L; ++l) {
-    const int64_t nin = p.width[l], nout = p.width[l + 1];
-    CMap W(theta + p.w_offset[l], nout, nin);
-    CMap Ain(in, n, nin);
-    MMap Z(ws.Z[l].data(), n, nout);
-    Z.noalias() = Ain * W.transpose();
-    if (p.has_bias[l]) Z.rowwise() += Eigen::Map<const RowVec>(theta + p.b_offset[l], nout);
-    const double* S;
-    if (mask) {
-      S = (*mask)[l].data();
-    } else {
-      // Slopes from the sign of z (z == 0 counts as inactive, like torch's autograd).
-      double* s = ws.slope[l].data();
-      const double* alpha = p.negative_slope[l].data();
-      const double* z = ws.Z[l].data();
-      for (int64_t i = 0; i < n; ++i)
-        for (int64_t j = 0; j < nout; ++j) s[i * nout + j] = z[i * nout + j] > 0 ? 1.0 : alpha[j];
-      S = s;
-    }
-    MMap A(ws.A[l].data(), n, nout);
-    A = Z.cwiseProduct(CMap(S, n, nout));
-    in = ws.A[l].data();
-  }
-  const int64_t k = p.out_dim();
-  loss_terms(p.loss, ws.A[L - 1].data(), p.Y.data(), n, k, ws.sample_loss.data(),
-             ws.margin.data(), out ? ws.dF.data() : nullptr);
+  const int64_t n = p.n, L = p.n_layers(), k = p.out_dim();
+  if (out) std::memset(out, 0, sizeof(double) * size_t(p.n_params));
   double total = 0;
-  for (int64_t i = 0; i < n; ++i) total += ws.sample_loss[i];
+  for (int64_t r0 = 0; r0 < n; r0 += ws.block) {
+    const int64_t rows = std::min(ws.block, n - r0);
+    // ---- forward through every layer for this block of rows
+    const double* in = p.X.data() + r0 * p.width[0];
+    for (int64_t l = 0; l < L; ++l) {
+      const int64_t nin = p.width[l], nout = p.width[l + 1];
+      double* z = ws.Z[l].data() + r0 * nout;
+      MMap Z(z, rows, nout);
+      Z.noalias() = CMap(in, rows, nin) * CMap(theta + p.w_offset[l], nout, nin).transpose();
+      if (p.has_bias[l]) Z.rowwise() += Eigen::Map<const RowVec>(theta + p.b_offset[l], nout);
+      double* a = ws.A[l].data();
+      double* s = ws.S[l].data();
+      const int64_t cnt = rows * nout;
+      if (mask) {
+        const double* m = (*mask)[l].data() + r0 * nout;
+        for (int64_t e = 0; e < cnt; ++e) { s[e] = m[e]; a[e] = m[e] * z[e]; }
+      } else {
+        // Slopes from the sign of z (z == 0 counts as inactive, like torch's autograd).
+        const double* alpha = p.negative_slope[l].data();
+        for (int64_t i = 0; i < rows; ++i)
+          for (int64_t j = 0; j < nout; ++j) {
+            const double zz = z[i * nout + j];
+            const double sj = zz > 0 ? 1.0 : alpha[j];
+            s[i * nout + j] = sj;
+            a[i * nout + j] = sj * zz;
+          }
+      }
+      in = a;
+    }
+    loss_terms(p.loss, ws.A[L - 1].data(), p.Y.data() + r0 * (int64_t(p.Y.size()) / n), rows,
+               k, ws.sample_loss.data() + r0, ws.margin.data() + r0,
+               out ? ws.dF.data() + r0 * k : nullptr);
+    for (int64_t i = 0; i < rows; ++i) total += ws.sample_loss[r0 + i];
+    if (!out) continue;
+    // ---- backward: D = dL/dz of the block, layer by layer
+    double* d = ws.D0.data();
+    double* d_next = ws.D1.data();
+    {
+      const double inv_n = 1.0 / double(n);
+      const double* s = ws.S[L - 1].data();
+      const double* dF = ws.dF.data() + r0 * k;
+      for (int64_t e = 0; e < rows * k; ++e) d[e] = dF[e] * inv_n * s[e];
+    }
+    for (int64_t l = L - 1; l >= 0; --l) {
+      const int64_t nin = p.width[l], nout = p.width[l + 1];
+      CMap D(d, rows, nout);
+      const double* a_in = l == 0 ? p.X.data() + r0 * nin : ws.A[l - 1].data();
+      MMap(out + p.w_offset[l], nout, nin).noalias() += D.transpose() * CMap(a_in, rows, nin);
+      if (p.has_bias[l]) Eigen::Map<RowVec>(out + p.b_offset[l], nout) += D.colwise().sum();
+      if (l == 0) break;
+      MMap E(d_next, rows, nin);
+      E.noalias() = D * CMap(theta + p.w_offset[l], nout, nin);
+      const double* s = ws.S[l - 1].data();
+      for (int64_t e = 0; e < rows * nin; ++e) d_next[e] *= s[e];
+      std::swap(d, d_next);
+    }
+  }
   ws.loss = total / double(n);
   if (!out) return;
-
-  MMap(ws.E[L - 1].data(), n, k) = CMap(ws.dF.data(), n, k) / double(n);
-  for (int64_t l = L - 1; l >= 0; --l) {
-    const int64_t nin = p.width[l], nout = p.width[l + 1];
-    const double* S = mask ? (*mask)[l].data() : ws.slope[l].data();
-    MMap D(ws.D.data(), n, nout);
-    D = CMap(ws.E[l].data(), n, nout).cwiseProduct(CMap(S, n, nout));
-    CMap Ain(l == 0 ? p.X.data() : ws.A[l - 1].data(), n, nin);
-    MMap(out + p.w_offset[l], nout, nin).noalias() = D.transpose() * Ain;
-    if (p.has_bias[l])
-      Eigen::Map<RowVec>(out + p.b_offset[l], nout) = D.colwise().sum();
-    if (l > 0) {
-      CMap W(theta + p.w_offset[l], nout, nin);
-      MMap(ws.E[l - 1].data(), n, nin).noalias() = D * W;
-    }
-  }
-  Eigen::Map<Eigen::ArrayXd> g(out, p.n_params);
-  g = -g * Eigen::Map<const Eigen::ArrayXd>(p.precond.data(), p.n_params);
+  for (int64_t r = 0; r < p.n_params; ++r) out[r] *= -p.precond[r];
 }
 
 }  // namespace

@@ -7,16 +7,18 @@
 
 namespace regionlab::flow {
 
-void DenseOutput::eval(double tau, double* out) const {
-  const size_t P = r1.size();
+void DenseOutput::eval(double tau, double* out) const { eval_range(tau, out, 0, int64_t(r1.size())); }
+
+void DenseOutput::eval_range(double tau, double* out, int64_t begin, int64_t end) const {
   const double u = 1.0 - tau;
   if (quartic) {
-    for (size_t k = 0; k < P; ++k)
+    for (int64_t k = begin; k < end; ++k)
       out[k] = r1[k] + tau * (r2[k] + u * (r3[k] + tau * (r4[k] + u * r5[k])));
   } else if (cubic) {
-    for (size_t k = 0; k < P; ++k) out[k] = r1[k] + tau * (r2[k] + u * (r3[k] + tau * r4[k]));
+    for (int64_t k = begin; k < end; ++k)
+      out[k] = r1[k] + tau * (r2[k] + u * (r3[k] + tau * r4[k]));
   } else {
-    for (size_t k = 0; k < P; ++k) out[k] = r1[k] + tau * r2[k];
+    for (int64_t k = begin; k < end; ++k) out[k] = r1[k] + tau * r2[k];
   }
 }
 
@@ -120,23 +122,92 @@ void FlowField::rhs(const double* theta, double* f) {
 // f is affine in the sliding slopes (exactly so for one hidden layer): f(s) = f + sum_k
 // (s_k - s_k^cur) u_k with u_k = df/ds_k, and dz_k/dt = J_k . f(s). Solve dz/dt = 0.
 bool FlowField::solve_sliding(const double* theta, double* f) {
+  bool all_first = p.n_layers() == 2;
+  for (const SlidingPair& sp : sliding_) all_first &= sp.pair.layer == 0;
+  return all_first ? solve_sliding_two_layer(theta, f) : solve_sliding_general(theta, f);
+}
+
+// One hidden layer, every sliding pair in it: pair k = (i, j) moves only row j of W_0 and
+// b_0, so the system splits into one small block per neuron, built in O(d) per entry.
+bool FlowField::solve_sliding_two_layer(const double* theta, double* f) {
+  const int64_t m = int64_t(sliding_.size()), d = p.width[0], h = p.width[1], k = p.out_dim();
+  const double* W1 = theta + p.w_offset[1];
+  const double* P = p.precond.data();
+  const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
+  // E_k = dL/da_{0,ij} = sum_c dF_ic / n * s_{1,ic} * W1[c, j]
+  signal_.resize(size_t(m));
+  order_.resize(size_t(m));
+  for (int64_t q = 0; q < m; ++q) {
+    const PairId& pr = sliding_[q].pair;
+    double e = 0;
+    for (int64_t c = 0; c < k; ++c)
+      e += ws_.dF[pr.sample * k + c] * mask_[1][pr.sample * k + c] * W1[c * h + pr.neuron];
+    signal_[q] = e / double(p.n);
+    order_[q] = q;
+  }
+  std::sort(order_.begin(), order_.end(), [&](int64_t a, int64_t b) {
+    return sliding_[a].pair.neuron < sliding_[b].pair.neuron;
+  });
+  bool ok = true;
+  for (int64_t g0 = 0; g0 < m;) {
+    const int64_t j = sliding_[order_[g0]].pair.neuron;
+    int64_t g1 = g0;
+    while (g1 < m && sliding_[order_[g1]].pair.neuron == j) ++g1;
+    const int64_t mg = g1 - g0;
+    const double* Pw = P + w0 + j * d;
+    const double Pb = b0 >= 0 ? P[b0 + j] : 0.0;
+    sys_.assign(size_t(mg * mg), 0.0);
+    rhs_.assign(size_t(mg), 0.0);
+    for (int64_t a = 0; a < mg; ++a) {
+      const double* xa = p.X.data() + sliding_[order_[g0 + a]].pair.sample * d;
+      double c = 0;
+      for (int64_t r = 0; r < d; ++r) c += f[w0 + j * d + r] * xa[r];
+      if (b0 >= 0) c += f[b0 + j];
+      rhs_[a] = -c;
+      for (int64_t b = 0; b < mg; ++b) {
+        const double* xb = p.X.data() + sliding_[order_[g0 + b]].pair.sample * d;
+        double g = Pb;
+        for (int64_t r = 0; r < d; ++r) g += Pw[r] * xa[r] * xb[r];
+        sys_[a * mg + b] = -signal_[order_[g0 + b]] * g;
+      }
+    }
+    if (solve_small(sys_, rhs_, mg)) {
+      for (int64_t b = 0; b < mg; ++b) {
+        const int64_t q = order_[g0 + b];
+        const SlidingPair& sp = sliding_[q];
+        const double* xb = p.X.data() + sp.pair.sample * d;
+        const double coef = -rhs_[b] * signal_[q];
+        for (int64_t r = 0; r < d; ++r) f[w0 + j * d + r] += coef * Pw[r] * xb[r];
+        if (b0 >= 0) f[b0 + j] += coef * Pb;
+        sliding_[q].s += rhs_[b];
+        mask_[0][sp.pair.sample * h + j] = sliding_[q].s;
+      }
+    } else {
+      ok = false;
+    }
+    g0 = g1;
+  }
+  return ok;
+}
+
+bool FlowField::solve_sliding_general(const double* theta, double* f) {
   const int64_t m = int64_t(sliding_.size()), P = p.n_params;
   u_.resize(size_t(m));
   for (int64_t k = 0; k < m; ++k) {
     const PairId& q = sliding_[k].pair;
-    const int64_t w = p.width[q.layer + 1];
     u_[k].assign(size_t(P), 0.0);
     trace_sample(p, theta, q.sample, &mask_, trace_);
-    // dL/dz = s * E with E = dL/da (already / n), so d(dL/dz)/ds = E.
-    backward_from(p, theta, trace_, q.layer, q.neuron, ws_.E[q.layer][q.sample * w + q.neuron],
-                  u_[k].data(), scratch_);
+    // dL/dz = s * E with E = dL/da, so d(dL/dz)/ds = E.
+    const double e = backprop_signal(p, theta, trace_, q.layer, q.neuron, scratch_);
+    backward_from(p, theta, trace_, q.layer, q.neuron, e, u_[k].data(), scratch_);
     for (int64_t r = 0; r < P; ++r) u_[k][r] *= -p.precond[r];
   }
   sys_.assign(size_t(m * m), 0.0);
   rhs_.assign(size_t(m), 0.0);
   for (int64_t k = 0; k < m; ++k) {
     const PairId& q = sliding_[k].pair;
-    trace_sample(p, theta, q.sample, &mask_, trace_, q.layer > 0 ? q.layer - 1 : 0);
+    if (q.layer > 0) trace_sample(p, theta, q.sample, &mask_, trace_, q.layer - 1);
+    trace_.sample = q.sample;
     rhs_[k] = -preact_velocity(p, theta, trace_, q.layer, q.neuron, f, scratch_);
     for (int64_t c = 0; c < m; ++c)
       sys_[k * m + c] = preact_velocity(p, theta, trace_, q.layer, q.neuron, u_[c].data(), scratch_);
@@ -152,17 +223,28 @@ bool FlowField::solve_sliding(const double* theta, double* f) {
   return true;
 }
 
+void FlowField::mark_step_end() {
+  for (SlidingPair& sp : sliding_) sp.s_end = sp.s;
+}
+
+void FlowField::mark_step_start() {
+  for (SlidingPair& sp : sliding_) sp.s_begin = sp.s;
+}
+
+void FlowField::advance_to_step_end() {
+  for (SlidingPair& sp : sliding_) {
+    sp.s = sp.s_begin = sp.s_end;
+    const PairId& q = sp.pair;
+    mask_[q.layer][q.sample * p.width[q.layer + 1] + q.neuron] = sp.s;
+  }
+}
+
 FlowField::Event FlowField::find_event(const DenseOutput& dense, std::vector<double>& buf) {
   Event best;
   buf.resize(size_t(p.n_params));
-  // Sliding slopes that left their interval by the step's end (state of the last rhs()).
-  std::vector<std::pair<int64_t, bool>> exits;
-  for (int64_t k = 0; k < int64_t(sliding_.size()); ++k) {
-    if (sliding_[k].s > sliding_[k].hi) exits.push_back({k, true});
-    else if (sliding_[k].s < sliding_[k].lo) exits.push_back({k, false});
-  }
-  // Pairs whose z ended on the other side of the mask (more than zeta past the kink).
-  std::vector<PairId> crossed;
+  // Pairs whose z ended on the other side of the mask (more than zeta past the kink),
+  // from the pass at the step's end (the last rhs() call).
+  crossed_.clear();
   for (int64_t l = 0; l < p.n_layers(); ++l) {
     const int64_t w = p.width[l + 1];
     const double* z = ws_.Z[l].data();
@@ -171,13 +253,26 @@ FlowField::Event FlowField::find_event(const DenseOutput& dense, std::vector<dou
       for (int64_t j = 0; j < w; ++j) {
         const int64_t ix = i * w + j;
         if (sd[ix] != 0 && double(sd[ix]) * z[ix] < -zeta_ && p.kinked(l, j))
-          crossed.push_back({i, l, j});
+          crossed_.push_back({i, l, j});
       }
   }
-  for (const PairId& q : crossed) {
+  // Sliding slopes that left their interval by the step's end.
+  std::vector<std::pair<int64_t, bool>> exits;
+  for (int64_t k = 0; k < int64_t(sliding_.size()); ++k) {
+    const SlidingPair& sp = sliding_[k];
+    if (sp.s_end > sp.hi) exits.push_back({k, true});
+    else if (sp.s_end < sp.lo) exits.push_back({k, false});
+  }
+  for (const PairId& q : crossed_) {
     const double sgn = side_[q.layer][q.sample * p.width[q.layer + 1] + q.neuron];
+    // z_{l,j} reads the layers below l and row j (and bias j) of layer l only.
+    const int64_t nin = p.width[q.layer];
+    const int64_t row0 = p.w_offset[q.layer] + q.neuron * nin;
+    const int64_t bias = p.b_offset[q.layer] >= 0 ? p.b_offset[q.layer] + q.neuron : -1;
     auto g = [&](double tau) {
-      dense.eval(tau, buf.data());
+      dense.eval_range(tau, buf.data(), 0, p.w_offset[q.layer]);
+      dense.eval_range(tau, buf.data(), row0, row0 + nin);
+      if (bias >= 0) dense.eval_range(tau, buf.data(), bias, bias + 1);
       return sgn * sample_preact(p, buf.data(), q.sample, q.layer, q.neuron, mask_, trace_) + zeta_;
     };
     const double g1 = g(1.0);
@@ -191,20 +286,29 @@ FlowField::Event FlowField::find_event(const DenseOutput& dense, std::vector<dou
     }
   }
   if (!exits.empty()) {
+    // A slope leaving its interval is found with full passes: look only before the
+    // earliest crossing, and only if the slope is already out of range there.
     std::vector<double> f(size_t(p.n_params));
+    const double tau_max = std::min(1.0, best.tau);
+    std::vector<double> s_at_max;
+    if (tau_max < 1.0) {
+      dense.eval(tau_max, buf.data());
+      rhs(buf.data(), f.data());
+      for (const SlidingPair& sp : sliding_) s_at_max.push_back(sp.s);
+    }
     for (auto [k, high] : exits) {
+      const SlidingPair& sp0 = sliding_[k];
+      const double s_max = tau_max < 1.0 ? s_at_max[k] : sp0.s_end;
+      const double g1 = high ? sp0.hi - s_max : s_max - sp0.lo;
+      if (g1 >= 0) continue;
+      const double g0 = high ? sp0.hi - sp0.s_begin : sp0.s_begin - sp0.lo;
       auto g = [&, k = k, high = high](double tau) {
         dense.eval(tau, buf.data());
         rhs(buf.data(), f.data());
         const SlidingPair& sp = sliding_[k];
         return high ? sp.hi - sp.s : sp.s - sp.lo;
       };
-      const double g1 = g(1.0);
-      const double g0 = g(0.0);
-      double tau;
-      if (g0 < 0) tau = 0;
-      else if (g1 >= 0) continue;
-      else tau = illinois(g, 0.0, g0, 1.0, g1, 1e-12, 60);
+      const double tau = g0 < 0 ? 0.0 : illinois(g, 0.0, g0, tau_max, g1, 1e-12, 60);
       if (tau < best.tau) {
         best.tau = tau; best.pair = sliding_[k].pair; best.kind = 2;
         best.slide_index = k; best.exit_high = high;

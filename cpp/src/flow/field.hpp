@@ -19,6 +19,7 @@ struct SlidingPair {
   PairId pair;
   double s = 0, lo = 0, hi = 1;
   double t_start = 0;
+  double s_begin = 0, s_end = 0;  // s at the current step's start and end
 };
 
 // Dense output of one step: y(t0 + tau h) = r1 + tau (r2 + (1-tau) (r3 + tau (r4 + (1-tau) r5)))
@@ -28,6 +29,8 @@ struct DenseOutput {
   double t0 = 0, h = 0;
   bool quartic = false, cubic = false;
   void eval(double tau, double* out) const;
+  // Only entries [begin, end) of out.
+  void eval_range(double tau, double* out, int64_t begin, int64_t end) const;
 };
 
 class FlowField {
@@ -51,6 +54,12 @@ class FlowField {
   Event find_event(const DenseOutput& dense, std::vector<double>& buf);
   // Applies the event at time t, state theta; leaves f = rhs(theta).
   void apply(const Event& ev, double t, const double* theta, double* f);
+  // The integrator calls these right after the rhs() at a step's start / end point.
+  void mark_step_start();
+  void mark_step_end();
+  // The step is accepted whole: its end becomes the next start (undoing the slopes any
+  // event search left behind).
+  void advance_to_step_end();
   // Closes every open sliding interval at t_end.
   void finish(double t_end);
 
@@ -60,6 +69,8 @@ class FlowField {
  private:
   double velocity(const double* theta, const PairId& q, const double* f);
   bool solve_sliding(const double* theta, double* f);
+  bool solve_sliding_two_layer(const double* theta, double* f);
+  bool solve_sliding_general(const double* theta, double* f);
   void set_side(const PairId& q, int side);
 
   FlowResult& out_;
@@ -73,6 +84,9 @@ class FlowField {
   std::vector<double> scratch_;
   std::vector<std::vector<double>> u_;     // d f / d s_k of each sliding pair
   std::vector<double> sys_, rhs_;          // the small linear system
+  std::vector<double> signal_;             // dL/da at each sliding pair
+  std::vector<int64_t> order_;             // sliding pairs sorted by neuron
+  std::vector<PairId> crossed_;
   double zeta_ = 1e-12;                    // |z| below this does not count as a crossing
 };
 

@@ -105,6 +105,8 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
 
   field.init_mask(y.data());
   field.rhs(y.data(), f0.data());
+  field.mark_step_start();
+  field.mark_step_end();
 
   const auto& rt = opt.record_times;
   size_t next_rec = 0;
@@ -118,6 +120,7 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
     h0 = std::min(h0, opt.t_end);
     for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + h0 * f0[k];
     field.rhs(tmp.data(), f1.data());
+    field.advance_to_step_end();  // back to the slopes at y (the probe moved them)
     for (int64_t k = 0; k < P; ++k) err[k] = (f1[k] - f0[k]) / h0;
     const double n2 = scaled_norm(err, y, opt.rtol, opt.atol);
     const double h1 = std::max(n1, n2) <= 1e-15 ? std::max(1e-6, h0 * 1e-3)
@@ -153,6 +156,7 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
       for (int64_t k = 0; k < P; ++k)
         y1[k] = y[k] + h * (a71 * f0[k] + a73 * k3[k] + a74 * k4[k] + a75 * k5[k] + a76 * k6[k]);
       field.rhs(y1.data(), f1.data());
+      field.mark_step_end();
       for (int64_t k = 0; k < P; ++k) {
         err[k] = h * (e1 * f0[k] + e3 * k3[k] + e4 * k4[k] + e5 * k5[k] + e6 * k6[k] + e7 * f1[k]);
         ymax[k] = std::max(std::abs(y[k]), std::abs(y1[k]));
@@ -191,6 +195,7 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
       for (int64_t k = 0; k < P; ++k)
         y1[k] = y[k] + h / 6.0 * (f0[k] + 2 * k2[k] + 2 * k3[k] + k4[k]);
       field.rhs(y1.data(), f1.data());
+      field.mark_step_end();
       for (int64_t k = 0; k < P; ++k) {
         const double dy = y1[k] - y[k], bspl = h * f0[k] - dy;
         dense.r1[k] = y[k]; dense.r2[k] = dy; dense.r3[k] = bspl; dense.r4[k] = dy - h * f1[k] - bspl;
@@ -198,6 +203,7 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
     } else {
       for (int64_t k = 0; k < P; ++k) y1[k] = y[k] + h * f0[k];
       field.rhs(y1.data(), f1.data());
+      field.mark_step_end();
       for (int64_t k = 0; k < P; ++k) { dense.r1[k] = y[k]; dense.r2[k] = y1[k] - y[k]; }
     }
     ++out.steps;
@@ -220,10 +226,12 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
       dense.eval(ev.tau, y.data());
       t = t_stop;
       field.apply(ev, t, y.data(), f0.data());
+      field.mark_step_start();
     } else {
       y.swap(y1);
       f0.swap(f1);
       t = t_stop;
+      field.advance_to_step_end();
     }
     if (opt.method == Method::dopri5) {
       double fac = enorm > 0 ? 0.9 * std::pow(enorm, -0.2) : 10.0;

@@ -114,6 +114,30 @@ void backward_from(const FlowProblem& p, const double* theta, const SampleTrace&
   }
 }
 
+double backprop_signal(const FlowProblem& p, const double* theta, const SampleTrace& tr,
+                       int64_t l, int64_t j, std::vector<double>& scratch) {
+  const int64_t L = p.n_layers(), k = p.out_dim(), mw = p.max_width();
+  const int64_t yc = int64_t(p.Y.size()) / p.n;
+  scratch.assign(size_t(3 * mw), 0.0);
+  double* e = scratch.data();  // dL/da of the current layer
+  double* e_next = scratch.data() + mw;
+  double li, mi;
+  loss_terms(p.loss, tr.a[L - 1].data(), p.Y.data() + tr.sample * yc, 1, k, &li, &mi, e);
+  for (int64_t c = 0; c < k; ++c) e[c] /= double(p.n);
+  for (int64_t m = L - 1; m > l; --m) {
+    const int64_t nin = p.width[m], nout = p.width[m + 1];
+    const double* W = theta + p.w_offset[m];
+    std::fill(e_next, e_next + nin, 0.0);
+    for (int64_t r = 0; r < nout; ++r) {
+      const double d = e[r] * tr.s[m][r];
+      if (d == 0) continue;
+      for (int64_t c = 0; c < nin; ++c) e_next[c] += d * W[r * nin + c];
+    }
+    std::swap(e, e_next);
+  }
+  return e[j];
+}
+
 void output_jacobian(const FlowProblem& p, const double* theta, double* J) {
   SampleTrace tr(p);
   std::vector<double> scratch;

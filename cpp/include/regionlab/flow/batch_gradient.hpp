@@ -8,24 +8,25 @@
 
 namespace regionlab::flow {
 
-// Scratch for one pass; per layer n x width buffers. No Eigen types here: the kernels
-// rename Eigen's namespace per instruction set.
+// Output of one pass plus block-sized scratch. The samples go through the whole network
+// (forward, loss, backward) one cache-sized block of rows at a time, so only Z is kept
+// for every sample. No Eigen types here: the kernels rename Eigen's namespace per ISA.
 struct BatchWorkspace {
-  std::vector<std::vector<double>> Z;      // pre-activations
-  std::vector<std::vector<double>> A;      // layer outputs; layer l reads X (l=0) or A[l-1]
-  std::vector<std::vector<double>> E;      // backprop signal before the slope: dL/da
-  std::vector<std::vector<double>> slope;  // slopes used (sign mode fills these)
-  std::vector<double> D;                   // n x max width scratch: dL/dz of one layer
-  std::vector<double> dF;                  // n x out
-  std::vector<double> sample_loss, margin; // n
-  double loss = 0;                         // mean sample loss
+  std::vector<std::vector<double>> Z;       // per layer n x width pre-activations
+  std::vector<double> sample_loss, margin;  // n
+  std::vector<double> dF;                   // n x out: dloss_i/dF (filled when out != null)
+  double loss = 0;                          // mean sample loss
+  // Scratch for one block of `block` rows.
+  int64_t block = 0;
+  std::vector<std::vector<double>> A, S;    // per layer block x width activations / slopes
+  std::vector<double> D0, D1;               // block x max width: dL/dz of a layer
 
   explicit BatchWorkspace(const FlowProblem& p);
 };
 
 // mask: per layer n x width slopes to use (null: slopes from the sign of z, z > 0 active,
 // as torch's autograd does). out: when non-null receives -precond * grad L.
-// Always fills ws.Z, ws.A, ws.loss, ws.sample_loss, ws.margin.
+// Always fills ws.Z, ws.loss, ws.sample_loss, ws.margin.
 using BatchGradientFn = void (*)(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
                                  const std::vector<std::vector<double>>* mask, double* out);
 

@@ -35,6 +35,11 @@ double preact_velocity(const FlowProblem& p, const double* theta, const SampleTr
 void backward_from(const FlowProblem& p, const double* theta, const SampleTrace& tr, int64_t l,
                    int64_t j, double seed, double* grad, std::vector<double>& scratch);
 
+// dL/da_{l,j} of the traced sample (L = mean loss, so this includes the 1/n), by
+// backprop from the output through the trace's slopes (tr must cover every layer).
+double backprop_signal(const FlowProblem& p, const double* theta, const SampleTrace& tr,
+                       int64_t l, int64_t j, std::vector<double>& scratch);
+
 // Per-sample Jacobian of the outputs (sign slopes): J is (n * k) x n_params, row i*k + c.
 void output_jacobian(const FlowProblem& p, const double* theta, double* J);
 
