@@ -26,7 +26,7 @@ BatchGradientFn batch_gradient() {
 BatchWorkspace::BatchWorkspace(const FlowProblem& p) {
   const int64_t L = p.n_layers();
   // Rows per block: the block's activations of the widest layer stay near 64 KB.
-  block = std::min<int64_t>(p.n, std::max<int64_t>(16, 8192 / p.max_width()));
+  block = std::min<int64_t>(p.n, std::max<int64_t>(16, 16384 / p.max_width()));
   Z.resize(L); A.resize(L); S.resize(L);
   for (int64_t l = 0; l < L; ++l) {
     Z[l].assign(size_t(p.n * p.width[l + 1]), 0.0);

@@ -42,8 +42,10 @@ void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
         const double* alpha = p.negative_slope[l].data();
         for (int64_t i = 0; i < rows; ++i)
           for (int64_t j = 0; j < nout; ++j) {
+            // Arithmetic select: the compiler vectorises it without masked loads.
             const double zz = z[i * nout + j];
-            const double sj = zz > 0 ? 1.0 : alpha[j];
+            const double on = zz > 0 ? 1.0 : 0.0;
+            const double sj = alpha[j] + on * (1.0 - alpha[j]);
             s[i * nout + j] = sj;
             a[i * nout + j] = sj * zz;
           }
@@ -69,12 +71,31 @@ void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
       CMap D(d, rows, nout);
       const double* a_in = l == 0 ? p.X.data() + r0 * nin : ws.A[l - 1].data();
       MMap(out + p.w_offset[l], nout, nin).noalias() += D.transpose() * CMap(a_in, rows, nin);
-      if (p.has_bias[l]) Eigen::Map<RowVec>(out + p.b_offset[l], nout) += D.colwise().sum();
+      if (p.has_bias[l]) {
+        double* gb = out + p.b_offset[l];  // column sums, row by row (contiguous)
+        for (int64_t i = 0; i < rows; ++i)
+          for (int64_t j = 0; j < nout; ++j) gb[j] += d[i * nout + j];
+      }
       if (l == 0) break;
-      MMap E(d_next, rows, nin);
-      E.noalias() = D * CMap(theta + p.w_offset[l], nout, nin);
       const double* s = ws.S[l - 1].data();
-      for (int64_t e = 0; e < rows * nin; ++e) d_next[e] *= s[e];
+      const double* W = theta + p.w_offset[l];
+      if (nout <= 4) {
+        // A thin layer (e.g. the output): rank-nout update, fused with the slopes; a GEMM
+        // of depth nout would spend its time packing.
+        for (int64_t i = 0; i < rows; ++i) {
+          double* dn = d_next + i * nin;
+          const double* si = s + i * nin;
+          const double* di = d + i * nout;
+          for (int64_t c = 0; c < nin; ++c) dn[c] = di[0] * W[c];
+          for (int64_t r = 1; r < nout; ++r)
+            for (int64_t c = 0; c < nin; ++c) dn[c] += di[r] * W[r * nin + c];
+          for (int64_t c = 0; c < nin; ++c) dn[c] *= si[c];
+        }
+      } else {
+        MMap E(d_next, rows, nin);
+        E.noalias() = D * CMap(W, nout, nin);
+        for (int64_t e = 0; e < rows * nin; ++e) d_next[e] *= s[e];
+      }
       std::swap(d, d_next);
     }
   }
