@@ -121,7 +121,7 @@ void bind_flow(py::module_& m) {
       "flow_gradient",
       [](const FlowProblem& p, const CArray<double>& theta) {
         const double* th = checked_theta(p, theta);
-        flow::BatchWorkspace ws(p);
+        flow::BatchWorkspace ws(p, 1);
         py::array_t<double> f(py::ssize_t(p.n_params));
         double* out = f.mutable_data();
         {

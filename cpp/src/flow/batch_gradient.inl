@@ -16,13 +16,17 @@ using RowVec = Eigen::Matrix<double, 1, Eigen::Dynamic>;
 using CMap = Eigen::Map<const RowMat>;
 using MMap = Eigen::Map<RowMat>;
 
-void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
-         const std::vector<std::vector<double>>* mask, double* out) {
+void run_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc, const double* theta,
+              const std::vector<std::vector<double>>* mask, double* out, int64_t r_begin,
+              int64_t r_end) {
   const int64_t n = p.n, L = p.n_layers(), k = p.out_dim();
-  if (out) std::memset(out, 0, sizeof(double) * size_t(p.n_params));
   double total = 0;
-  for (int64_t r0 = 0; r0 < n; r0 += ws.block) {
-    const int64_t rows = std::min(ws.block, n - r0);
+  for (int64_t r0 = r_begin; r0 < r_end; r0 += ws.block) {
+    const int64_t rows = std::min(ws.block, r_end - r0);
+    // Slopes of layer l for this block: the mask's rows, or those the forward pass chose.
+    auto slopes = [&](int64_t l) -> const double* {
+      return mask ? (*mask)[l].data() + r0 * p.width[l + 1] : sc.S[l].data();
+    };
     // ---- forward through every layer for this block of rows
     const double* in = p.X.data() + r0 * p.width[0];
     for (int64_t l = 0; l < L; ++l) {
@@ -31,12 +35,12 @@ void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
       MMap Z(z, rows, nout);
       Z.noalias() = CMap(in, rows, nin) * CMap(theta + p.w_offset[l], nout, nin).transpose();
       if (p.has_bias[l]) Z.rowwise() += Eigen::Map<const RowVec>(theta + p.b_offset[l], nout);
-      double* a = ws.A[l].data();
-      double* s = ws.S[l].data();
+      double* a = sc.A[l].data();
+      double* s = sc.S[l].data();
       const int64_t cnt = rows * nout;
       if (mask) {
         const double* m = (*mask)[l].data() + r0 * nout;
-        for (int64_t e = 0; e < cnt; ++e) { s[e] = m[e]; a[e] = m[e] * z[e]; }
+        for (int64_t e = 0; e < cnt; ++e) a[e] = m[e] * z[e];
       } else {
         // Slopes from the sign of z (z == 0 counts as inactive, like torch's autograd).
         const double* alpha = p.negative_slope[l].data();
@@ -52,24 +56,24 @@ void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
       }
       in = a;
     }
-    loss_terms(p.loss, ws.A[L - 1].data(), p.Y.data() + r0 * (int64_t(p.Y.size()) / n), rows,
+    loss_terms(p.loss, sc.A[L - 1].data(), p.Y.data() + r0 * (int64_t(p.Y.size()) / n), rows,
                k, ws.sample_loss.data() + r0, ws.margin.data() + r0,
                out ? ws.dF.data() + r0 * k : nullptr);
     for (int64_t i = 0; i < rows; ++i) total += ws.sample_loss[r0 + i];
     if (!out) continue;
     // ---- backward: D = dL/dz of the block, layer by layer
-    double* d = ws.D0.data();
-    double* d_next = ws.D1.data();
+    double* d = sc.D0.data();
+    double* d_next = sc.D1.data();
     {
       const double inv_n = 1.0 / double(n);
-      const double* s = ws.S[L - 1].data();
+      const double* s = slopes(L - 1);
       const double* dF = ws.dF.data() + r0 * k;
       for (int64_t e = 0; e < rows * k; ++e) d[e] = dF[e] * inv_n * s[e];
     }
     for (int64_t l = L - 1; l >= 0; --l) {
       const int64_t nin = p.width[l], nout = p.width[l + 1];
       CMap D(d, rows, nout);
-      const double* a_in = l == 0 ? p.X.data() + r0 * nin : ws.A[l - 1].data();
+      const double* a_in = l == 0 ? p.X.data() + r0 * nin : sc.A[l - 1].data();
       MMap(out + p.w_offset[l], nout, nin).noalias() += D.transpose() * CMap(a_in, rows, nin);
       if (p.has_bias[l]) {
         double* gb = out + p.b_offset[l];  // column sums, row by row (contiguous)
@@ -77,7 +81,7 @@ void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
           for (int64_t j = 0; j < nout; ++j) gb[j] += d[i * nout + j];
       }
       if (l == 0) break;
-      const double* s = ws.S[l - 1].data();
+      const double* s = slopes(l - 1);
       const double* W = theta + p.w_offset[l];
       if (nout <= 4) {
         // A thin layer (e.g. the output): rank-nout update, fused with the slopes; a GEMM
@@ -99,14 +103,12 @@ void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
       std::swap(d, d_next);
     }
   }
-  ws.loss = total / double(n);
-  if (!out) return;
-  for (int64_t r = 0; r < p.n_params; ++r) out[r] *= -p.precond[r];
+  sc.loss = total;
 }
 
 }  // namespace
 
-BatchGradientFn batch_gradient_fn() { return &run; }
+BatchRowsFn batch_rows_fn() { return &run_rows; }
 
 }  // namespace REGIONLAB_ISA_NS
 }  // namespace regionlab::flow

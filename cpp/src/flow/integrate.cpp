@@ -55,7 +55,7 @@ class InterruptPoller {
 class Recorder {
  public:
   Recorder(const FlowProblem& p, FlowResult& out)
-      : p_(p), out_(out), kernel_(batch_gradient()), ws_(p) {}
+      : p_(p), out_(out), kernel_(batch_gradient()), ws_(p, 1) {}  // records are rare: one thread
   void record(double t, const double* theta) {
     kernel_(p_, ws_, theta, nullptr, nullptr);
     out_.t.push_back(t);
