@@ -34,25 +34,34 @@ void run_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc, const 
       double* z = ws.Z[l].data() + r0 * nout;
       MMap Z(z, rows, nout);
       Z.noalias() = CMap(in, rows, nin) * CMap(theta + p.w_offset[l], nout, nin).transpose();
-      if (p.has_bias[l]) Z.rowwise() += Eigen::Map<const RowVec>(theta + p.b_offset[l], nout);
+      // One pass adds the bias, picks the slopes and forms the activations.
       double* a = sc.A[l].data();
       double* s = sc.S[l].data();
-      const int64_t cnt = rows * nout;
+      const bool bias = p.has_bias[l];
+      const double* b = bias ? theta + p.b_offset[l] : nullptr;
       if (mask) {
         const double* m = (*mask)[l].data() + r0 * nout;
-        for (int64_t e = 0; e < cnt; ++e) a[e] = m[e] * z[e];
+        for (int64_t i = 0; i < rows; ++i) {
+          double* zi = z + i * nout;
+          if (bias)
+            for (int64_t j = 0; j < nout; ++j) zi[j] += b[j];
+          for (int64_t j = 0; j < nout; ++j) a[i * nout + j] = m[i * nout + j] * zi[j];
+        }
       } else {
         // Slopes from the sign of z (z == 0 counts as inactive, like torch's autograd).
         const double* alpha = p.negative_slope[l].data();
-        for (int64_t i = 0; i < rows; ++i)
+        for (int64_t i = 0; i < rows; ++i) {
+          double* zi = z + i * nout;
           for (int64_t j = 0; j < nout; ++j) {
             // Arithmetic select: the compiler vectorises it without masked loads.
-            const double zz = z[i * nout + j];
+            const double zz = bias ? zi[j] + b[j] : zi[j];
             const double on = zz > 0 ? 1.0 : 0.0;
             const double sj = alpha[j] + on * (1.0 - alpha[j]);
+            zi[j] = zz;
             s[i * nout + j] = sj;
             a[i * nout + j] = sj * zz;
           }
+        }
       }
       in = a;
     }
@@ -83,9 +92,17 @@ void run_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc, const 
       if (l == 0) break;
       const double* s = slopes(l - 1);
       const double* W = theta + p.w_offset[l];
-      if (nout <= 4) {
-        // A thin layer (e.g. the output): rank-nout update, fused with the slopes; a GEMM
-        // of depth nout would spend its time packing.
+      if (nout == 1) {
+        // One output: d_next = d * w (outer product) times the slopes, in one pass.
+        for (int64_t i = 0; i < rows; ++i) {
+          double* dn = d_next + i * nin;
+          const double* si = s + i * nin;
+          const double di = d[i];
+          for (int64_t c = 0; c < nin; ++c) dn[c] = di * W[c] * si[c];
+        }
+      } else if (nout <= 4) {
+        // A thin layer: rank-nout update, fused with the slopes; a GEMM of depth nout
+        // would spend its time packing.
         for (int64_t i = 0; i < rows; ++i) {
           double* dn = d_next + i * nin;
           const double* si = s + i * nin;
