@@ -79,6 +79,7 @@ bool solve_small(std::vector<double>& A, std::vector<double>& b, int64_t m) {
 FlowField::FlowField(const FlowProblem& problem, FlowResult& out, bool record_events)
     : p(problem), out_(out), record_events_(record_events), kernel_(batch_gradient()),
       ws_(problem), trace_(problem) {
+  z_start_ = ws_.Z;
   const int64_t L = p.n_layers();
   mask_.resize(L);
   side_.resize(L);
@@ -229,13 +230,120 @@ void FlowField::mark_step_end() {
 
 void FlowField::mark_step_start() {
   for (SlidingPair& sp : sliding_) sp.s_begin = sp.s;
+  z_start_.swap(ws_.Z);  // the last rhs() was at the step's start point
 }
 
 void FlowField::advance_to_step_end() {
+  // ws_.Z holds the step's end point (no event search evaluated since); every rhs()
+  // overwrites all of ws_.Z, so a swap is enough.
+  z_start_.swap(ws_.Z);
   for (SlidingPair& sp : sliding_) {
     sp.s = sp.s_begin = sp.s_end;
     const PairId& q = sp.pair;
     mask_[q.layer][q.sample * p.width[q.layer + 1] + q.neuron] = sp.s;
+  }
+}
+
+// A pair can cross its kink and come back within one step: same sign at both ends. In the
+// first layer z is linear in theta, so along the dense output it is a polynomial in tau
+// with coefficients r_k . (x_i, 1). A cheap bound on the non-linear part screens every
+// pair; the few that could dip are checked on that polynomial exactly. Deeper layers:
+// pairs that moved further than their distance to the kink are sampled at 15 points.
+void FlowField::find_dips(const DenseOutput& dense) {
+  dips_.clear();
+  if (!dense.quartic && !dense.cubic) return;  // linear: no dip inside a step
+  const int64_t d = p.width[0], h = p.width[1];
+  const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
+  const std::vector<double>* rk[3] = {&dense.r3, &dense.r4, &dense.r5};
+  // Per neuron: bound on |r3 + tau r4 + tau(1-tau) r5| . (x, 1) / |(x, 1)|, times 1/4.
+  curv_.assign(size_t(h), 0.0);
+  for (int64_t j = 0; j < h; ++j) {
+    double nk[3] = {0, 0, 0};
+    for (int k = 0; k < (dense.quartic ? 3 : 2); ++k) {
+      const double* r = rk[k]->data();
+      double s2 = 0;
+      for (int64_t c = 0; c < d; ++c) s2 += r[w0 + j * d + c] * r[w0 + j * d + c];
+      if (b0 >= 0) s2 += r[b0 + j] * r[b0 + j];
+      nk[k] = std::sqrt(s2);
+    }
+    curv_[j] = 0.25 * (nk[0] + nk[1] + 0.25 * nk[2]);
+  }
+  if (xnorm_.empty()) {
+    xnorm_.resize(size_t(p.n));
+    for (int64_t i = 0; i < p.n; ++i) {
+      double s2 = b0 >= 0 ? 1.0 : 0.0;
+      for (int64_t c = 0; c < d; ++c) s2 += p.X[i * d + c] * p.X[i * d + c];
+      xnorm_[i] = std::sqrt(s2);
+    }
+  }
+  const double* z0 = z_start_[0].data();
+  const double* z1 = ws_.Z[0].data();
+  const int8_t* sd = side_[0].data();
+  for (int64_t i = 0; i < p.n; ++i)
+    for (int64_t j = 0; j < h; ++j) {
+      const int64_t ix = i * h + j;
+      if (sd[ix] == 0 || !p.kinked(0, j)) continue;
+      const double a = sd[ix] * z0[ix], b = sd[ix] * z1[ix];
+      if (a < 0 || b < 0 || std::min(a, b) > curv_[j] * xnorm_[i]) continue;
+      // z(tau) = c1 + tau (c2 + (1-tau) (c3 + tau (c4 + (1-tau) c5))), c_k = r_k . (x_i, 1)
+      double c[5];
+      const std::vector<double>* all[5] = {&dense.r1, &dense.r2, &dense.r3, &dense.r4, &dense.r5};
+      const double* x = p.X.data() + i * d;
+      for (int k = 0; k < 5; ++k) {
+        const double* r = all[k]->data();
+        double acc = b0 >= 0 ? r[b0 + j] : 0.0;
+        for (int64_t q = 0; q < d; ++q) acc += r[w0 + j * d + q] * x[q];
+        c[k] = acc;
+      }
+      if (!dense.quartic) c[4] = 0;
+      const double sg = sd[ix];
+      auto g = [&](double t) {
+        const double u = 1.0 - t;
+        return sg * (c[0] + t * (c[1] + u * (c[2] + t * (c[3] + u * c[4]))));
+      };
+      constexpr int kSamples = 64;
+      double prev_t = 0, prev_g = g(0.0);
+      for (int k = 1; k < kSamples; ++k) {
+        const double t = double(k) / kSamples, gt = g(t);
+        if (gt < 0) {
+          dips_.push_back({PairId{i, 0, j}, illinois(g, prev_t, prev_g, t, gt, 1e-14, 200)});
+          break;
+        }
+        prev_t = t; prev_g = gt;
+      }
+    }
+  // Deeper layers: no polynomial; sample the pairs that moved more than their margin.
+  for (int64_t l = 1; l < p.n_layers(); ++l) {
+    const int64_t w = p.width[l + 1];
+    const double* za = z_start_[l].data();
+    const double* zb = ws_.Z[l].data();
+    const int8_t* sl = side_[l].data();
+    for (int64_t i = 0; i < p.n; ++i)
+      for (int64_t j = 0; j < w; ++j) {
+        const int64_t ix = i * w + j;
+        if (sl[ix] == 0 || !p.kinked(l, j)) continue;
+        const double a = sl[ix] * za[ix], b = sl[ix] * zb[ix];
+        if (a < 0 || b < 0 || std::min(a, b) > std::abs(zb[ix] - za[ix])) continue;
+        const PairId q{i, l, j};
+        const double sg = sl[ix];
+        auto g = [&](double t) {
+          dense.eval_range(t, dip_buf_.data(), 0, p.w_offset[l]);
+          dense.eval_range(t, dip_buf_.data(), p.w_offset[l] + j * p.width[l],
+                           p.w_offset[l] + (j + 1) * p.width[l]);
+          if (p.b_offset[l] >= 0) dense.eval_range(t, dip_buf_.data(), p.b_offset[l] + j, p.b_offset[l] + j + 1);
+          return sg * sample_preact(p, dip_buf_.data(), i, l, j, mask_, trace_);
+        };
+        dip_buf_.resize(size_t(p.n_params));
+        double prev_t = 0, prev_g = a;
+        for (int k = 1; k < 16; ++k) {
+          const double t = double(k) / 16, gt = g(t);
+          if (gt < 0) {
+            dips_.push_back({q, illinois(g, prev_t, prev_g, t, gt, 1e-14, 200)});
+            break;
+          }
+          prev_t = t; prev_g = gt;
+        }
+      }
   }
 }
 
@@ -252,10 +360,12 @@ FlowField::Event FlowField::find_event(const DenseOutput& dense, std::vector<dou
     for (int64_t i = 0; i < p.n; ++i)
       for (int64_t j = 0; j < w; ++j) {
         const int64_t ix = i * w + j;
-        if (sd[ix] != 0 && double(sd[ix]) * z[ix] < -zeta_ && p.kinked(l, j))
+        if (sd[ix] != 0 && double(sd[ix]) * z[ix] < 0 && p.kinked(l, j) &&
+            !(std::abs(z[ix]) < zeta_ && in_grace({i, l, j})))
           crossed_.push_back({i, l, j});
       }
   }
+  find_dips(dense);
   // Sliding slopes that left their interval by the step's end.
   std::vector<std::pair<int64_t, bool>> exits;
   for (int64_t k = 0; k < int64_t(sliding_.size()); ++k) {
@@ -263,18 +373,24 @@ FlowField::Event FlowField::find_event(const DenseOutput& dense, std::vector<dou
     if (sp.s_end > sp.hi) exits.push_back({k, true});
     else if (sp.s_end < sp.lo) exits.push_back({k, false});
   }
+  for (const auto& [q, tau] : dips_)
+    if (tau < best.tau) {
+      best.tau = tau; best.pair = q; best.kind = 1;
+    }
   for (const PairId& q : crossed_) {
     const double sgn = side_[q.layer][q.sample * p.width[q.layer + 1] + q.neuron];
     // z_{l,j} reads the layers below l and row j (and bias j) of layer l only.
     const int64_t nin = p.width[q.layer];
     const int64_t row0 = p.w_offset[q.layer] + q.neuron * nin;
     const int64_t bias = p.b_offset[q.layer] >= 0 ? p.b_offset[q.layer] + q.neuron : -1;
+    double thr = 0.0;  // grace: only while z still sits a hair on the wrong side
     auto g = [&](double tau) {
       dense.eval_range(tau, buf.data(), 0, p.w_offset[q.layer]);
       dense.eval_range(tau, buf.data(), row0, row0 + nin);
       if (bias >= 0) dense.eval_range(tau, buf.data(), bias, bias + 1);
-      return sgn * sample_preact(p, buf.data(), q.sample, q.layer, q.neuron, mask_, trace_) + zeta_;
+      return sgn * sample_preact(p, buf.data(), q.sample, q.layer, q.neuron, mask_, trace_) + thr;
     };
+    if (in_grace(q) && g(0.0) < 0) thr = zeta_;
     const double g1 = g(1.0);
     const double g0 = g(0.0);
     double tau;
@@ -323,20 +439,14 @@ void FlowField::apply(const Event& ev, double t, const double* theta, double* f)
   const int64_t w = p.width[q.layer + 1];
   int new_state;
   if (ev.kind == 2) {
-    // Leaving the kink: to the active side when s passed 1, else to the inactive side.
-    const SlidingPair& sp = sliding_[ev.slide_index];
-    const double alpha = p.negative_slope[q.layer][q.neuron];
-    const bool to_one = ev.exit_high == (alpha < 1.0);
-    new_state = to_one ? 1 : -1;
-    out_.sl_sample.push_back(q.sample); out_.sl_layer.push_back(q.layer);
-    out_.sl_neuron.push_back(q.neuron); out_.sl_start.push_back(sp.t_start);
-    out_.sl_end.push_back(t);
-    sliding_.erase(sliding_.begin() + ev.slide_index);
-    set_side(q, new_state);
-    rhs(theta, f);
+    apply_exit(ev, t, theta, f);
+    new_state = 2;  // recorded by apply_exit
   } else {
     new_state = -side_[q.layer][q.sample * w + q.neuron];
     set_side(q, new_state);
+    grace_.erase(std::remove_if(grace_.begin(), grace_.end(), [&](const PairId& g) {
+                   return g.sample == q.sample && g.layer == q.layer && g.neuron == q.neuron;
+                 }), grace_.end());
     rhs(theta, f);
     // Pushed straight back by the field on the new side: the pair slides on its kink.
     if (double(new_state) * velocity(theta, q, f) < 0) {
@@ -359,11 +469,53 @@ void FlowField::apply(const Event& ev, double t, const double* theta, double* f)
       }
     }
   }
-  if (record_events_) {
-    out_.ev_time.push_back(t); out_.ev_sample.push_back(q.sample);
-    out_.ev_layer.push_back(q.layer); out_.ev_neuron.push_back(q.neuron);
-    out_.ev_state.push_back(new_state);
+  if (new_state != 2) record_event(t, q, new_state);
+  // The jump in the field can push another sliding pair's slope out of its interval at
+  // this very instant: it leaves now (else a later step could miss the exit).
+  for (int guard = 0; guard < 1000; ++guard) {
+    int64_t out = -1;
+    for (int64_t k = 0; k < int64_t(sliding_.size()) && out < 0; ++k) {
+      const SlidingPair& sp = sliding_[k];
+      const double slack = 1e-9 * (sp.hi - sp.lo);  // as when entering
+      if (sp.s > sp.hi + slack || sp.s < sp.lo - slack) out = k;
+    }
+    if (out < 0) break;
+    Event exit;
+    exit.kind = 2;
+    exit.pair = sliding_[out].pair;
+    exit.slide_index = out;
+    exit.exit_high = sliding_[out].s > sliding_[out].hi;
+    apply_exit(exit, t, theta, f);
   }
+}
+
+void FlowField::record_event(double t, const PairId& q, int new_state) {
+  if (!record_events_) return;
+  out_.ev_time.push_back(t); out_.ev_sample.push_back(q.sample);
+  out_.ev_layer.push_back(q.layer); out_.ev_neuron.push_back(q.neuron);
+  out_.ev_state.push_back(new_state);
+}
+
+void FlowField::apply_exit(const Event& ev, double t, const double* theta, double* f) {
+  const PairId& q = ev.pair;
+  // Leaving the kink: to the active side when s passed 1, else to the inactive side.
+  const SlidingPair& sp = sliding_[ev.slide_index];
+  const double alpha = p.negative_slope[q.layer][q.neuron];
+  const int new_state = ev.exit_high == (alpha < 1.0) ? 1 : -1;
+  out_.sl_sample.push_back(q.sample); out_.sl_layer.push_back(q.layer);
+  out_.sl_neuron.push_back(q.neuron); out_.sl_start.push_back(sp.t_start);
+  out_.sl_end.push_back(t);
+  sliding_.erase(sliding_.begin() + ev.slide_index);
+  set_side(q, new_state);
+  grace_.push_back(q);  // its z sits at 0 up to rounding, maybe a hair on the other side
+  rhs(theta, f);
+  record_event(t, q, new_state);
+}
+
+bool FlowField::in_grace(const PairId& q) const {
+  for (const PairId& g : grace_)
+    if (g.sample == q.sample && g.layer == q.layer && g.neuron == q.neuron) return true;
+  return false;
 }
 
 void FlowField::finish(double t_end) {

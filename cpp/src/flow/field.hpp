@@ -72,6 +72,8 @@ class FlowField {
   bool solve_sliding_two_layer(const double* theta, double* f);
   bool solve_sliding_general(const double* theta, double* f);
   void set_side(const PairId& q, int side);
+  void record_event(double t, const PairId& q, int new_state);
+  void apply_exit(const Event& ev, double t, const double* theta, double* f);
 
   FlowResult& out_;
   bool record_events_;
@@ -87,7 +89,15 @@ class FlowField {
   std::vector<double> signal_;             // dL/da at each sliding pair
   std::vector<int64_t> order_;             // sliding pairs sorted by neuron
   std::vector<PairId> crossed_;
-  double zeta_ = 1e-12;                    // |z| below this does not count as a crossing
+  // Pairs that just left a sliding mode: their z is 0 up to rounding, so |z| < zeta on
+  // the wrong side does not count as a crossing (it would chatter).
+  std::vector<PairId> grace_;
+  double zeta_ = 1e-11;
+  bool in_grace(const PairId& q) const;
+  void find_dips(const DenseOutput& dense);
+  std::vector<std::vector<double>> z_start_;  // Z at the current step's start
+  std::vector<std::pair<PairId, double>> dips_;  // pairs crossing twice in the step, tau
+  std::vector<double> curv_, xnorm_, dip_buf_;
 };
 
 }  // namespace regionlab::flow
