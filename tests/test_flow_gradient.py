@@ -117,3 +117,15 @@ def test_parameterizations_scale_the_step():
     np.testing.assert_allclose(ntk.flat_params[1] - ntk.flat_params[0], p_ntk * f, atol=1e-14)
     p_mf = np.concatenate([np.full(20, 5.0), np.full(6, 1 / 5)])
     np.testing.assert_allclose(mf.flat_params[1] - mf.flat_params[0], p_mf * f, atol=1e-14)
+
+
+def test_threads_give_the_same_descent_and_flow():
+    model = make_mlp((20, 100, 1), 0.1, True, seed=7)
+    X, y = data(800, 20, "logistic", seed=7)
+    one = rl.flow.gd(model, X, y, loss="logistic", lr=0.5, steps=20, threads=1)
+    two = rl.flow.gd(model, X, y, loss="logistic", lr=0.5, steps=20, threads=2)
+    np.testing.assert_allclose(two.flat_params, one.flat_params, rtol=0, atol=1e-12)
+    a = rl.flow.integrate(model, X, y, loss="logistic", t_end=0.2, threads=1)
+    b = rl.flow.integrate(model, X, y, loss="logistic", t_end=0.2, threads=2)
+    assert len(a.events) == len(b.events) > 0
+    np.testing.assert_allclose(b.flat_params, a.flat_params, rtol=0, atol=1e-9)

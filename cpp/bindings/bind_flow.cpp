@@ -82,7 +82,7 @@ void bind_flow(py::module_& m) {
       "flow_integrate",
       [](const FlowProblem& p, const CArray<double>& theta, int method, double t_end,
          double rtol, double atol, double step, int64_t max_steps, bool events,
-         std::vector<double> record_times) {
+         std::vector<double> record_times, int threads) {
         const double* th = checked_theta(p, theta);
         if (method < 0 || method > 2) throw py::value_error("unknown method code");
         flow::IntegrateOptions opt;
@@ -90,6 +90,7 @@ void bind_flow(py::module_& m) {
         opt.t_end = t_end; opt.rtol = rtol; opt.atol = atol; opt.step = step;
         opt.max_steps = max_steps; opt.events = events;
         opt.record_times = std::move(record_times);
+        opt.threads = threads;
         FlowResult r;
         {
           py::gil_scoped_release release;
@@ -99,23 +100,23 @@ void bind_flow(py::module_& m) {
       },
       py::arg("problem"), py::arg("theta"), py::arg("method"), py::arg("t_end"), py::arg("rtol"),
       py::arg("atol"), py::arg("step"), py::arg("max_steps"), py::arg("events"),
-      py::arg("record_times"));
+      py::arg("record_times"), py::arg("threads") = 1);
 
   m.def(
       "flow_gd",
       [](const FlowProblem& p, const CArray<double>& theta, double lr, int64_t steps,
-         int64_t record_every, bool events) {
+         int64_t record_every, bool events, int threads) {
         const double* th = checked_theta(p, theta);
         FlowResult r;
         {
           py::gil_scoped_release release;
-          r = flow::gradient_descent(p, th, lr, steps, record_every, events,
+          r = flow::gradient_descent(p, th, lr, steps, record_every, events, threads,
                                      python_interrupt_check());
         }
         return result_to_dict(p, r);
       },
       py::arg("problem"), py::arg("theta"), py::arg("lr"), py::arg("steps"),
-      py::arg("record_every"), py::arg("events"));
+      py::arg("record_every"), py::arg("events"), py::arg("threads") = 1);
 
   m.def(
       "flow_gradient",

@@ -77,6 +77,7 @@ def flow_integrate(
     max_steps: int,
     events: bool,
     record_times: list[float],
+    threads: int = 1,
 ) -> dict: ...
 def flow_gd(
     problem: FlowProblem,
@@ -85,6 +86,7 @@ def flow_gd(
     steps: int,
     record_every: int,
     events: bool,
+    threads: int = 1,
 ) -> dict: ...
 def flow_gradient(
     problem: FlowProblem, theta: npt.NDArray[np.float64]

@@ -76,9 +76,10 @@ bool solve_small(std::vector<double>& A, std::vector<double>& b, int64_t m) {
 
 }  // namespace
 
-FlowField::FlowField(const FlowProblem& problem, FlowResult& out, bool record_events)
+FlowField::FlowField(const FlowProblem& problem, FlowResult& out, bool record_events,
+                     int threads)
     : p(problem), out_(out), record_events_(record_events), kernel_(batch_gradient()),
-      ws_(problem), trace_(problem) {
+      ws_(problem, threads), trace_(problem) {
   z_start_ = ws_.Z;
   const int64_t L = p.n_layers();
   mask_.resize(L);
@@ -447,6 +448,9 @@ void FlowField::apply(const Event& ev, double t, const double* theta, double* f)
     grace_.erase(std::remove_if(grace_.begin(), grace_.end(), [&](const PairId& g) {
                    return g.sample == q.sample && g.layer == q.layer && g.neuron == q.neuron;
                  }), grace_.end());
+    // The root is bracketed to the new side, but z recomputed here may round to the old.
+    if (new_state * sample_preact(p, theta, q.sample, q.layer, q.neuron, mask_, trace_) <= 0)
+      grace_.push_back(q);
     rhs(theta, f);
     // Pushed straight back by the field on the new side: the pair slides on its kink.
     if (double(new_state) * velocity(theta, q, f) < 0) {

@@ -35,7 +35,7 @@ struct DenseOutput {
 
 class FlowField {
  public:
-  FlowField(const FlowProblem& p, FlowResult& out, bool record_events);
+  FlowField(const FlowProblem& p, FlowResult& out, bool record_events, int threads = 1);
 
   // Active (+1) / inactive (-1) from the sign of z at theta (z > 0 active).
   void init_mask(const double* theta);

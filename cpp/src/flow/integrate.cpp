@@ -91,7 +91,7 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
     throw InvalidInput("rk4 and euler need a positive step");
   const int64_t P = p.n_params;
   FlowResult out;
-  FlowField field(p, out, opt.events);
+  FlowField field(p, out, opt.events, opt.threads);
   Recorder rec(p, out);
   InterruptPoller poll(interrupted);
   using Vec = std::vector<double>;
@@ -249,7 +249,7 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
 }
 
 FlowResult gradient_descent(const FlowProblem& p, const double* theta0, double lr,
-                            int64_t steps, int64_t record_every, bool events,
+                            int64_t steps, int64_t record_every, bool events, int threads,
                             const InterruptCheck& interrupted) {
   if (!(lr > 0) || !std::isfinite(lr)) throw InvalidInput("lr must be a positive number");
   if (steps < 0) throw InvalidInput("steps must be >= 0");
@@ -258,7 +258,7 @@ FlowResult gradient_descent(const FlowProblem& p, const double* theta0, double l
   FlowResult out;
   InterruptPoller poll(interrupted);
   BatchGradientFn kernel = batch_gradient();
-  BatchWorkspace ws(p);
+  BatchWorkspace ws(p, threads);
   std::vector<double> theta(theta0, theta0 + P), g(static_cast<size_t>(P));
   std::vector<std::vector<uint8_t>> prev(static_cast<size_t>(L));
   auto record = [&](int64_t k) {

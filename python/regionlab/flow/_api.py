@@ -52,7 +52,8 @@ def _record_times(record: Any, t_end: float) -> np.ndarray:
 def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: float = 1e-7,
               atol: float = 1e-9, method: str = "dopri5", record: Any = None,
               events: bool = True, parameterization: str = "standard",
-              max_steps: int = 1_000_000, step: float | None = None) -> Trajectory:
+              max_steps: int = 1_000_000, step: float | None = None,
+              threads: int = 1) -> Trajectory:
     """Gradient flow ``d theta/dt = -P grad L(theta)`` from the model's parameters, exactly.
 
     ``L = mean_i loss(f(x_i), y_i)``: ``"mse"`` (``1/2 |f - y|^2``), ``"logistic"``
@@ -74,7 +75,9 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
     ``record``: None (101 equally spaced times), an int (that many), or an array of times;
     the start and ``t_end`` are always recorded. ``events=False`` keeps no event table (the
     kinks are still located). ``max_steps`` bounds accepted + rejected steps; reaching it
-    raises ``ValueError``. ``parameterization`` sets the preconditioner ``P`` (the model's
+    raises ``ValueError``. ``threads`` > 1 splits the samples of each gradient over that
+    many threads (worth it for a few thousand samples or more, on otherwise idle cores).
+    ``parameterization`` sets the preconditioner ``P`` (the model's
     parameters are always reported in its own, standard, coordinates):
 
     - ``"standard"``: ``P = 1``.
@@ -99,10 +102,11 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
     Xa, Y = prepare_data(fm, X, y, loss)
     problem = fm.build_problem(Xa, Y, loss, parameterization)
     times = _record_times(record, t_end)
+    threads = _count(threads, "threads", 1)
     from .. import _core
 
     r = _core.flow_integrate(problem, fm.theta0(), _METHODS[method], t_end, rtol, atol, step_v,
-                             max_steps, bool(events), times.tolist())
+                             max_steps, bool(events), times.tolist(), threads)
     ev, sl = events_from_core(r)
     stats = {"method": method, "loss": loss, "parameterization": parameterization,
              "steps": int(r["steps"]), "rejected": int(r["rejected"]),
@@ -114,14 +118,15 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
 
 def gd(model: Any, X: Any, y: Any, *, loss: str, lr: float, steps: int,
        record_every: int | None = None, events: bool = True,
-       parameterization: str = "standard") -> Trajectory:
+       parameterization: str = "standard", threads: int = 1) -> Trajectory:
     """Full-batch gradient descent ``theta <- theta - lr * P grad L``, all steps in C++.
 
     Record ``k`` sits at time ``t = k * lr``, the gradient flow's time axis, so GD and
     :func:`integrate` compare point by point (:func:`distance`). Records every
     ``record_every`` steps (default ``max(1, steps // 100)``) and the last step. Slopes come
     from the sign of ``z`` (``z == 0`` inactive, as in torch's autograd). Events are the sign
-    changes between consecutive iterates, stamped with the later time.
+    changes between consecutive iterates, stamped with the later time. ``threads`` as in
+    :func:`integrate`.
     """
     fm = parse_model(model)
     lr = _positive(lr, "lr")
@@ -132,7 +137,8 @@ def gd(model: Any, X: Any, y: Any, *, loss: str, lr: float, steps: int,
     problem = fm.build_problem(Xa, Y, loss, parameterization)
     from .. import _core
 
-    r = _core.flow_gd(problem, fm.theta0(), lr, steps, record_every, bool(events))
+    threads = _count(threads, "threads", 1)
+    r = _core.flow_gd(problem, fm.theta0(), lr, steps, record_every, bool(events), threads)
     ev, sl = events_from_core(r)
     stats = {"method": "gd", "loss": loss, "parameterization": parameterization, "lr": lr,
              "steps": int(r["steps"]), "rejected": 0, "evaluations": int(r["evaluations"]),

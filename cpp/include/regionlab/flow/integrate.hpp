@@ -16,7 +16,8 @@ struct IntegrateOptions {
   double rtol = 1e-7, atol = 1e-9;
   double step = 0.0;            // fixed step of rk4 / euler; dopri5: first step (0 = auto)
   int64_t max_steps = 1000000;  // accepted + rejected steps
-  bool events = true;           // false: keep the starting mask (a smooth field; for tests)
+  bool events = true;           // false: keep no event table (kinks are still located)
+  int threads = 1;              // threads for the batch gradient (see BatchWorkspace)
   std::vector<double> record_times;  // increasing, within [0, t_end]
 };
 
@@ -37,7 +38,7 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
 // recording at every record_every-th step and at the last (time k * lr). Events (when
 // asked) are the sign changes between consecutive iterates, stamped with the later time.
 FlowResult gradient_descent(const FlowProblem& p, const double* theta0, double lr,
-                            int64_t steps, int64_t record_every, bool events,
+                            int64_t steps, int64_t record_every, bool events, int threads,
                             const InterruptCheck& interrupted);
 
 }  // namespace regionlab::flow
