@@ -280,12 +280,24 @@ void FlowField::find_dips(const DenseOutput& dense) {
   const double* z0 = z_start_[0].data();
   const double* z1 = ws_.Z[0].data();
   const int8_t* sd = side_[0].data();
-  for (int64_t i = 0; i < p.n; ++i)
+  flag_.resize(size_t(h));
+  for (int64_t i = 0; i < p.n; ++i) {
+    // Branch-free screen of a row (it vectorises); the rare flagged pairs are examined.
+    const double xn = xnorm_[i];
+    int any = 0;
     for (int64_t j = 0; j < h; ++j) {
       const int64_t ix = i * h + j;
-      if (sd[ix] == 0 || !p.kinked(0, j)) continue;
+      const double sg = sd[ix];
+      const double a = sg * z0[ix], b = sg * z1[ix];
+      const uint8_t f = uint8_t((a >= 0) & (b >= 0) & (std::min(a, b) <= curv_[j] * xn));
+      flag_[j] = f;
+      any |= f;
+    }
+    if (!any) continue;
+    for (int64_t j = 0; j < h; ++j) {
+      const int64_t ix = i * h + j;
+      if (!flag_[j] || sd[ix] == 0 || !p.kinked(0, j)) continue;
       const double a = sd[ix] * z0[ix], b = sd[ix] * z1[ix];
-      if (a < 0 || b < 0 || std::min(a, b) > curv_[j] * xnorm_[i]) continue;
       // z(tau) = c1 + tau (c2 + (1-tau) (c3 + tau (c4 + (1-tau) c5))), c_k = r_k . (x_i, 1)
       double c[5];
       const std::vector<double>* all[5] = {&dense.r1, &dense.r2, &dense.r3, &dense.r4, &dense.r5};
@@ -297,6 +309,9 @@ void FlowField::find_dips(const DenseOutput& dense) {
         c[k] = acc;
       }
       if (!dense.quartic) c[4] = 0;
+      // The same bound with this pair's own coefficients: most screened pairs stop here.
+      if (std::min(a, b) > 0.25 * (std::abs(c[2]) + std::abs(c[3]) + 0.25 * std::abs(c[4])))
+        continue;
       const double sg = sd[ix];
       auto g = [&](double t) {
         const double u = 1.0 - t;
@@ -313,6 +328,7 @@ void FlowField::find_dips(const DenseOutput& dense) {
         prev_t = t; prev_g = gt;
       }
     }
+  }
   // Deeper layers: no polynomial; sample the pairs that moved more than their margin.
   for (int64_t l = 1; l < p.n_layers(); ++l) {
     const int64_t w = p.width[l + 1];
@@ -358,13 +374,17 @@ FlowField::Event FlowField::find_event(const DenseOutput& dense, std::vector<dou
     const int64_t w = p.width[l + 1];
     const double* z = ws_.Z[l].data();
     const int8_t* sd = side_[l].data();
-    for (int64_t i = 0; i < p.n; ++i)
+    for (int64_t i = 0; i < p.n; ++i) {
+      int any = 0;  // branch-free test of the row first: crossings are rare
+      for (int64_t j = 0; j < w; ++j) any |= int(double(sd[i * w + j]) * z[i * w + j] < 0);
+      if (!any) continue;
       for (int64_t j = 0; j < w; ++j) {
         const int64_t ix = i * w + j;
         if (sd[ix] != 0 && double(sd[ix]) * z[ix] < 0 && p.kinked(l, j) &&
             !(std::abs(z[ix]) < zeta_ && in_grace({i, l, j})))
           crossed_.push_back({i, l, j});
       }
+    }
   }
   find_dips(dense);
   // Sliding slopes that left their interval by the step's end.

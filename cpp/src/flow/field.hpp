@@ -98,6 +98,7 @@ class FlowField {
   std::vector<std::vector<double>> z_start_;  // Z at the current step's start
   std::vector<std::pair<PairId, double>> dips_;  // pairs crossing twice in the step, tau
   std::vector<double> curv_, xnorm_, dip_buf_;
+  std::vector<uint8_t> flag_;
 };
 
 }  // namespace regionlab::flow
