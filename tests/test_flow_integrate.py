@@ -201,3 +201,20 @@ def test_save_load_round_trip(tmp_path):
     m = back.model(-1)
     np.testing.assert_allclose(m(torch.as_tensor(X)).detach().numpy(),
                                tr.model(-1)(torch.as_tensor(X)).detach().numpy(), rtol=1e-15)
+
+
+def test_sliding_in_a_deeper_layer_holds_z_at_zero():
+    # 3-8-6-1 ReLU net: pairs slide in both hidden layers (the general, linearised solve).
+    model = make_mlp((3, 8, 6, 1), 0.0, True, seed=3)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((20, 3))
+    y = np.tanh(X @ rng.standard_normal(3))
+    tr = rl.flow.integrate(model, X, y, loss="mse", t_end=10.0, record=201)
+    sl = tr.sliding
+    assert set(sl["layer"]) == {0, 1}
+    assert tr.stats["steps"] < 500
+    assert np.all(np.diff(tr.loss) <= 1e-12)
+    for r in sl:
+        inside = (tr.t > r["t_start"] + 1e-6) & (tr.t < r["t_end"] - 1e-6)
+        for th in tr.flat_params[inside]:
+            assert abs(preacts(model, th, X)[r["layer"]][r["sample"], r["neuron"]]) < 1e-8
