@@ -18,8 +18,9 @@ atol 1e-14; its own uncertainty is printed: the gap to a run at rtol 1e-11, atol
 Gradient descent: steps per second of rl.flow.gd against a plain torch loop
 (forward, loss, backward, SGD step) on the same float64 problem, for a few small sizes.
 
-Threads: torch runs with torch.set_num_threads(1), regionlab's core is single-threaded
-here; on this shared 2-core VM torch's 2-thread runs were slower, not faster.
+Threads: torch runs with torch.set_num_threads(1) (on this shared 2-core VM its 2-thread
+runs were much slower), regionlab with threads=1; the "auto" rows let regionlab time one
+thread against two on the first gradients and keep the faster.
 """
 
 from __future__ import annotations
@@ -80,12 +81,12 @@ def flat(model):
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
-def run_regionlab(model, X, y, t_end, rtol, atol):
+def run_regionlab(model, X, y, t_end, rtol, atol, threads=1):
     import regionlab as rl
 
     t0 = time.perf_counter()
     tr = rl.flow.integrate(model, X, y, loss="logistic", t_end=t_end, rtol=rtol, atol=atol,
-                           record=2)
+                           record=2, threads=threads)
     return time.perf_counter() - t0, tr
 
 
@@ -132,17 +133,22 @@ def bench_gd(sizes, steps, lr=0.1):
 
     print("\n## gradient descent (float64, logistic loss, lr 0.1)")
     print(f"{'N':>6} {'d-h-1':>10} {'steps':>7} {'torch steps/s':>14} {'regionlab steps/s':>18}"
-          f" {'speed-up':>9} {'max |dtheta|':>13}")
+          f" {'speed-up':>9} {'auto threads':>13} {'speed-up':>9} {'max |dtheta|':>13}")
     for n, d, h in sizes:
         model, X, y = problem(n, d, h)
         tt, theta_t = torch_gd_loop(copy.deepcopy(model), X, y, lr, steps)
         t0 = time.perf_counter()
         tr = rl.flow.gd(model, X, y, loss="logistic", lr=lr, steps=steps, record_every=steps,
-                        events=False)
+                        events=False, threads=1)
         tr_time = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        rl.flow.gd(model, X, y, loss="logistic", lr=lr, steps=steps, record_every=steps,
+                   events=False)
+        auto_time = time.perf_counter() - t0
         diff = np.abs(tr.flat_params[-1] - theta_t).max()
         print(f"{n:>6} {f'{d}-{h}-1':>10} {steps:>7} {steps / tt:>14.0f} {steps / tr_time:>18.0f}"
-              f" {tt / tr_time:>8.1f}x {diff:>13.1e}")
+              f" {tt / tr_time:>8.1f}x {steps / auto_time:>13.0f} {tt / auto_time:>8.1f}x"
+              f" {diff:>13.1e}")
 
 
 def main():
@@ -179,6 +185,9 @@ def main():
     secs, tr = run_regionlab(model, X, y, t_end, rtol, atol)
     err = np.abs(tr.flat_params[-1] - theta_ref).max()
     rows.append(("regionlab dopri5", secs, tr.stats["evaluations"], err))
+    secs_a, tr_a = run_regionlab(model, X, y, t_end, rtol, atol, threads=None)
+    rows.append(("  (threads auto)", secs_a, tr_a.stats["evaluations"],
+                 np.abs(tr_a.flat_params[-1] - theta_ref).max()))
     print(f"regionlab: {tr.stats['steps']} steps ({tr.stats['rejected']} rejected), "
           f"{tr.stats['n_events']} events, {tr.stats['n_sliding']} sliding intervals, "
           f"loss {tr.loss[0]:.4f} -> {tr.loss[-1]:.4f}")
@@ -191,9 +200,9 @@ def main():
 
     print(f"\n## gradient flow to t = {t_end}")
     print(f"{'solver':<20} {'time (s)':>9} {'evaluations':>12} {'max |theta - ref|':>18}"
-          f" {'regionlab speed-up':>19}")
+          f" {'time / regionlab(1 thread)':>27}")
     for name, s, nfe, e in rows:
-        print(f"{name:<20} {s:>9.2f} {nfe:>12,} {e:>18.1e} {s / rows[0][1]:>18.1f}x")
+        print(f"{name:<20} {s:>9.2f} {nfe:>12,} {e:>18.1e} {s / rows[0][1]:>26.1f}x")
 
     sizes = [(100, 10, 20), (500, 20, 100), (1000, 20, 100)]
     bench_gd(sizes, steps=200 if args.quick else 2000)

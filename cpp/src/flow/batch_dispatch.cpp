@@ -1,5 +1,6 @@
 // Chooses the row kernel for this CPU and splits the rows over the thread pool.
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstring>
 
@@ -31,7 +32,7 @@ BatchRowsFn rows_kernel() {
 void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
          const std::vector<std::vector<double>>* mask, double* out) {
   const BatchRowsFn rows = rows_kernel();
-  const int T = int(ws.scratch.size());
+  const int T = ws.active;
   if (out) std::memset(out, 0, sizeof(double) * size_t(p.n_params));
   if (T == 1) {
     rows(p, ws, ws.scratch[0], theta, mask, out, 0, p.n);
@@ -92,6 +93,27 @@ BatchWorkspace::BatchWorkspace(const FlowProblem& p, int threads) {
   sample_loss.assign(size_t(p.n), 0.0);
   margin.assign(size_t(p.n), 0.0);
   if (T > 1) pool = std::make_shared<SpinPool>(T - 1);
+  active = T;
+}
+
+void autotune_threads(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
+                      const std::vector<std::vector<double>>* mask) {
+  const int all = int(ws.scratch.size());
+  if (all <= 1) return;
+  std::vector<double> g(size_t(p.n_params));
+  auto time_passes = [&](int threads) {
+    ws.active = threads;
+    run(p, ws, theta, mask, g.data());  // warm-up
+    double best = 1e300;
+    for (int rep = 0; rep < 3; ++rep) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int k = 0; k < 3; ++k) run(p, ws, theta, mask, g.data());
+      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return best;
+  };
+  const double one = time_passes(1), many = time_passes(all);
+  ws.active = many < 0.9 * one ? all : 1;
 }
 
 BatchWorkspace::~BatchWorkspace() = default;

@@ -41,6 +41,7 @@ class FlowField {
   void init_mask(const double* theta);
   // f = -precond * grad L with the current mask and the sliding slopes solved.
   void rhs(const double* theta, double* f);
+  void autotune_threads(const double* theta) { regionlab::flow::autotune_threads(p, ws_, theta, &mask_); }
 
   // After an accepted step whose end state was the last rhs() call: the earliest event in
   // the step, as tau in (0, 1], or tau > 1 when there is none.

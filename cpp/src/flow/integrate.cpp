@@ -104,6 +104,7 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
   dense.cubic = opt.method == Method::rk4;
 
   field.init_mask(y.data());
+  if (opt.threads <= 0) field.autotune_threads(y.data());
   field.rhs(y.data(), f0.data());
   field.mark_step_start();
   field.mark_step_end();
@@ -259,6 +260,7 @@ FlowResult gradient_descent(const FlowProblem& p, const double* theta0, double l
   InterruptPoller poll(interrupted);
   BatchGradientFn kernel = batch_gradient();
   BatchWorkspace ws(p, threads);
+  if (threads <= 0) autotune_threads(p, ws, theta0, nullptr);
   std::vector<double> theta(theta0, theta0 + P), g(static_cast<size_t>(P));
   std::vector<std::vector<uint8_t>> prev(static_cast<size_t>(L));
   auto record = [&](int64_t k) {

@@ -53,7 +53,7 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
               atol: float = 1e-9, method: str = "dopri5", record: Any = None,
               events: bool = True, parameterization: str = "standard",
               max_steps: int = 1_000_000, step: float | None = None,
-              threads: int = 1) -> Trajectory:
+              threads: int | None = None) -> Trajectory:
     """Gradient flow ``d theta/dt = -P grad L(theta)`` from the model's parameters, exactly.
 
     ``L = mean_i loss(f(x_i), y_i)``: ``"mse"`` (``1/2 |f - y|^2``), ``"logistic"``
@@ -75,8 +75,10 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
     ``record``: None (101 equally spaced times), an int (that many), or an array of times;
     the start and ``t_end`` are always recorded. ``events=False`` keeps no event table (the
     kinks are still located). ``max_steps`` bounds accepted + rejected steps; reaching it
-    raises ``ValueError``. ``threads`` > 1 splits the samples of each gradient over that
-    many threads (worth it for a few thousand samples or more, on otherwise idle cores).
+    raises ``ValueError``. ``threads``: how many threads share each gradient's samples;
+    None (default) times one thread against ``rl.num_threads()`` on the first gradients
+    and keeps the faster (a second thread only pays on a large enough problem and an
+    otherwise idle core). Results agree to rounding whatever the thread count.
     ``parameterization`` sets the preconditioner ``P`` (the model's
     parameters are always reported in its own, standard, coordinates):
 
@@ -102,7 +104,7 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
     Xa, Y = prepare_data(fm, X, y, loss)
     problem = fm.build_problem(Xa, Y, loss, parameterization)
     times = _record_times(record, t_end)
-    threads = _count(threads, "threads", 1)
+    threads = 0 if threads is None else _count(threads, "threads", 1)
     from .. import _core
 
     r = _core.flow_integrate(problem, fm.theta0(), _METHODS[method], t_end, rtol, atol, step_v,
@@ -118,7 +120,7 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
 
 def gd(model: Any, X: Any, y: Any, *, loss: str, lr: float, steps: int,
        record_every: int | None = None, events: bool = True,
-       parameterization: str = "standard", threads: int = 1) -> Trajectory:
+       parameterization: str = "standard", threads: int | None = None) -> Trajectory:
     """Full-batch gradient descent ``theta <- theta - lr * P grad L``, all steps in C++.
 
     Record ``k`` sits at time ``t = k * lr``, the gradient flow's time axis, so GD and
@@ -137,7 +139,7 @@ def gd(model: Any, X: Any, y: Any, *, loss: str, lr: float, steps: int,
     problem = fm.build_problem(Xa, Y, loss, parameterization)
     from .. import _core
 
-    threads = _count(threads, "threads", 1)
+    threads = 0 if threads is None else _count(threads, "threads", 1)
     r = _core.flow_gd(problem, fm.theta0(), lr, steps, record_every, bool(events), threads)
     ev, sl = events_from_core(r)
     stats = {"method": "gd", "loss": loss, "parameterization": parameterization, "lr": lr,

@@ -31,6 +31,7 @@ struct BatchWorkspace {
   int64_t block = 0;                        // rows per block
   std::vector<BlockScratch> scratch;        // one per thread
   std::shared_ptr<SpinPool> pool;           // null: single-threaded
+  int active = 1;                           // threads in use (<= scratch.size())
 
   // threads <= 0: regionlab::num_threads(); fewer are used when there are few blocks.
   explicit BatchWorkspace(const FlowProblem& p, int threads = 0);
@@ -44,6 +45,11 @@ using BatchGradientFn = void (*)(const FlowProblem& p, BatchWorkspace& ws, const
                                  const std::vector<std::vector<double>>* mask, double* out);
 
 BatchGradientFn batch_gradient();
+
+// With more than one thread available: time a few passes with one thread and with all,
+// and keep the faster (a second thread is a loss when another process holds that core).
+void autotune_threads(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
+                      const std::vector<std::vector<double>>* mask);
 
 // The per-ISA kernel: rows [r_begin, r_end) (whole blocks), gradient accumulated into
 // grad (not preconditioned) when non-null, sample-loss sum into sc.loss.

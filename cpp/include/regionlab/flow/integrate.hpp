@@ -17,7 +17,7 @@ struct IntegrateOptions {
   double step = 0.0;            // fixed step of rk4 / euler; dopri5: first step (0 = auto)
   int64_t max_steps = 1000000;  // accepted + rejected steps
   bool events = true;           // false: keep no event table (kinks are still located)
-  int threads = 1;              // threads for the batch gradient (see BatchWorkspace)
+  int threads = 1;              // batch-gradient threads; 0: up to num_threads(), timed
   std::vector<double> record_times;  // increasing, within [0, t_end]
 };
 
