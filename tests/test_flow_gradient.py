@@ -129,3 +129,30 @@ def test_threads_give_the_same_descent_and_flow():
     b = rl.flow.integrate(model, X, y, loss="logistic", t_end=0.2, threads=2)
     assert len(a.events) == len(b.events) > 0
     np.testing.assert_allclose(b.flat_params, a.flat_params, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("biases", [(True, False, True), (False, True, True), (True, True, False)])
+def test_mixed_biases_and_a_width_one_hidden_layer(biases):
+    torch.manual_seed(11)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(3, 5, bias=biases[0]), torch.nn.LeakyReLU(0.2),
+        torch.nn.Linear(5, 1, bias=biases[1]), torch.nn.ReLU(),
+        torch.nn.Linear(1, 1, bias=biases[2]),
+    ).double()
+    X, y = data(300, 3, "mse", seed=11)
+    f, L = field(model, flat_params(model), X, y, "mse")
+    tr = rl.flow.gd(model, X, y, loss="mse", lr=1.0, steps=1, record_every=1)
+    assert tr.loss[0] == pytest.approx(L, rel=1e-12)
+    np.testing.assert_allclose(tr.flat_params[1] - tr.flat_params[0], f, rtol=0, atol=1e-13)
+
+
+def test_bias_free_middle_layer_under_a_one_output_layer():
+    torch.manual_seed(12)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(3, 5), torch.nn.ReLU(), torch.nn.Linear(5, 4, bias=False),
+        torch.nn.LeakyReLU(0.1), torch.nn.Linear(4, 1),
+    ).double()
+    X, y = data(300, 3, "logistic", seed=12)
+    f, _ = field(model, flat_params(model), X, y, "logistic")
+    tr = rl.flow.gd(model, X, y, loss="logistic", lr=1.0, steps=1, record_every=1)
+    np.testing.assert_allclose(tr.flat_params[1] - tr.flat_params[0], f, rtol=0, atol=1e-13)

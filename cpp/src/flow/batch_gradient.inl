@@ -79,12 +79,41 @@ void run_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc, const 
       const double* dF = ws.dF.data() + r0 * k;
       for (int64_t e = 0; e < rows * k; ++e) d[e] = dF[e] * inv_n * s[e];
     }
+    bool bias_done = false;  // the layer's bias gradient was summed by the layer above
     for (int64_t l = L - 1; l >= 0; --l) {
       const int64_t nin = p.width[l], nout = p.width[l + 1];
       CMap D(d, rows, nout);
       const double* a_in = l == 0 ? p.X.data() + r0 * nin : sc.A[l - 1].data();
+      if (nout == 1 && l > 0) {
+        // One output (the usual last layer): its weight gradient, dL/dz of the layer below
+        // and that layer's bias gradient in a single pass over the rows.
+        const double* s = slopes(l - 1);
+        const double* W = theta + p.w_offset[l];
+        double* gw = out + p.w_offset[l];
+        double* gb_below = p.has_bias[l - 1] ? out + p.b_offset[l - 1] : nullptr;
+        double gb = 0;
+        for (int64_t i = 0; i < rows; ++i) {
+          const double di = d[i];
+          const double* ai = a_in + i * nin;
+          const double* si = s + i * nin;
+          double* dn = d_next + i * nin;
+          gb += di;
+          for (int64_t c = 0; c < nin; ++c) {
+            gw[c] += di * ai[c];
+            dn[c] = di * W[c] * si[c];
+          }
+          if (gb_below)
+            for (int64_t c = 0; c < nin; ++c) gb_below[c] += dn[c];
+        }
+        if (p.has_bias[l] && !bias_done) out[p.b_offset[l]] += gb;
+        bias_done = gb_below != nullptr;
+        std::swap(d, d_next);
+        continue;
+      }
       MMap(out + p.w_offset[l], nout, nin).noalias() += D.transpose() * CMap(a_in, rows, nin);
-      if (p.has_bias[l]) {
+      const bool skip_bias = bias_done;
+      bias_done = false;
+      if (p.has_bias[l] && !skip_bias) {
         double* gb = out + p.b_offset[l];  // column sums, row by row (contiguous)
         for (int64_t i = 0; i < rows; ++i)
           for (int64_t j = 0; j < nout; ++j) gb[j] += d[i * nout + j];
