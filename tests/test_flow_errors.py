@@ -142,3 +142,33 @@ def test_ctrl_c_interrupts_gd():
         proc.kill()
         pytest.fail("gd ignored Ctrl-C")
     assert proc.returncode == 3 and "interrupted" in out
+
+
+FLOW_SCRIPT = """
+import numpy as np, torch, regionlab as rl, sys
+torch.manual_seed(0)
+rng = np.random.default_rng(0)
+X = rng.standard_normal((2000, 50)); y = np.sign(X[:, 0])
+model = torch.nn.Sequential(torch.nn.Linear(50, 200), torch.nn.ReLU(), torch.nn.Linear(200, 1))
+print("ready", flush=True)
+try:
+    rl.flow.integrate(model, X, y, loss="logistic", t_end=1e6, method="euler", step=1e-4,
+                      max_steps=10**12)  # hours of work
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(3)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT semantics differ on Windows")
+def test_ctrl_c_interrupts_integrate():
+    proc = subprocess.Popen([sys.executable, "-c", FLOW_SCRIPT], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("integrate ignored Ctrl-C")
+    assert proc.returncode == 3 and "interrupted" in out

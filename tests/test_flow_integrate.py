@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-scipy_integrate = pytest.importorskip("scipy.integrate")
 
 import regionlab as rl  # noqa: E402
 from flow_reference import (  # noqa: E402
@@ -27,6 +26,7 @@ def problem(n=30, widths=(3, 8, 1), slope=0.1, seed=0, loss="logistic"):
 
 
 def test_matches_scipy_dop853_on_a_stretch_without_kinks():
+    scipy_integrate = pytest.importorskip("scipy.integrate")
     model, X, y = problem(n=25, widths=(3, 10, 1), seed=1)
     first = rl.flow.integrate(model, X, y, loss="logistic", t_end=2.0).events["time"]
     t_end = 0.9 * first[0] if len(first) else 2.0  # stop before the first kink
