@@ -1,5 +1,9 @@
-// The right-hand side of gradient flow with an activation mask held fixed between kinks,
-// the Filippov sliding solve, and event detection/application. Internal to cpp/src/flow.
+// The right-hand side of gradient flow with an activation mask held fixed between kinks
+// (field.cpp), the Filippov sliding solve (sliding.cpp), and finding and applying events
+// (events.cpp, field.cpp). Internal to cpp/src/flow; integrate.cpp drives it.
+//
+// Conventions: a pair (sample, layer, neuron) has side +1 (active, slope 1), -1 (slope
+// alpha) or 0 (sliding: slope s solved in [min(alpha,1), max(alpha,1)] so that dz/dt = 0).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -41,7 +45,9 @@ class FlowField {
   void init_mask(const double* theta);
   // f = -precond * grad L with the current mask and the sliding slopes solved.
   void rhs(const double* theta, double* f);
-  void autotune_threads(const double* theta) { regionlab::flow::autotune_threads(p, ws_, theta, &mask_); }
+  void autotune_threads(const double* theta) {
+    regionlab::flow::autotune_threads(p, ws_, theta, &mask_);
+  }
 
   // After an accepted step whose end state was the last rhs() call: the earliest event in
   // the step, as tau in (0, 1], or tau > 1 when there is none.
