@@ -40,5 +40,6 @@ const T* checked_matrix(const CArray<T>& X, int64_t cols, const char* what) {
 void bind_network(py::module_& m);
 void bind_counter(py::module_& m);
 void bind_geometry(py::module_& m);
+void bind_flow(py::module_& m);
 
 }  // namespace regionlab::bindings

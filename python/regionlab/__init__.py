@@ -7,6 +7,7 @@ Quick start::
     rl.count_patterns(net, X).n_patterns
 """
 
+from . import flow, metrics
 from .count import PatternCount, count_patterns
 from .geometry import PlanePartition, SegmentPartition, plane, plane_through, segment
 from .io import load
@@ -28,5 +29,7 @@ __all__ = [
     "plane",
     "plane_through",
     "PlanePartition",
+    "flow",
+    "metrics",
 ]
 __version__ = "0.1.0"

@@ -48,3 +48,52 @@ class _PatternCounter:
 
 class PatternCounter32(_PatternCounter): ...
 class PatternCounter64(_PatternCounter): ...
+
+# ---- gradient flow (issue 4)
+class FlowProblem:
+    def __init__(
+        self,
+        width: list[int],
+        has_bias: list[bool],
+        slopes: list[npt.NDArray[np.float64]],
+        X: npt.NDArray[np.float64],
+        Y: npt.NDArray[np.float64],
+        loss: int,
+        precond: npt.NDArray[np.float64],
+    ) -> None: ...
+    @property
+    def n_params(self) -> int: ...
+    @property
+    def n(self) -> int: ...
+
+def flow_integrate(
+    problem: FlowProblem,
+    theta: npt.NDArray[np.float64],
+    method: int,
+    t_end: float,
+    rtol: float,
+    atol: float,
+    step: float,
+    max_steps: int,
+    events: bool,
+    record_times: list[float],
+    threads: int = 1,
+) -> dict: ...
+def flow_gd(
+    problem: FlowProblem,
+    theta: npt.NDArray[np.float64],
+    lr: float,
+    steps: int,
+    record_every: int,
+    events: bool,
+    threads: int = 1,
+) -> dict: ...
+def flow_gradient(
+    problem: FlowProblem, theta: npt.NDArray[np.float64]
+) -> tuple[float, npt.NDArray[np.float64]]: ...
+def flow_output_jacobian(
+    problem: FlowProblem, theta: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]: ...
+def flow_sample_gradients(
+    problem: FlowProblem, theta: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]: ...

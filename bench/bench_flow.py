@@ -1,0 +1,212 @@
+"""Gradient flow and gradient descent: regionlab against torchdiffeq, scipy and torch.
+
+    python bench/bench_flow.py            # the issue's problem, t = 50 (several minutes)
+    python bench/bench_flow.py --quick    # t = 5 and small GD runs: a smoke test
+
+Problem (issue #4): a 20-100-1 MLP with LeakyReLU(0.1) (torch default init, seed 0),
+500 inputs x ~ N(0, I_20), labels sign(w* . x) for a random w*, logistic loss
+L = mean log(1 + exp(-y f(x))), gradient flow d theta/dt = -grad L from t = 0 to 50,
+rtol 1e-7, atol 1e-9 for every solver. In the same run:
+
+  regionlab   rl.flow.integrate (Dormand-Prince 5(4), restart at every kink crossing)
+  torchdiffeq odeint(method="dopri5") with the field from torch autograd
+  scipy       solve_ivp(method="RK45") with the same autograd field
+
+and the final parameters of each against a tight reference (regionlab, rtol 1e-12,
+atol 1e-14; its own uncertainty is printed: the gap to a run at rtol 1e-11, atol 1e-13).
+
+Gradient descent: steps per second of rl.flow.gd against a plain torch loop
+(forward, loss, backward, SGD step) on the same float64 problem, for a few small sizes.
+
+Threads: torch runs with torch.set_num_threads(1) (on this shared 2-core VM its 2-thread
+runs were much slower), regionlab with threads=1; the "auto" rows let regionlab time one
+thread against two on the first gradients and keep the faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+
+D, H, N = 20, 100, 500
+SEED = 0
+
+
+def problem(n=N, d=D, h=H, seed=SEED):
+    import torch
+
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(d, h), torch.nn.LeakyReLU(0.1), torch.nn.Linear(h, 1)
+    ).double()
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.where(X @ rng.standard_normal(d) > 0, 1.0, -1.0)
+    return model, X, y
+
+
+def torch_field(model, X, y):
+    """theta -> -grad L by autograd, and a call counter."""
+    import torch
+    from torch.func import functional_call
+
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for _, p in model.named_parameters()]
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    count = [0]
+
+    def f(theta):
+        count[0] += 1
+        with torch.enable_grad():
+            th = theta.detach().requires_grad_(True)
+            params, off = {}, 0
+            for name, shape in zip(names, shapes):
+                k = shape.numel()
+                params[name] = th[off : off + k].view(shape)
+                off += k
+            out = functional_call(model, params, (Xt,)).squeeze(1)
+            loss = torch.nn.functional.softplus(-yt * out).mean()
+            (g,) = torch.autograd.grad(loss, th)
+        return -g
+
+    return f, count
+
+
+def flat(model):
+    import torch
+
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def run_regionlab(model, X, y, t_end, rtol, atol, threads=1):
+    import regionlab as rl
+
+    t0 = time.perf_counter()
+    tr = rl.flow.integrate(model, X, y, loss="logistic", t_end=t_end, rtol=rtol, atol=atol,
+                           record=2, threads=threads)
+    return time.perf_counter() - t0, tr
+
+
+def run_torchdiffeq(model, X, y, t_end, rtol, atol):
+    import torch
+    from torchdiffeq import odeint
+
+    f, count = torch_field(model, X, y)
+    t0 = time.perf_counter()
+    sol = odeint(lambda t, th: f(th), flat(model), torch.tensor([0.0, t_end], dtype=torch.float64),
+                 rtol=rtol, atol=atol, method="dopri5")
+    return time.perf_counter() - t0, sol[-1].numpy(), count[0]
+
+
+def run_scipy(model, X, y, t_end, rtol, atol):
+    import torch
+    from scipy.integrate import solve_ivp
+
+    f, count = torch_field(model, X, y)
+    t0 = time.perf_counter()
+    sol = solve_ivp(lambda t, th: f(torch.from_numpy(th)).numpy(), (0.0, t_end),
+                    flat(model).numpy(), method="RK45", rtol=rtol, atol=atol)
+    return time.perf_counter() - t0, sol.y[:, -1], count[0]
+
+
+def torch_gd_loop(model, X, y, lr, steps):
+    import torch
+
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = torch.nn.functional.softplus(-yt * model(Xt).squeeze(1)).mean()
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - t0, flat(model).numpy()
+
+
+def bench_gd(sizes, steps, lr=0.1):
+    import copy
+
+    import regionlab as rl
+
+    print("\n## gradient descent (float64, logistic loss, lr 0.1)")
+    print(f"{'N':>6} {'d-h-1':>10} {'steps':>7} {'torch steps/s':>14} {'regionlab steps/s':>18}"
+          f" {'speed-up':>9} {'auto threads':>13} {'speed-up':>9} {'max |dtheta|':>13}")
+    for n, d, h in sizes:
+        model, X, y = problem(n, d, h)
+        tt, theta_t = torch_gd_loop(copy.deepcopy(model), X, y, lr, steps)
+        t0 = time.perf_counter()
+        tr = rl.flow.gd(model, X, y, loss="logistic", lr=lr, steps=steps, record_every=steps,
+                        events=False, threads=1)
+        tr_time = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        rl.flow.gd(model, X, y, loss="logistic", lr=lr, steps=steps, record_every=steps,
+                   events=False)
+        auto_time = time.perf_counter() - t0
+        diff = np.abs(tr.flat_params[-1] - theta_t).max()
+        print(f"{n:>6} {f'{d}-{h}-1':>10} {steps:>7} {steps / tt:>14.0f} {steps / tr_time:>18.0f}"
+              f" {tt / tr_time:>8.1f}x {steps / auto_time:>13.0f} {tt / auto_time:>8.1f}x"
+              f" {diff:>13.1e}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="t = 5, short GD runs (smoke test)")
+    ap.add_argument("--t-end", type=float, default=None)
+    ap.add_argument("--skip-scipy", action="store_true")
+    ap.add_argument("--skip-torchdiffeq", action="store_true")
+    args = ap.parse_args()
+
+    import torch
+
+    import regionlab as rl
+
+    torch.set_num_threads(1)
+    t_end = args.t_end or (5.0 if args.quick else 50.0)
+    rtol, atol = 1e-7, 1e-9
+    print(f"# bench_flow: {platform.processor() or platform.machine()}, "
+          f"torch {torch.__version__} (1 thread), regionlab {rl.__version__} "
+          f"(kernels {rl.cpu_kernels()})")
+    print(f"problem: {D}-{H}-1 LeakyReLU(0.1), N={N}, logistic, t_end={t_end}, "
+          f"rtol={rtol}, atol={atol}")
+
+    model, X, y = problem()
+    _, ref = run_regionlab(model, X, y, t_end, 1e-12, 1e-14)
+    _, ref2 = run_regionlab(model, X, y, t_end, 1e-11, 1e-13)
+    theta_ref = ref.flat_params[-1]
+    ref_unc = np.abs(ref2.flat_params[-1] - theta_ref).max()
+    print(f"reference: regionlab rtol 1e-12: {ref.stats['evaluations']} evaluations, "
+          f"{ref.stats['n_events']} events, {ref.stats['n_sliding']} sliding intervals; "
+          f"max |theta(1e-11) - theta(1e-12)| = {ref_unc:.1e}")
+
+    rows = []
+    secs, tr = run_regionlab(model, X, y, t_end, rtol, atol)
+    err = np.abs(tr.flat_params[-1] - theta_ref).max()
+    rows.append(("regionlab dopri5", secs, tr.stats["evaluations"], err))
+    secs_a, tr_a = run_regionlab(model, X, y, t_end, rtol, atol, threads=None)
+    rows.append(("  (threads auto)", secs_a, tr_a.stats["evaluations"],
+                 np.abs(tr_a.flat_params[-1] - theta_ref).max()))
+    print(f"regionlab: {tr.stats['steps']} steps ({tr.stats['rejected']} rejected), "
+          f"{tr.stats['n_events']} events, {tr.stats['n_sliding']} sliding intervals, "
+          f"loss {tr.loss[0]:.4f} -> {tr.loss[-1]:.4f}")
+    if not args.skip_torchdiffeq:
+        secs_t, theta_t, nfe_t = run_torchdiffeq(model, X, y, t_end, rtol, atol)
+        rows.append(("torchdiffeq dopri5", secs_t, nfe_t, np.abs(theta_t - theta_ref).max()))
+    if not args.skip_scipy:
+        secs_s, theta_s, nfe_s = run_scipy(model, X, y, t_end, rtol, atol)
+        rows.append(("scipy RK45", secs_s, nfe_s, np.abs(theta_s - theta_ref).max()))
+
+    print(f"\n## gradient flow to t = {t_end}")
+    print(f"{'solver':<20} {'time (s)':>9} {'evaluations':>12} {'max |theta - ref|':>18}"
+          f" {'time / regionlab(1 thread)':>27}")
+    for name, s, nfe, e in rows:
+        print(f"{name:<20} {s:>9.2f} {nfe:>12,} {e:>18.1e} {s / rows[0][1]:>26.1f}x")
+
+    sizes = [(100, 10, 20), (500, 20, 100), (1000, 20, 100)]
+    bench_gd(sizes, steps=200 if args.quick else 2000)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+// Event location: sign changes of z (also those that come back inside a step) and
+// sliding slopes leaving their interval, by root finding on the dense output.
+#include "field.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+namespace regionlab::flow {
+
+namespace {
+
+// Earliest root of g on [a, b] with g(a) >= 0 > g(b) (Illinois false position). Returns
+// the right end of the final bracket, so g(result) < 0: the state is past the threshold.
+double illinois(const std::function<double(double)>& g, double a, double ga, double b,
+                double gb, double tol, int max_iter) {
+  int last = 0;
+  for (int it = 0; it < max_iter && b - a > tol; ++it) {
+    double c = b - gb * (b - a) / (gb - ga);
+    if (!(c > a && c < b)) c = 0.5 * (a + b);
+    const double gc = g(c);
+    if (gc < 0) {
+      b = c; gb = gc;
+      if (last == -1) ga *= 0.5;
+      last = -1;
+    } else {
+      a = c; ga = gc;
+      if (last == 1) gb *= 0.5;
+      last = 1;
+    }
+  }
+  return b;
+}
+
+}  // namespace
+
+// A pair can cross its kink and come back within one step: same sign at both ends. In the
+// first layer z is linear in theta, so along the dense output it is a polynomial in tau
+// with coefficients r_k . (x_i, 1). A cheap bound on the non-linear part screens every
+// pair; the few that could dip are checked on that polynomial exactly. Deeper layers:
+// pairs that moved further than their distance to the kink are sampled at 15 points.
+void FlowField::find_dips(const DenseOutput& dense) {
+  dips_.clear();
+  if (!dense.quartic && !dense.cubic) return;  // linear: no dip inside a step
+  const int64_t d = p.width[0], h = p.width[1];
+  const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
+  const std::vector<double>* rk[3] = {&dense.r3, &dense.r4, &dense.r5};
+  // Per neuron: bound on |r3 + tau r4 + tau(1-tau) r5| . (x, 1) / |(x, 1)|, times 1/4.
+  curv_.assign(size_t(h), 0.0);
+  for (int64_t j = 0; j < h; ++j) {
+    double nk[3] = {0, 0, 0};
+    for (int k = 0; k < (dense.quartic ? 3 : 2); ++k) {
+      const double* r = rk[k]->data();
+      double s2 = 0;
+      for (int64_t c = 0; c < d; ++c) s2 += r[w0 + j * d + c] * r[w0 + j * d + c];
+      if (b0 >= 0) s2 += r[b0 + j] * r[b0 + j];
+      nk[k] = std::sqrt(s2);
+    }
+    curv_[j] = 0.25 * (nk[0] + nk[1] + 0.25 * nk[2]);
+  }
+  if (xnorm_.empty()) {
+    xnorm_.resize(size_t(p.n));
+    for (int64_t i = 0; i < p.n; ++i) {
+      double s2 = b0 >= 0 ? 1.0 : 0.0;
+      for (int64_t c = 0; c < d; ++c) s2 += p.X[i * d + c] * p.X[i * d + c];
+      xnorm_[i] = std::sqrt(s2);
+    }
+  }
+  const double* z0 = z_start_[0].data();
+  const double* z1 = ws_.Z[0].data();
+  const int8_t* sd = side_[0].data();
+  flag_.resize(size_t(h));
+  for (int64_t i = 0; i < p.n; ++i) {
+    // Branch-free screen of a row (it vectorises); the rare flagged pairs are examined.
+    const double xn = xnorm_[i];
+    int any = 0;
+    for (int64_t j = 0; j < h; ++j) {
+      const int64_t ix = i * h + j;
+      const double sg = sd[ix];
+      const double a = sg * z0[ix], b = sg * z1[ix];
+      const uint8_t f = uint8_t((a >= 0) & (b >= 0) & (std::min(a, b) <= curv_[j] * xn));
+      flag_[j] = f;
+      any |= f;
+    }
+    if (!any) continue;
+    for (int64_t j = 0; j < h; ++j) {
+      const int64_t ix = i * h + j;
+      if (!flag_[j] || sd[ix] == 0 || !p.kinked(0, j)) continue;
+      const double a = sd[ix] * z0[ix], b = sd[ix] * z1[ix];
+      // z(tau) = c1 + tau (c2 + (1-tau) (c3 + tau (c4 + (1-tau) c5))), c_k = r_k . (x_i, 1)
+      double c[5];
+      const std::vector<double>* all[5] = {&dense.r1, &dense.r2, &dense.r3, &dense.r4, &dense.r5};
+      const double* x = p.X.data() + i * d;
+      for (int k = 0; k < 5; ++k) {
+        const double* r = all[k]->data();
+        double acc = b0 >= 0 ? r[b0 + j] : 0.0;
+        for (int64_t q = 0; q < d; ++q) acc += r[w0 + j * d + q] * x[q];
+        c[k] = acc;
+      }
+      if (!dense.quartic) c[4] = 0;
+      // The same bound with this pair's own coefficients: most screened pairs stop here.
+      if (std::min(a, b) > 0.25 * (std::abs(c[2]) + std::abs(c[3]) + 0.25 * std::abs(c[4])))
+        continue;
+      const double sg = sd[ix];
+      auto g = [&](double t) {
+        const double u = 1.0 - t;
+        return sg * (c[0] + t * (c[1] + u * (c[2] + t * (c[3] + u * c[4]))));
+      };
+      constexpr int kSamples = 64;
+      double prev_t = 0, prev_g = g(0.0);
+      for (int k = 1; k < kSamples; ++k) {
+        const double t = double(k) / kSamples, gt = g(t);
+        if (gt < 0) {
+          dips_.push_back({PairId{i, 0, j}, illinois(g, prev_t, prev_g, t, gt, 1e-14, 200)});
+          break;
+        }
+        prev_t = t; prev_g = gt;
+      }
+    }
+  }
+  // Deeper layers: no polynomial; sample the pairs that moved more than their margin.
+  for (int64_t l = 1; l < p.n_layers(); ++l) {
+    const int64_t w = p.width[l + 1];
+    const double* za = z_start_[l].data();
+    const double* zb = ws_.Z[l].data();
+    const int8_t* sl = side_[l].data();
+    for (int64_t i = 0; i < p.n; ++i)
+      for (int64_t j = 0; j < w; ++j) {
+        const int64_t ix = i * w + j;
+        if (sl[ix] == 0 || !p.kinked(l, j)) continue;
+        const double a = sl[ix] * za[ix], b = sl[ix] * zb[ix];
+        if (a < 0 || b < 0 || std::min(a, b) > std::abs(zb[ix] - za[ix])) continue;
+        const PairId q{i, l, j};
+        const double sg = sl[ix];
+        auto g = [&](double t) {
+          dense.eval_range(t, dip_buf_.data(), 0, p.w_offset[l]);
+          dense.eval_range(t, dip_buf_.data(), p.w_offset[l] + j * p.width[l],
+                           p.w_offset[l] + (j + 1) * p.width[l]);
+          if (p.b_offset[l] >= 0) dense.eval_range(t, dip_buf_.data(), p.b_offset[l] + j, p.b_offset[l] + j + 1);
+          return sg * sample_preact(p, dip_buf_.data(), i, l, j, mask_, trace_);
+        };
+        dip_buf_.resize(size_t(p.n_params));
+        double prev_t = 0, prev_g = a;
+        for (int k = 1; k < 16; ++k) {
+          const double t = double(k) / 16, gt = g(t);
+          if (gt < 0) {
+            dips_.push_back({q, illinois(g, prev_t, prev_g, t, gt, 1e-14, 200)});
+            break;
+          }
+          prev_t = t; prev_g = gt;
+        }
+      }
+  }
+}
+
+FlowField::Event FlowField::find_event(const DenseOutput& dense, std::vector<double>& buf) {
+  Event best;
+  buf.resize(size_t(p.n_params));
+  // Pairs whose z ended on the other side of the mask (more than zeta past the kink),
+  // from the pass at the step's end (the last rhs() call).
+  crossed_.clear();
+  for (int64_t l = 0; l < p.n_layers(); ++l) {
+    const int64_t w = p.width[l + 1];
+    const double* z = ws_.Z[l].data();
+    const int8_t* sd = side_[l].data();
+    for (int64_t i = 0; i < p.n; ++i) {
+      int any = 0;  // branch-free test of the row first: crossings are rare
+      for (int64_t j = 0; j < w; ++j) any |= int(double(sd[i * w + j]) * z[i * w + j] < 0);
+      if (!any) continue;
+      for (int64_t j = 0; j < w; ++j) {
+        const int64_t ix = i * w + j;
+        if (sd[ix] != 0 && double(sd[ix]) * z[ix] < 0 && p.kinked(l, j) &&
+            !(std::abs(z[ix]) < zeta_ && in_grace({i, l, j})))
+          crossed_.push_back({i, l, j});
+      }
+    }
+  }
+  find_dips(dense);
+  // Sliding slopes that left their interval by the step's end.
+  std::vector<std::pair<int64_t, bool>> exits;
+  for (int64_t k = 0; k < int64_t(sliding_.size()); ++k) {
+    const SlidingPair& sp = sliding_[k];
+    if (sp.s_end > sp.hi) exits.push_back({k, true});
+    else if (sp.s_end < sp.lo) exits.push_back({k, false});
+  }
+  for (const auto& [q, tau] : dips_)
+    if (tau < best.tau) {
+      best.tau = tau; best.pair = q; best.kind = 1;
+    }
+  for (const PairId& q : crossed_) {
+    const double sgn = side_[q.layer][q.sample * p.width[q.layer + 1] + q.neuron];
+    // z_{l,j} reads the layers below l and row j (and bias j) of layer l only.
+    const int64_t nin = p.width[q.layer];
+    const int64_t row0 = p.w_offset[q.layer] + q.neuron * nin;
+    const int64_t bias = p.b_offset[q.layer] >= 0 ? p.b_offset[q.layer] + q.neuron : -1;
+    double thr = 0.0;  // grace: only while z still sits a hair on the wrong side
+    auto g = [&](double tau) {
+      dense.eval_range(tau, buf.data(), 0, p.w_offset[q.layer]);
+      dense.eval_range(tau, buf.data(), row0, row0 + nin);
+      if (bias >= 0) dense.eval_range(tau, buf.data(), bias, bias + 1);
+      return sgn * sample_preact(p, buf.data(), q.sample, q.layer, q.neuron, mask_, trace_) + thr;
+    };
+    if (in_grace(q) && g(0.0) < 0) thr = zeta_;
+    const double g1 = g(1.0);
+    const double g0 = g(0.0);
+    double tau;
+    if (g0 < 0) tau = 0;
+    else if (g1 >= 0) continue;  // the dense output disagrees with the stage value: skip
+    else tau = illinois(g, 0.0, g0, 1.0, g1, 1e-14, 200);
+    if (tau < best.tau) {
+      best.tau = tau; best.pair = q; best.kind = 1;
+    }
+  }
+  if (!exits.empty()) {
+    // A slope leaving its interval is found with full passes: look only before the
+    // earliest crossing, and only if the slope is already out of range there.
+    std::vector<double> f(size_t(p.n_params));
+    const double tau_max = std::min(1.0, best.tau);
+    std::vector<double> s_at_max;
+    if (tau_max < 1.0) {
+      dense.eval(tau_max, buf.data());
+      rhs(buf.data(), f.data());
+      for (const SlidingPair& sp : sliding_) s_at_max.push_back(sp.s);
+    }
+    for (auto [k, high] : exits) {
+      const SlidingPair& sp0 = sliding_[k];
+      const double s_max = tau_max < 1.0 ? s_at_max[k] : sp0.s_end;
+      const double g1 = high ? sp0.hi - s_max : s_max - sp0.lo;
+      if (g1 >= 0) continue;
+      const double g0 = high ? sp0.hi - sp0.s_begin : sp0.s_begin - sp0.lo;
+      auto g = [&, k = k, high = high](double tau) {
+        dense.eval(tau, buf.data());
+        rhs(buf.data(), f.data());
+        const SlidingPair& sp = sliding_[k];
+        return high ? sp.hi - sp.s : sp.s - sp.lo;
+      };
+      const double tau = g0 < 0 ? 0.0 : illinois(g, 0.0, g0, tau_max, g1, 1e-12, 60);
+      if (tau < best.tau) {
+        best.tau = tau; best.pair = sliding_[k].pair; best.kind = 2;
+        best.slide_index = k; best.exit_high = high;
+      }
+    }
+  }
+  return best;
+}
+
+}  // namespace regionlab::flow

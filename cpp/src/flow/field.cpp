@@ -1,0 +1,186 @@
+// Gradient-flow right-hand side with a fixed activation mask, and applying events
+// (sliding.cpp solves the sliding slopes, events.cpp finds the events).
+#include "field.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+namespace regionlab::flow {
+
+void DenseOutput::eval(double tau, double* out) const { eval_range(tau, out, 0, int64_t(r1.size())); }
+
+void DenseOutput::eval_range(double tau, double* out, int64_t begin, int64_t end) const {
+  const double u = 1.0 - tau;
+  if (quartic) {
+    for (int64_t k = begin; k < end; ++k)
+      out[k] = r1[k] + tau * (r2[k] + u * (r3[k] + tau * (r4[k] + u * r5[k])));
+  } else if (cubic) {
+    for (int64_t k = begin; k < end; ++k)
+      out[k] = r1[k] + tau * (r2[k] + u * (r3[k] + tau * r4[k]));
+  } else {
+    for (int64_t k = begin; k < end; ++k) out[k] = r1[k] + tau * r2[k];
+  }
+}
+
+FlowField::FlowField(const FlowProblem& problem, FlowResult& out, bool record_events,
+                     int threads)
+    : p(problem), out_(out), record_events_(record_events), kernel_(batch_gradient()),
+      ws_(problem, threads), trace_(problem) {
+  z_start_ = ws_.Z;
+  const int64_t L = p.n_layers();
+  mask_.resize(L);
+  side_.resize(L);
+  for (int64_t l = 0; l < L; ++l) {
+    mask_[l].assign(size_t(p.n * p.width[l + 1]), 1.0);
+    side_[l].assign(size_t(p.n * p.width[l + 1]), 1);
+  }
+}
+
+void FlowField::set_side(const PairId& q, int side) {
+  const int64_t w = p.width[q.layer + 1];
+  side_[q.layer][q.sample * w + q.neuron] = int8_t(side);
+  if (side != 0)
+    mask_[q.layer][q.sample * w + q.neuron] = side > 0 ? 1.0 : p.negative_slope[q.layer][q.neuron];
+}
+
+void FlowField::init_mask(const double* theta) {
+  kernel_(p, ws_, theta, nullptr, nullptr);  // sign slopes
+  for (int64_t l = 0; l < p.n_layers(); ++l) {
+    const int64_t w = p.width[l + 1];
+    for (int64_t i = 0; i < p.n; ++i)
+      for (int64_t j = 0; j < w; ++j) {
+        const bool on = ws_.Z[l][i * w + j] > 0;
+        side_[l][i * w + j] = on ? 1 : -1;
+        mask_[l][i * w + j] = on ? 1.0 : p.negative_slope[l][j];
+      }
+  }
+}
+
+double FlowField::velocity(const double* theta, const PairId& q, const double* f) {
+  trace_sample(p, theta, q.sample, &mask_, trace_, q.layer > 0 ? q.layer - 1 : 0);
+  return preact_velocity(p, theta, trace_, q.layer, q.neuron, f, scratch_);
+}
+
+void FlowField::rhs(const double* theta, double* f) {
+  kernel_(p, ws_, theta, &mask_, f);
+  ++evaluations;
+  if (!sliding_.empty()) solve_sliding(theta, f);
+}
+
+void FlowField::mark_step_end() {
+  for (SlidingPair& sp : sliding_) sp.s_end = sp.s;
+}
+
+void FlowField::mark_step_start() {
+  for (SlidingPair& sp : sliding_) sp.s_begin = sp.s;
+  z_start_.swap(ws_.Z);  // the last rhs() was at the step's start point
+}
+
+void FlowField::advance_to_step_end() {
+  // ws_.Z holds the step's end point (no event search evaluated since); every rhs()
+  // overwrites all of ws_.Z, so a swap is enough.
+  z_start_.swap(ws_.Z);
+  for (SlidingPair& sp : sliding_) {
+    sp.s = sp.s_begin = sp.s_end;
+    const PairId& q = sp.pair;
+    mask_[q.layer][q.sample * p.width[q.layer + 1] + q.neuron] = sp.s;
+  }
+}
+
+void FlowField::apply(const Event& ev, double t, const double* theta, double* f) {
+  const PairId& q = ev.pair;
+  const int64_t w = p.width[q.layer + 1];
+  int new_state;
+  if (ev.kind == 2) {
+    apply_exit(ev, t, theta, f);
+    new_state = 2;  // recorded by apply_exit
+  } else {
+    new_state = -side_[q.layer][q.sample * w + q.neuron];
+    set_side(q, new_state);
+    grace_.erase(std::remove_if(grace_.begin(), grace_.end(), [&](const PairId& g) {
+                   return g.sample == q.sample && g.layer == q.layer && g.neuron == q.neuron;
+                 }), grace_.end());
+    // The root is bracketed to the new side, but z recomputed here may round to the old.
+    if (new_state * sample_preact(p, theta, q.sample, q.layer, q.neuron, mask_, trace_) <= 0)
+      grace_.push_back(q);
+    rhs(theta, f);
+    // Pushed straight back by the field on the new side: the pair slides on its kink.
+    if (double(new_state) * velocity(theta, q, f) < 0) {
+      const double alpha = p.negative_slope[q.layer][q.neuron];
+      SlidingPair sp{q, 0.5 * (alpha + 1.0), std::min(alpha, 1.0), std::max(alpha, 1.0), t};
+      mask_[q.layer][q.sample * w + q.neuron] = sp.s;
+      side_[q.layer][q.sample * w + q.neuron] = 0;
+      sliding_.push_back(sp);
+      kernel_(p, ws_, theta, &mask_, f);
+      ++evaluations;
+      const double slack = 1e-9 * (sp.hi - sp.lo);
+      const bool ok = solve_sliding(theta, f) && sliding_.back().s >= sp.lo - slack &&
+                      sliding_.back().s <= sp.hi + slack;
+      if (ok) {
+        new_state = 0;
+      } else {
+        sliding_.pop_back();
+        set_side(q, new_state);
+        rhs(theta, f);
+      }
+    }
+  }
+  if (new_state != 2) record_event(t, q, new_state);
+  // The jump in the field can push another sliding pair's slope out of its interval at
+  // this very instant: it leaves now (else a later step could miss the exit).
+  for (int guard = 0; guard < 1000; ++guard) {
+    int64_t out = -1;
+    for (int64_t k = 0; k < int64_t(sliding_.size()) && out < 0; ++k) {
+      const SlidingPair& sp = sliding_[k];
+      const double slack = 1e-9 * (sp.hi - sp.lo);  // as when entering
+      if (sp.s > sp.hi + slack || sp.s < sp.lo - slack) out = k;
+    }
+    if (out < 0) break;
+    Event exit;
+    exit.kind = 2;
+    exit.pair = sliding_[out].pair;
+    exit.slide_index = out;
+    exit.exit_high = sliding_[out].s > sliding_[out].hi;
+    apply_exit(exit, t, theta, f);
+  }
+}
+
+void FlowField::record_event(double t, const PairId& q, int new_state) {
+  if (!record_events_) return;
+  out_.ev_time.push_back(t); out_.ev_sample.push_back(q.sample);
+  out_.ev_layer.push_back(q.layer); out_.ev_neuron.push_back(q.neuron);
+  out_.ev_state.push_back(new_state);
+}
+
+void FlowField::apply_exit(const Event& ev, double t, const double* theta, double* f) {
+  const PairId& q = ev.pair;
+  // Leaving the kink: to the active side when s passed 1, else to the inactive side.
+  const SlidingPair& sp = sliding_[ev.slide_index];
+  const double alpha = p.negative_slope[q.layer][q.neuron];
+  const int new_state = ev.exit_high == (alpha < 1.0) ? 1 : -1;
+  out_.sl_sample.push_back(q.sample); out_.sl_layer.push_back(q.layer);
+  out_.sl_neuron.push_back(q.neuron); out_.sl_start.push_back(sp.t_start);
+  out_.sl_end.push_back(t);
+  sliding_.erase(sliding_.begin() + ev.slide_index);
+  set_side(q, new_state);
+  grace_.push_back(q);  // its z sits at 0 up to rounding, maybe a hair on the other side
+  rhs(theta, f);
+  record_event(t, q, new_state);
+}
+
+bool FlowField::in_grace(const PairId& q) const {
+  for (const PairId& g : grace_)
+    if (g.sample == q.sample && g.layer == q.layer && g.neuron == q.neuron) return true;
+  return false;
+}
+
+void FlowField::finish(double t_end) {
+  for (const SlidingPair& sp : sliding_) {
+    out_.sl_sample.push_back(sp.pair.sample); out_.sl_layer.push_back(sp.pair.layer);
+    out_.sl_neuron.push_back(sp.pair.neuron); out_.sl_start.push_back(sp.t_start);
+    out_.sl_end.push_back(t_end);
+  }
+}
+
+}  // namespace regionlab::flow

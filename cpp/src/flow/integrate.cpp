@@ -1,0 +1,311 @@
+// The integration loop: Dormand-Prince 5(4) (or RK4 / Euler) on each smooth piece, with a
+// restart at every event the field reports, and records taken from the dense output.
+#include "regionlab/flow/integrate.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+#include "field.hpp"
+#include "regionlab/errors.hpp"
+
+namespace regionlab::flow {
+
+namespace {
+
+// Dormand-Prince 5(4) coefficients (Hairer, Norsett & Wanner, Table II.5.2).
+constexpr double c2 = 1.0 / 5, c3 = 3.0 / 10, c4 = 4.0 / 5, c5 = 8.0 / 9;
+constexpr double a21 = 1.0 / 5;
+constexpr double a31 = 3.0 / 40, a32 = 9.0 / 40;
+constexpr double a41 = 44.0 / 45, a42 = -56.0 / 15, a43 = 32.0 / 9;
+constexpr double a51 = 19372.0 / 6561, a52 = -25360.0 / 2187, a53 = 64448.0 / 6561,
+                 a54 = -212.0 / 729;
+constexpr double a61 = 9017.0 / 3168, a62 = -355.0 / 33, a63 = 46732.0 / 5247,
+                 a64 = 49.0 / 176, a65 = -5103.0 / 18656;
+constexpr double a71 = 35.0 / 384, a73 = 500.0 / 1113, a74 = 125.0 / 192,
+                 a75 = -2187.0 / 6784, a76 = 11.0 / 84;
+// Error coefficients: 5th-order minus embedded 4th-order weights.
+constexpr double e1 = 71.0 / 57600, e3 = -71.0 / 16695, e4 = 71.0 / 1920,
+                 e5 = -17253.0 / 339200, e6 = 22.0 / 525, e7 = -1.0 / 40;
+// Dense output (Hairer's DOPRI5 continuous extension).
+constexpr double d1 = -12715105075.0 / 11282082432, d3 = 87487479700.0 / 32700410799,
+                 d4 = -10690763975.0 / 1880347072, d5 = 701980252875.0 / 199316789632,
+                 d6 = -1453857185.0 / 822651844, d7 = 69997945.0 / 29380423;
+
+// Polls the interrupt check about every 20 ms.
+class InterruptPoller {
+ public:
+  explicit InterruptPoller(const InterruptCheck& check) : check_(check), last_(clock::now()) {}
+  void poll() {
+    if (!check_) return;
+    const auto now = clock::now();
+    if (now - last_ < std::chrono::milliseconds(20)) return;
+    last_ = now;
+    if (check_()) throw Interrupted();
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  const InterruptCheck& check_;
+  clock::time_point last_;
+};
+
+// Takes the records: parameters, loss, per-sample loss and margin (sign slopes).
+class Recorder {
+ public:
+  Recorder(const FlowProblem& p, FlowResult& out)
+      : p_(p), out_(out), kernel_(batch_gradient()), ws_(p, 1) {}  // records are rare: one thread
+  void record(double t, const double* theta) {
+    kernel_(p_, ws_, theta, nullptr, nullptr);
+    out_.t.push_back(t);
+    out_.loss.push_back(ws_.loss);
+    out_.params.insert(out_.params.end(), theta, theta + p_.n_params);
+    out_.sample_loss.insert(out_.sample_loss.end(), ws_.sample_loss.begin(), ws_.sample_loss.end());
+    out_.margin.insert(out_.margin.end(), ws_.margin.begin(), ws_.margin.end());
+  }
+
+ private:
+  const FlowProblem& p_;
+  FlowResult& out_;
+  BatchGradientFn kernel_;
+  BatchWorkspace ws_;
+};
+
+double scaled_norm(const std::vector<double>& v, const std::vector<double>& y, double rtol,
+                   double atol) {
+  double s = 0;
+  for (size_t k = 0; k < v.size(); ++k) {
+    const double r = v[k] / (atol + rtol * std::abs(y[k]));
+    s += r * r;
+  }
+  return std::sqrt(s / double(v.size()));
+}
+
+}  // namespace
+
+FlowResult integrate(const FlowProblem& p, const double* theta0, const IntegrateOptions& opt,
+                     const InterruptCheck& interrupted) {
+  if (!(opt.t_end > 0) || !std::isfinite(opt.t_end)) throw InvalidInput("t_end must be > 0");
+  if (opt.method != Method::dopri5 && !(opt.step > 0))
+    throw InvalidInput("rk4 and euler need a positive step");
+  const int64_t P = p.n_params;
+  FlowResult out;
+  FlowField field(p, out, opt.events, opt.threads);
+  Recorder rec(p, out);
+  InterruptPoller poll(interrupted);
+  using Vec = std::vector<double>;
+  const size_t np = static_cast<size_t>(P);
+  Vec y(theta0, theta0 + P), f0(np), y1(np), f1(np), tmp(np), k2(np), k3(np), k4(np), k5(np),
+      k6(np), err(np), ymax(np), buf(np);
+  DenseOutput dense;
+  for (Vec* v : {&dense.r1, &dense.r2, &dense.r3, &dense.r4, &dense.r5}) v->assign(size_t(P), 0.0);
+  dense.quartic = opt.method == Method::dopri5;
+  dense.cubic = opt.method == Method::rk4;
+
+  field.init_mask(y.data());
+  if (opt.threads <= 0) field.autotune_threads(y.data());
+  field.rhs(y.data(), f0.data());
+  field.mark_step_start();
+  field.mark_step_end();
+
+  const auto& rt = opt.record_times;
+  size_t next_rec = 0;
+  while (next_rec < rt.size() && rt[next_rec] <= 0) rec.record(rt[next_rec++], y.data());
+
+  double t = 0, h = opt.step;
+  if (opt.method == Method::dopri5 && !(h > 0)) {
+    // Hairer's starting step: one explicit Euler probe.
+    const double n0 = scaled_norm(y, y, opt.rtol, opt.atol), n1 = scaled_norm(f0, y, opt.rtol, opt.atol);
+    double h0 = (n0 < 1e-5 || n1 < 1e-5) ? 1e-6 : 0.01 * n0 / n1;
+    h0 = std::min(h0, opt.t_end);
+    for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + h0 * f0[k];
+    field.rhs(tmp.data(), f1.data());
+    field.advance_to_step_end();  // back to the slopes at y (the probe moved them)
+    for (int64_t k = 0; k < P; ++k) err[k] = (f1[k] - f0[k]) / h0;
+    const double n2 = scaled_norm(err, y, opt.rtol, opt.atol);
+    const double h1 = std::max(n1, n2) <= 1e-15 ? std::max(1e-6, h0 * 1e-3)
+                                               : std::pow(0.01 / std::max(n1, n2), 0.2);
+    h = std::min(100 * h0, h1);
+  }
+  bool reject_before = false;
+  while (t < opt.t_end) {
+    poll.poll();
+    if (out.steps + out.rejected >= opt.max_steps) {
+      std::ostringstream msg;
+      msg << "integrate: max_steps=" << opt.max_steps << " reached at t=" << t << " of t_end="
+          << opt.t_end << " (" << out.steps << " steps, " << out.ev_time.size()
+          << " events so far); raise max_steps, or loosen rtol/atol";
+      throw LimitExceeded(msg.str());
+    }
+    const bool last = t + h >= opt.t_end * (1 - 1e-15);
+    if (last) h = opt.t_end - t;
+    double enorm = 0;
+    if (opt.method == Method::dopri5) {
+      for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + h * a21 * f0[k];
+      field.rhs(tmp.data(), k2.data());
+      for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + h * (a31 * f0[k] + a32 * k2[k]);
+      field.rhs(tmp.data(), k3.data());
+      for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + h * (a41 * f0[k] + a42 * k2[k] + a43 * k3[k]);
+      field.rhs(tmp.data(), k4.data());
+      for (int64_t k = 0; k < P; ++k)
+        tmp[k] = y[k] + h * (a51 * f0[k] + a52 * k2[k] + a53 * k3[k] + a54 * k4[k]);
+      field.rhs(tmp.data(), k5.data());
+      for (int64_t k = 0; k < P; ++k)
+        tmp[k] = y[k] + h * (a61 * f0[k] + a62 * k2[k] + a63 * k3[k] + a64 * k4[k] + a65 * k5[k]);
+      field.rhs(tmp.data(), k6.data());
+      for (int64_t k = 0; k < P; ++k)
+        y1[k] = y[k] + h * (a71 * f0[k] + a73 * k3[k] + a74 * k4[k] + a75 * k5[k] + a76 * k6[k]);
+      field.rhs(y1.data(), f1.data());
+      field.mark_step_end();
+      for (int64_t k = 0; k < P; ++k) {
+        err[k] = h * (e1 * f0[k] + e3 * k3[k] + e4 * k4[k] + e5 * k5[k] + e6 * k6[k] + e7 * f1[k]);
+        ymax[k] = std::max(std::abs(y[k]), std::abs(y1[k]));
+      }
+      enorm = scaled_norm(err, ymax, opt.rtol, opt.atol);
+      // c2..c5 are implied by the a_ij rows (each row sums to its c).
+      (void)c2; (void)c3; (void)c4; (void)c5;
+      if (!(enorm <= 1.0)) {
+        ++out.rejected;
+        const double fac = std::isfinite(enorm) ? std::max(0.2, 0.9 * std::pow(enorm, -0.2)) : 0.2;
+        h *= fac;
+        reject_before = true;
+        if (h < 1e-14 * std::max(1.0, t)) {
+          std::ostringstream msg;
+          msg << "integrate: the step size collapsed at t=" << t
+              << " (the flow may be blowing up); check the data and the learning problem";
+          throw LimitExceeded(msg.str());
+        }
+        continue;
+      }
+      for (int64_t k = 0; k < P; ++k) {
+        const double dy = y1[k] - y[k], bspl = h * f0[k] - dy;
+        dense.r1[k] = y[k];
+        dense.r2[k] = dy;
+        dense.r3[k] = bspl;
+        dense.r4[k] = dy - h * f1[k] - bspl;
+        dense.r5[k] = h * (d1 * f0[k] + d3 * k3[k] + d4 * k4[k] + d5 * k5[k] + d6 * k6[k] + d7 * f1[k]);
+      }
+    } else if (opt.method == Method::rk4) {
+      for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + 0.5 * h * f0[k];
+      field.rhs(tmp.data(), k2.data());
+      for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + 0.5 * h * k2[k];
+      field.rhs(tmp.data(), k3.data());
+      for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + h * k3[k];
+      field.rhs(tmp.data(), k4.data());
+      for (int64_t k = 0; k < P; ++k)
+        y1[k] = y[k] + h / 6.0 * (f0[k] + 2 * k2[k] + 2 * k3[k] + k4[k]);
+      field.rhs(y1.data(), f1.data());
+      field.mark_step_end();
+      for (int64_t k = 0; k < P; ++k) {
+        const double dy = y1[k] - y[k], bspl = h * f0[k] - dy;
+        dense.r1[k] = y[k]; dense.r2[k] = dy; dense.r3[k] = bspl; dense.r4[k] = dy - h * f1[k] - bspl;
+      }
+    } else {
+      for (int64_t k = 0; k < P; ++k) y1[k] = y[k] + h * f0[k];
+      field.rhs(y1.data(), f1.data());
+      field.mark_step_end();
+      for (int64_t k = 0; k < P; ++k) { dense.r1[k] = y[k]; dense.r2[k] = y1[k] - y[k]; }
+    }
+    ++out.steps;
+    dense.t0 = t;
+    dense.h = h;
+    const FlowField::Event ev = field.find_event(dense, buf);
+    const bool has_event = ev.tau <= 1.0;
+    const double t_stop = has_event ? (ev.tau >= 1.0 && last ? opt.t_end : t + ev.tau * h)
+                                    : (last ? opt.t_end : t + h);
+    while (next_rec < rt.size() && rt[next_rec] <= t_stop) {
+      const double tau = std::min(1.0, (rt[next_rec] - t) / h);
+      if (tau >= 1.0 && !has_event) {
+        rec.record(rt[next_rec++], y1.data());
+      } else {
+        dense.eval(tau, buf.data());
+        rec.record(rt[next_rec++], buf.data());
+      }
+    }
+    if (has_event) {
+      dense.eval(ev.tau, y.data());
+      t = t_stop;
+      field.apply(ev, t, y.data(), f0.data());
+      field.mark_step_start();
+    } else {
+      y.swap(y1);
+      f0.swap(f1);
+      t = t_stop;
+      field.advance_to_step_end();
+    }
+    if (opt.method == Method::dopri5) {
+      double fac = enorm > 0 ? 0.9 * std::pow(enorm, -0.2) : 10.0;
+      fac = std::min(reject_before ? 1.0 : 10.0, std::max(0.2, fac));
+      h *= fac;
+      reject_before = false;
+    } else {
+      h = opt.step;
+    }
+  }
+  while (next_rec < rt.size()) rec.record(rt[next_rec++], y.data());
+  field.finish(t);
+  out.evaluations = field.evaluations;
+  return out;
+}
+
+FlowResult gradient_descent(const FlowProblem& p, const double* theta0, double lr,
+                            int64_t steps, int64_t record_every, bool events, int threads,
+                            const InterruptCheck& interrupted) {
+  if (!(lr > 0) || !std::isfinite(lr)) throw InvalidInput("lr must be a positive number");
+  if (steps < 0) throw InvalidInput("steps must be >= 0");
+  if (record_every < 1) throw InvalidInput("record_every must be >= 1");
+  const int64_t P = p.n_params, L = p.n_layers();
+  FlowResult out;
+  InterruptPoller poll(interrupted);
+  BatchGradientFn kernel = batch_gradient();
+  BatchWorkspace ws(p, threads);
+  if (threads <= 0) autotune_threads(p, ws, theta0, nullptr);
+  std::vector<double> theta(theta0, theta0 + P), g(static_cast<size_t>(P));
+  std::vector<std::vector<uint8_t>> prev(static_cast<size_t>(L));
+  auto record = [&](int64_t k) {
+    out.t.push_back(double(k) * lr);
+    out.loss.push_back(ws.loss);
+    out.params.insert(out.params.end(), theta.begin(), theta.end());
+    out.sample_loss.insert(out.sample_loss.end(), ws.sample_loss.begin(), ws.sample_loss.end());
+    out.margin.insert(out.margin.end(), ws.margin.begin(), ws.margin.end());
+  };
+  auto compare_signs = [&](int64_t k) {
+    for (int64_t l = 0; l < L; ++l) {
+      const int64_t w = p.width[l + 1];
+      auto& pv = prev[l];
+      const bool first = pv.empty();
+      if (first) pv.resize(size_t(p.n * w));
+      for (int64_t i = 0; i < p.n; ++i)
+        for (int64_t j = 0; j < w; ++j) {
+          const uint8_t on = ws.Z[l][i * w + j] > 0;
+          if (!first && on != pv[i * w + j] && p.kinked(l, j)) {
+            out.ev_time.push_back(double(k) * lr); out.ev_sample.push_back(i);
+            out.ev_layer.push_back(l); out.ev_neuron.push_back(j);
+            out.ev_state.push_back(on ? 1 : -1);
+          }
+          pv[i * w + j] = on;
+        }
+    }
+  };
+  for (int64_t k = 0; k <= steps; ++k) {
+    poll.poll();
+    kernel(p, ws, theta.data(), nullptr, k < steps ? g.data() : nullptr);
+    if (events) compare_signs(k);
+    if (k % record_every == 0 || k == steps) record(k);
+    if (k == steps) break;
+    for (int64_t r = 0; r < P; ++r) theta[r] += lr * g[r];
+    bool finite = true;
+    for (int64_t r = 0; r < P; ++r) finite &= std::isfinite(theta[r]);
+    if (!finite) {
+      std::ostringstream msg;
+      msg << "gd: the parameters became NaN/Inf at step " << k + 1 << "; lower lr";
+      throw InvalidInput(msg.str());
+    }
+  }
+  out.steps = steps;
+  out.evaluations = steps + 1;
+  return out;
+}
+
+}  // namespace regionlab::flow

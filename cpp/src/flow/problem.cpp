@@ -1,0 +1,128 @@
+// Problem set-up (offsets, checks) and the four losses.
+#include "regionlab/flow/problem.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "regionlab/errors.hpp"
+
+namespace regionlab::flow {
+
+int64_t FlowProblem::max_width() const {
+  return *std::max_element(width.begin(), width.end());
+}
+
+FlowProblem make_problem(std::vector<int64_t> width, std::vector<uint8_t> has_bias,
+                         std::vector<std::vector<double>> negative_slope, const double* X,
+                         int64_t n, const double* Y, int64_t y_cols, Loss loss,
+                         std::vector<double> precond) {
+  FlowProblem p;
+  if (width.size() < 2) throw InvalidInput("the network needs at least one layer");
+  const int64_t L = int64_t(width.size()) - 1;
+  if (int64_t(has_bias.size()) != L || int64_t(negative_slope.size()) != L)
+    throw InvalidInput("one bias flag and one slope vector per layer are needed");
+  for (int64_t l = 0; l < L; ++l) {
+    if (width[l] < 1 || width[l + 1] < 1) throw InvalidInput("layer widths must be positive");
+    if (int64_t(negative_slope[l].size()) != width[l + 1])
+      throw InvalidInput("layer " + std::to_string(l) + ": one negative slope per neuron");
+  }
+  if (n < 1) throw InvalidInput("need at least one sample");
+  const int64_t k = width.back();
+  const int64_t want_y = (loss == Loss::logistic || loss == Loss::exp) ? 1 : k;
+  if (y_cols != want_y)
+    throw InvalidInput("labels have " + std::to_string(y_cols) + " columns, expected " +
+                       std::to_string(want_y));
+  int64_t off = 0;
+  for (int64_t l = 0; l < L; ++l) {
+    p.w_offset.push_back(off);
+    off += width[l] * width[l + 1];
+    p.b_offset.push_back(has_bias[l] ? off : -1);
+    if (has_bias[l]) off += width[l + 1];
+  }
+  p.n_params = off;
+  if (int64_t(precond.size()) != off) throw InvalidInput("one preconditioner entry per parameter");
+  p.n = n;
+  p.width = std::move(width);
+  p.has_bias = std::move(has_bias);
+  p.negative_slope = std::move(negative_slope);
+  p.X.assign(X, X + n * p.width[0]);
+  p.Y.assign(Y, Y + n * y_cols);
+  p.loss = loss;
+  p.precond = std::move(precond);
+  for (double v : p.X)
+    if (!std::isfinite(v)) throw InvalidInput("X contains NaN or Inf");
+  for (double v : p.Y)
+    if (!std::isfinite(v)) throw InvalidInput("y contains NaN or Inf");
+  return p;
+}
+
+namespace {
+
+// log(1 + exp(x)) without overflow.
+inline double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+
+}  // namespace
+
+void loss_terms(Loss loss, const double* F, const double* Y, int64_t n, int64_t k,
+                double* sample_loss, double* margin, double* dF) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  switch (loss) {
+    case Loss::mse:
+      for (int64_t i = 0; i < n; ++i) {
+        double s = 0;
+        for (int64_t c = 0; c < k; ++c) {
+          const double r = F[i * k + c] - Y[i * k + c];
+          s += r * r;
+          if (dF) dF[i * k + c] = r;
+        }
+        sample_loss[i] = 0.5 * s;
+        margin[i] = k == 1 ? Y[i] * F[i] : nan;
+      }
+      return;
+    case Loss::logistic:
+    case Loss::exp:
+      for (int64_t i = 0; i < n; ++i) {
+        const double m = Y[i] * F[i];
+        margin[i] = m;
+        if (loss == Loss::logistic) {
+          sample_loss[i] = softplus(-m);
+          // d/dF log(1+exp(-yF)) = -y * sigmoid(-m)
+          if (dF) dF[i] = -Y[i] / (1.0 + std::exp(m));
+        } else {
+          const double e = std::exp(-m);
+          sample_loss[i] = e;
+          if (dF) dF[i] = -Y[i] * e;
+        }
+      }
+      return;
+    case Loss::cross_entropy:
+      for (int64_t i = 0; i < n; ++i) {
+        const double* f = F + i * k;
+        const double* y = Y + i * k;
+        double mx = f[0];
+        int64_t c = 0;
+        double ysum = 0;
+        for (int64_t j = 0; j < k; ++j) {
+          mx = std::max(mx, f[j]);
+          if (y[j] > y[c]) c = j;
+          ysum += y[j];
+        }
+        double z = 0;
+        for (int64_t j = 0; j < k; ++j) z += std::exp(f[j] - mx);
+        const double lse = mx + std::log(z);
+        double l = 0, other = -std::numeric_limits<double>::infinity();
+        for (int64_t j = 0; j < k; ++j) {
+          l += y[j] * (lse - f[j]);
+          if (j != c) other = std::max(other, f[j]);
+          if (dF) dF[i * k + j] = ysum * std::exp(f[j] - lse) - y[j];
+        }
+        sample_loss[i] = l;
+        margin[i] = f[c] - other;
+      }
+      return;
+  }
+}
+
+}  // namespace regionlab::flow

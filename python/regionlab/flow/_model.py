@@ -1,0 +1,275 @@
+"""The trainable parameters of an MLP as one flat float64 vector, plus the problem setup.
+
+A flow model is a chain of layers ``z = W a + b`` each followed by a per-neuron leaky ReLU
+``a' = z if z > 0 else slope * z`` (slope 0: ReLU, 1: no activation). It is read from a
+torch ``nn.Sequential`` (nested ones are fine) of ``Linear`` (with or without bias),
+``ReLU``, ``LeakyReLU``, ``Identity`` (and regionlab's ``PerNeuronLeakyReLU``), or from a
+:class:`~regionlab.PLNet` (through ``PLNet.to_torch()``, so its parameters are named
+``0.weight``, ``0.bias``, ``2.weight``, ...). The flat vector lists, layer by layer, the
+weight (row-major) then the bias: the order of the Sequential's ``state_dict``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from .._validate import as_float_matrix, check_finite, to_numpy
+
+LOSSES = {"mse": 0, "logistic": 1, "exp": 2, "cross_entropy": 3}
+PARAMETERIZATIONS = ("standard", "ntk", "mean_field")
+_SUPPORTED = "Linear, ReLU, LeakyReLU, Identity (in an nn.Sequential), or a regionlab PLNet"
+
+
+@dataclass
+class FlowLayer:
+    weight_name: str
+    bias_name: Optional[str]
+    weight: np.ndarray  # (out, in) float64
+    bias: Optional[np.ndarray]  # (out,) float64 or None
+    slopes: np.ndarray  # (out,) negative slope of each neuron's activation
+
+
+@dataclass
+class FlowModel:
+    """An MLP's layers, its parameter names in flat order, and the torch module it came from."""
+
+    layers: list
+    template: Any = None  # the torch module (deep-copied in model(i)); None after rl.load
+
+    @property
+    def widths(self) -> list:
+        return [self.layers[0].weight.shape[1]] + [ly.weight.shape[0] for ly in self.layers]
+
+    @property
+    def names(self) -> list:
+        out = []
+        for ly in self.layers:
+            out.append(ly.weight_name)
+            if ly.bias_name is not None:
+                out.append(ly.bias_name)
+        return out
+
+    @property
+    def shapes(self) -> list:
+        out = []
+        for ly in self.layers:
+            out.append(ly.weight.shape)
+            if ly.bias is not None:
+                out.append(ly.bias.shape)
+        return out
+
+    def theta0(self) -> np.ndarray:
+        parts = []
+        for ly in self.layers:
+            parts.append(ly.weight.ravel())
+            if ly.bias is not None:
+                parts.append(ly.bias)
+        return np.ascontiguousarray(np.concatenate(parts), dtype=np.float64)
+
+    def split(self, flat: np.ndarray) -> dict:
+        """Flat parameters (..., P) -> {name: array (..., *shape)}."""
+        out, off = {}, 0
+        lead = flat.shape[:-1]
+        for name, shape in zip(self.names, self.shapes):
+            size = int(np.prod(shape))
+            out[name] = flat[..., off : off + size].reshape(lead + tuple(shape))
+            off += size
+        return out
+
+    def precond(self, parameterization: str) -> np.ndarray:
+        """Per-parameter factor P in d theta/dt = -P grad L (see integrate's docstring)."""
+        if parameterization not in PARAMETERIZATIONS:
+            raise ValueError(
+                f"unknown parameterization {parameterization!r}; use one of {PARAMETERIZATIONS}"
+            )
+        parts = []
+        last = len(self.layers) - 1
+        width_last = self.layers[-1].weight.shape[1]
+        for k, ly in enumerate(self.layers):
+            fan_in = ly.weight.shape[1]
+            if parameterization == "standard":
+                cw, cb = 1.0, 1.0
+            elif parameterization == "ntk":
+                cw, cb = 1.0 / fan_in, 1.0
+            else:  # mean_field: output layer scaled by 1/m, time sped up by m
+                m = float(width_last)
+                cw = cb = 1.0 / m if k == last else m
+            parts.append(np.full(ly.weight.size, cw))
+            if ly.bias is not None:
+                parts.append(np.full(ly.bias.size, cb))
+        return np.concatenate(parts)
+
+    def build_problem(self, X: np.ndarray, Y: np.ndarray, loss: str, parameterization: str):
+        from .. import _core
+
+        return _core.FlowProblem(
+            [int(w) for w in self.widths],
+            [ly.bias is not None for ly in self.layers],
+            [np.asarray(ly.slopes, dtype=np.float64) for ly in self.layers],
+            X,
+            Y,
+            LOSSES[loss],
+            self.precond(parameterization),
+        )
+
+    def to_torch(self, flat: np.ndarray):
+        """A fresh torch module with the flat parameters loaded (float64)."""
+        import torch
+
+        params = self.split(np.asarray(flat, dtype=np.float64))
+        if self.template is not None:
+            module = copy.deepcopy(self.template).double()
+            named = dict(module.named_parameters())
+            with torch.no_grad():
+                for name, value in params.items():
+                    named[name].copy_(torch.from_numpy(np.array(value)))
+            return module
+        return self._rebuild(params)
+
+    def _rebuild(self, params: dict):
+        """An nn.Sequential of Linear + activation layers (used after rl.load)."""
+        import torch
+        from torch import nn
+
+        from .._torch_import import PerNeuronLeakyReLU
+
+        mods = []
+        for k, ly in enumerate(self.layers):
+            lin = nn.Linear(ly.weight.shape[1], ly.weight.shape[0], bias=ly.bias is not None,
+                            dtype=torch.float64)
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(np.array(params[ly.weight_name])))
+                if ly.bias is not None:
+                    lin.bias.copy_(torch.from_numpy(np.array(params[ly.bias_name])))
+            mods.append(lin)
+            s = ly.slopes
+            if np.all(s == 1.0):
+                if k < len(self.layers) - 1:
+                    mods.append(nn.Identity())
+            elif np.all(s == 0.0):
+                mods.append(nn.ReLU())
+            elif np.all(s == s[0]):
+                mods.append(nn.LeakyReLU(float(s[0])))
+            else:
+                mods.append(PerNeuronLeakyReLU(s))
+        return nn.Sequential(*mods)
+
+
+def parse_model(model: Any) -> FlowModel:
+    """A FlowModel from a torch MLP or a PLNet; TypeError for anything else."""
+    from ..net import PLNet
+
+    if isinstance(model, PLNet):
+        template = model.to_torch().double()
+        return _parse_torch(template)
+    try:
+        from torch import nn
+    except ImportError:  # pragma: no cover - only without torch
+        raise TypeError(f"model must be a torch.nn.Module or a PLNet, got {type(model).__name__}")
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"model must be a torch.nn.Module ({_SUPPORTED}) or a regionlab PLNet, "
+            f"got {type(model).__name__}"
+        )
+    return _parse_torch(model)
+
+
+def _leaves(module, prefix: str) -> list:
+    from torch import nn
+
+    if isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward:
+        out = []
+        for name, child in module._modules.items():
+            if child is None:
+                raise TypeError(f"{prefix + name} is None; remove it from the Sequential")
+            out.extend(_leaves(child, f"{prefix}{name}."))
+        return out
+    return [(prefix[:-1], module)]
+
+
+def _parse_torch(model) -> FlowModel:
+    from torch import nn
+
+    from .._torch_import import PerNeuronLeakyReLU
+
+    layers: list = []
+    for path, m in _leaves(model, ""):
+        where = path or type(m).__name__
+        if isinstance(m, nn.Linear):
+            w = m.weight.detach().cpu().double().numpy().copy()
+            b = None if m.bias is None else m.bias.detach().cpu().double().numpy().copy()
+            pre = f"{path}." if path else ""
+            check_finite(w, f"{where}.weight")
+            if b is not None:
+                check_finite(b, f"{where}.bias")
+            layers.append(FlowLayer(pre + "weight", None if b is None else pre + "bias", w, b,
+                                    np.ones(w.shape[0])))
+            continue
+        if isinstance(m, nn.Identity):
+            continue
+        if isinstance(m, (nn.ReLU, nn.LeakyReLU, PerNeuronLeakyReLU)):
+            if not layers:
+                raise ValueError(f"{where} ({type(m).__name__}) comes before the first Linear; "
+                                 "the flow needs the model to start with a Linear layer")
+            if isinstance(m, nn.ReLU):
+                s = 0.0
+            elif isinstance(m, nn.LeakyReLU):
+                s = float(m.negative_slope)
+            else:
+                s = m.negative_slope.detach().cpu().double().numpy()
+            # Two activations in a row fold into one (positive homogeneity: slopes multiply).
+            layers[-1].slopes = layers[-1].slopes * s
+            continue
+        raise TypeError(
+            f"{where} is a {type(m).__name__}, which gradient flow does not support; "
+            f"supported: {_SUPPORTED}"
+        )
+    if not layers:
+        raise ValueError("the model has no Linear layer")
+    for k in range(1, len(layers)):
+        if layers[k].weight.shape[1] != layers[k - 1].weight.shape[0]:
+            raise ValueError(f"layer {k} takes {layers[k].weight.shape[1]} inputs but layer "
+                             f"{k - 1} has {layers[k - 1].weight.shape[0]} outputs")
+    names = dict(model.named_parameters())
+    for ly in layers:
+        for name in (ly.weight_name, ly.bias_name):
+            if name is not None and name not in names:
+                raise TypeError(f"parameter {name} not found in the model's named_parameters()")
+    return FlowModel(layers, template=model)
+
+
+def prepare_data(fm: FlowModel, X: Any, y: Any, loss: str):
+    """X as (n, d) float64 and y as the label matrix the core expects, or a clear error."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; use one of {tuple(LOSSES)}")
+    Xa = as_float_matrix(X, fm.widths[0], np.dtype(np.float64), "X")
+    check_finite(Xa, "X")
+    n, k = Xa.shape[0], fm.widths[-1]
+    ya = to_numpy(y, "y")
+    if ya.dtype == object or ya.dtype.kind not in "biuf":
+        raise TypeError(f"y must be numeric, got dtype {ya.dtype}")
+    if ya.shape[:1] != (n,):
+        raise ValueError(f"y has shape {ya.shape} but X has {n} samples; give one label per sample")
+    if loss == "mse":
+        Y = ya.astype(np.float64).reshape(n, -1)
+        if Y.shape[1] != k:
+            raise ValueError(f"mse: y has {Y.shape[1]} columns but the model has {k} outputs")
+    elif loss in ("logistic", "exp"):
+        if k != 1:
+            raise ValueError(f"{loss} loss needs a model with one output, this one has {k}")
+        Y = ya.astype(np.float64).reshape(n, -1)
+        if Y.shape[1] != 1 or not np.all(np.abs(Y) == 1):
+            raise ValueError(f"{loss} loss needs labels in {{-1, +1}}, one per sample")
+    else:
+        if k < 2:
+            raise ValueError("cross_entropy needs a model with at least two outputs")
+        if ya.ndim != 1 or not np.all(np.mod(ya, 1) == 0) or ya.min() < 0 or ya.max() >= k:
+            raise ValueError(f"cross_entropy needs integer class labels in [0, {k}), shape (n,)")
+        Y = np.zeros((n, k))
+        Y[np.arange(n), ya.astype(np.int64)] = 1.0
+    check_finite(Y, "y")
+    return Xa, np.ascontiguousarray(Y)

@@ -1,0 +1,220 @@
+"""Gradient flow against independent integrators, GD -> GF, events, sliding modes."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import regionlab as rl  # noqa: E402
+from flow_reference import (  # noqa: E402
+    field,
+    flat_params,
+    make_mlp,
+    preacts,
+    rk4_with_crossings,
+    sign_masks,
+)
+
+
+def problem(n=30, widths=(3, 8, 1), slope=0.1, seed=0, loss="logistic"):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, widths[0]))
+    y = np.where(X @ rng.standard_normal(widths[0]) > 0, 1.0, -1.0)
+    if loss == "mse":
+        y = np.tanh(X @ rng.standard_normal(widths[0]))
+    return make_mlp(widths, slope, True, seed=seed), X, y
+
+
+def test_matches_scipy_dop853_on_a_stretch_without_kinks():
+    scipy_integrate = pytest.importorskip("scipy.integrate")
+    model, X, y = problem(n=25, widths=(3, 10, 1), seed=1)
+    first = rl.flow.integrate(model, X, y, loss="logistic", t_end=2.0).events["time"]
+    t_end = 0.9 * first[0] if len(first) else 2.0  # stop before the first kink
+    tr = rl.flow.integrate(model, X, y, loss="logistic", t_end=t_end, record=[0.25],
+                           rtol=1e-10, atol=1e-12)
+    assert len(tr.events) == 0 and t_end > 0.25
+    theta0 = flat_params(model)
+    masks = sign_masks(model, theta0, X)
+    sol = scipy_integrate.solve_ivp(lambda t, th: field(model, th, X, y, "logistic", masks)[0],
+                                    (0, t_end), theta0, method="DOP853", rtol=1e-12,
+                                    atol=1e-12, t_eval=[0.25, t_end])
+    assert sol.success
+    np.testing.assert_allclose(tr.flat_params[1:], sol.y.T, rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("method,step", [("dopri5", None), ("rk4", 2e-3)])
+def test_matches_tiny_step_rk4_that_stops_at_each_crossing(method, step):
+    model, X, y = problem(n=12, widths=(2, 5, 1), seed=3, loss="mse")
+    t_end = 1.5
+    tr = rl.flow.integrate(model, X, y, loss="mse", t_end=t_end, rtol=1e-11, atol=1e-13,
+                           method=method, step=step)
+    ref, crossings = rk4_with_crossings(model, flat_params(model), X, y, "mse", t_end, 5e-3)
+    assert len(tr.sliding) == 0 and len(crossings) >= 3  # crossings, and no sliding
+    assert len(tr.events) == len(crossings)
+    ref_times = np.array([c[0] for c in crossings])
+    np.testing.assert_allclose(tr.events["time"], ref_times, atol=1e-6)
+    assert [(e["sample"], e["layer"], e["neuron"]) for e in tr.events] == [
+        (c[1], c[2], c[3]) for c in crossings]
+    np.testing.assert_allclose(tr.flat_params[-1], ref, rtol=0, atol=1e-7)
+
+
+def test_gd_tends_to_gf_at_first_order():
+    model, X, y = problem(n=20, widths=(3, 6, 1), seed=4)
+    T = 1.0
+    lrs = [0.04, 0.02, 0.01]
+    gf = rl.flow.integrate(model, X, y, loss="logistic", t_end=T, record=np.arange(1, 101) * 0.01,
+                           rtol=1e-10, atol=1e-12)
+    errs = []
+    for lr in lrs:
+        gd = rl.flow.gd(model, X, y, loss="logistic", lr=lr, steps=int(round(T / lr)),
+                        record_every=1)
+        t, d = rl.flow.distance(gf, gd)
+        assert t[-1] == pytest.approx(T)
+        errs.append(d[-1])
+    ratios = np.array(errs[:-1]) / np.array(errs[1:])
+    assert np.all((ratios > 1.7) & (ratios < 2.3)), (errs, ratios)
+
+
+@pytest.mark.parametrize("loss", ["logistic", "mse", "exp"])
+def test_loss_is_non_increasing(loss):
+    model, X, y = problem(n=40, widths=(4, 12, 1), seed=5, loss=loss)
+    tr = rl.flow.integrate(model, X, y, loss=loss, t_end=5.0, record=400)
+    assert len(tr.events) > 0
+    assert np.all(np.diff(tr.loss) <= 1e-12 * np.abs(tr.loss[:-1]))
+
+
+def test_cross_entropy_deep_net_flows_down():
+    model = make_mlp((3, 6, 5, 3), 0.1, True, seed=6)
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((30, 3))
+    y = rng.integers(0, 3, 30)
+    tr = rl.flow.integrate(model, X, y, loss="cross_entropy", t_end=3.0)
+    assert np.all(np.diff(tr.loss) <= 1e-12)
+    assert tr.loss[-1] < tr.loss[0]
+
+
+def test_events_equal_the_sign_changes_on_a_fine_grid():
+    model, X, y = problem(n=30, widths=(3, 10, 1), seed=7)
+    t_end = 3.0  # this problem starts sliding at t = 3.3
+    grid = np.linspace(0, t_end, 3001)
+    tr = rl.flow.integrate(model, X, y, loss="logistic", t_end=t_end, record=grid)
+    assert len(tr.sliding) == 0 and len(tr.events) > 5
+    signs = np.array([preacts(model, th, X)[0] > 0 for th in tr.flat_params])  # (T, n, h)
+    changes = np.argwhere(signs[1:] != signs[:-1])  # (interval, sample, neuron)
+    seen = sorted((int(k), int(i), int(j)) for k, i, j in changes)
+    ev = tr.events
+    interval = np.searchsorted(grid, ev["time"]) - 1
+    found = sorted((int(k), int(e["sample"]), int(e["neuron"])) for k, e in zip(interval, ev))
+    assert found == seen
+    assert np.all(ev["layer"] == 0)
+    assert np.all((ev["new_state"] == 1) == signs[interval + 1, ev["sample"], ev["neuron"]])
+
+
+def sliding_problem():
+    """One ReLU neuron, three points in 1D: its kink is drawn onto sample 2 and stays."""
+    rng = np.random.default_rng(40)
+    X = rng.uniform(-2, 2, (3, 1))
+    y = rng.uniform(-1, 1, 3)
+    W0 = rng.standard_normal((1, 1))
+    b0 = rng.standard_normal(1) * 0.5
+    v = rng.standard_normal((1, 1))
+    net = rl.PLNet.from_arrays([W0, v], [b0, np.zeros(1)], [0.0, "identity"])
+    return net, X, y
+
+
+def test_sliding_mode_stays_on_the_kink_with_few_steps():
+    net, X, y = sliding_problem()
+    t_end = 10.0
+    tr = rl.flow.integrate(net, X, y, loss="mse", t_end=t_end, record=1001)
+    assert len(tr.sliding) == 1
+    sl = tr.sliding[0]
+    assert (sl["sample"], sl["layer"], sl["neuron"]) == (2, 0, 0)
+    assert 0.2 < sl["t_start"] < 0.4 and sl["t_end"] == t_end
+    assert tr.events[-1]["new_state"] == 0 and tr.events[-1]["time"] == sl["t_start"]
+    assert tr.stats["steps"] < 100  # no chattering
+    model = tr.model(0)
+    inside = tr.t > sl["t_start"] + 1e-9
+    z = np.array([preacts(model, th, X)[0][2, 0] for th in tr.flat_params[inside]])
+    assert np.abs(z).max() < 1e-9
+    # Filippov's condition, checked with autograd at a record inside the interval: the
+    # field with the neuron on (slope 1) pushes z down, with it off (slope 0) pushes z up.
+    th = tr.flat_params[np.argmax(inside) + 200]
+    masks = sign_masks(model, th, X)
+    xi = np.append(X[2], 1.0)
+    vel = []
+    for s in (1.0, 0.0):
+        masks[0][2, 0] = s
+        f = field(model, th, X, y, "mse", masks)[0]
+        vel.append(f[[0, 1]] @ xi)  # dz/dt = dW x + db for the one hidden neuron
+    assert vel[0] < 0 < vel[1]
+    assert np.all(np.diff(tr.loss) <= 1e-12)
+
+
+def test_a_step_and_check_integrator_chatters_on_the_sliding_problem():
+    # Independent evidence that the sliding is real: plain Euler on the sign field flips
+    # the pair back and forth at every step once it reaches the kink.
+    net, X, y = sliding_problem()
+    tr = rl.flow.gd(net, X, y, loss="mse", lr=1e-3, steps=5000)
+    flips = tr.events[(tr.events["sample"] == 2)]
+    assert len(flips) > 100
+
+
+def test_max_steps_raises_and_ctrl_c_hook_exists():
+    model, X, y = problem(n=30, widths=(3, 8, 1), seed=0)
+    with pytest.raises(ValueError, match="max_steps"):
+        rl.flow.integrate(model, X, y, loss="logistic", t_end=50.0, max_steps=5)
+
+
+def test_record_times_and_stats():
+    model, X, y = problem(n=20, widths=(3, 6, 1), seed=8)
+    tr = rl.flow.integrate(model, X, y, loss="logistic", t_end=2.0, record=[0.5, 1.5])
+    np.testing.assert_array_equal(tr.t, [0.0, 0.5, 1.5, 2.0])
+    assert tr.sample_loss.shape == (4, 20) and tr.margin.shape == (4, 20)
+    np.testing.assert_allclose(tr.sample_loss.mean(1), tr.loss, rtol=1e-14)
+    out = tr.model(-1)(torch.as_tensor(X)).detach().numpy()[:, 0]
+    np.testing.assert_allclose(tr.margin[-1], y * out, rtol=1e-12)
+    for key in ("steps", "rejected", "evaluations"):
+        assert tr.stats[key] >= 0
+    assert tr.stats["evaluations"] > tr.stats["steps"]
+
+
+def test_euler_integrate_with_small_step_is_close_to_dopri5():
+    model, X, y = problem(n=20, widths=(3, 6, 1), seed=9)
+    a = rl.flow.integrate(model, X, y, loss="logistic", t_end=1.0, record=3)
+    b = rl.flow.integrate(model, X, y, loss="logistic", t_end=1.0, record=3, method="euler",
+                          step=1e-4)
+    t, d = rl.flow.distance(a, b)
+    assert len(t) == 3 and d[-1] < 1e-4
+
+
+def test_save_load_round_trip(tmp_path):
+    net, X, y = sliding_problem()
+    tr = rl.flow.integrate(net, X, y, loss="mse", t_end=3.0)
+    path = tr.save(tmp_path / "traj")
+    back = rl.load(path)
+    for name in ("t", "loss", "sample_loss", "margin", "flat_params"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(tr, name))
+    np.testing.assert_array_equal(back.events, tr.events)
+    np.testing.assert_array_equal(back.sliding, tr.sliding)
+    assert back.stats == tr.stats
+    assert back.param_names == tr.param_names
+    m = back.model(-1)
+    np.testing.assert_allclose(m(torch.as_tensor(X)).detach().numpy(),
+                               tr.model(-1)(torch.as_tensor(X)).detach().numpy(), rtol=1e-15)
+
+
+def test_sliding_in_a_deeper_layer_holds_z_at_zero():
+    # 3-8-6-1 ReLU net: pairs slide in both hidden layers (the general, linearised solve).
+    model = make_mlp((3, 8, 6, 1), 0.0, True, seed=3)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((20, 3))
+    y = np.tanh(X @ rng.standard_normal(3))
+    tr = rl.flow.integrate(model, X, y, loss="mse", t_end=10.0, record=201)
+    sl = tr.sliding
+    assert set(sl["layer"]) == {0, 1}
+    assert tr.stats["steps"] < 500
+    assert np.all(np.diff(tr.loss) <= 1e-12)
+    for r in sl:
+        inside = (tr.t > r["t_start"] + 1e-6) & (tr.t < r["t_end"] - 1e-6)
+        for th in tr.flat_params[inside]:
+            assert abs(preacts(model, th, X)[r["layer"]][r["sample"], r["neuron"]]) < 1e-8
