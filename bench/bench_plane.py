@@ -6,7 +6,7 @@
 Nets: 2-w-w-w-w-1 ReLU MLPs with PyTorch's default init (kaiming-uniform weights, uniform
 biases), torch.manual_seed(0), sliced over [-1, 1]^2; the 2-128x4-1 net is the case named
 in the issue. Every measurement runs in its own process and reports its peak resident
-memory (VmHWM). regioncam (`pip install regioncam`, float32, Rust) is given the same torch
+memory (VmHWM); cases under 2 s report the best of 3 runs, for both tools. regioncam (`pip install regioncam`, float32, Rust) is given the same torch
 module; its runs get an address-space limit (--regioncam-limit-gb) so that a case it
 cannot fit fails cleanly instead of taking the machine down.
 
@@ -43,6 +43,20 @@ def build_mlp(widths: list[int], seed: int = 0):
     return torch.nn.Sequential(*layers).eval()
 
 
+def best_of(run, budget_s: float = 2.0, repeats: int = 3):
+    """(result, seconds): the fastest of `repeats` runs when one run takes under budget_s
+    (small cases are otherwise dominated by one-off costs), else of one run."""
+    t = time.perf_counter()
+    result = run()
+    best = time.perf_counter() - t
+    if best < budget_s:
+        for _ in range(repeats - 1):
+            t = time.perf_counter()
+            result = run()
+            best = min(best, time.perf_counter() - t)
+    return result, best
+
+
 def square_widths(width: int) -> list[int]:
     return [2] + [width] * 4 + [1]
 
@@ -52,9 +66,7 @@ def worker_regionlab(width: int) -> dict:
 
     model = build_mlp(square_widths(width))
     net = rl.from_torch(model)
-    t = time.perf_counter()
-    p = rl.plane(net, [0.0, 0.0], [1.0, 0.0], [0.0, 1.0], extent=EXTENT)
-    seconds = time.perf_counter() - t
+    p, seconds = best_of(lambda: rl.plane(net, [0.0, 0.0], [1.0, 0.0], [0.0, 1.0], extent=EXTENT))
     return {"seconds": seconds, "regions": p.n_regions, "per_layer": list(p.n_regions_per_layer),
             "tiny": int((p.areas < 1e-10).sum()), "peak_rss_mb": peak_rss_mb()}
 
@@ -65,10 +77,13 @@ def worker_regioncam(width: int, limit_gb: float) -> dict:
     limit = int(limit_gb * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     model = build_mlp(square_widths(width))
-    t = time.perf_counter()
-    cam = regioncam.Regioncam(size=1)  # the square [-1, 1]^2
-    cam.add(model)
-    seconds = time.perf_counter() - t
+
+    def run():
+        cam = regioncam.Regioncam(size=1)  # the square [-1, 1]^2
+        cam.add(model)
+        return cam
+
+    cam, seconds = best_of(run)
     return {"seconds": seconds, "regions": cam.num_faces, "peak_rss_mb": peak_rss_mb()}
 
 

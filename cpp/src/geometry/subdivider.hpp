@@ -124,7 +124,6 @@ class Subdivider {
       auto z = std::make_shared<ZBlock>(base, base + block);
       if (plan.sibling >= 0) add_sibling_delta(k, batch[size_t(r)], batch[size_t(plan.sibling)], *z);
       for (int64_t j = 0; j < st.out; ++j) (*z)[size_t(D * st.out + j)] += st.bias[j];
-      check_finite(*z, k);
       maps_[size_t(r)] = std::move(z);
     }
     for (int64_t r = 0; r < n; ++r)
@@ -204,15 +203,13 @@ class Subdivider {
   }
 
   // NaN would make every line "cut" every cell: stop with the cause instead.
-  static void check_finite(const ZBlock& z, int64_t k) {
-    for (double v : z)
-      if (!std::isfinite(v))
-        throw InvalidInput("the pre-activations of stage " + std::to_string(k + 1) +
-                           " overflow float64 on this slice; rescale the weights or the slice");
+  [[noreturn]] static void throw_overflow(int64_t k) {
+    throw InvalidInput("the pre-activations of stage " + std::to_string(k + 1) +
+                       " overflow float64 on this slice; rescale the weights or the slice");
   }
 
   // The region's input map to stage k, (in x (dim+1)) column-major.
-  void input_map(const Node<Cell>& node, int64_t k, double* dst) const {
+  void input_map(const Node<Cell>& node, int64_t k, double* dst) {
     if (k == 0) {
       std::copy(basis_.begin(), basis_.end(), dst);
       return;
@@ -220,12 +217,13 @@ class Subdivider {
     const StageView<double>& prev = net_.stages[k - 1];
     const auto& pos = info_[size_t(k - 1)].kinked_pos;
     const double* z = node.z->data();
+    act_.resize(size_t(prev.out));
     for (int64_t i = 0; i < prev.out; ++i) {
       const int32_t p = pos[size_t(i)];
-      const double act =
-          p < 0 || test_bit(node.pattern, prev.bit_offset + p) ? 1.0 : prev.slope[i];
-      for (int c = 0; c <= D; ++c) dst[c * prev.out + i] = act * z[c * prev.out + i];
+      act_[size_t(i)] = p < 0 || test_bit(node.pattern, prev.bit_offset + p) ? 1.0 : prev.slope[i];
     }
+    for (int c = 0; c <= D; ++c)
+      for (int64_t i = 0; i < prev.out; ++i) dst[c * prev.out + i] = act_[size_t(i)] * z[c * prev.out + i];
   }
 
   // Splits the region by stage k's kinked neurons (the cells of their line arrangement
@@ -265,8 +263,11 @@ class Subdivider {
     };
     std::vector<Piece> stack;
     Piece first{std::move(node.cell), std::move(node.pattern), {}};
+    sides_.resize(size_t(st.out));
+    if (!first.cell.classify_all(LineBlock{z->data(), st.out, box_size_}, sides_.data()))
+      throw_overflow(k);
     for (int64_t p = 0; p < st.n_kinked; ++p) {
-      const Side side = first.cell.classify(line(p));
+      const Side side = sides_[size_t(st.kinked ? st.kinked[p] : p)];
       if (side == Side::positive) set_bit(first.pattern, st.bit_offset + p);
       else if (side == Side::cut) first.cutting.push_back(int32_t(p));
     }
@@ -304,7 +305,11 @@ class Subdivider {
     for (int64_t o = 0; o < st.out; ++o) {
       const int32_t p = pos[size_t(o)];
       const double act = p < 0 || test_bit(pattern, st.bit_offset + p) ? 1.0 : st.slope[o];
-      for (int c = 0; c <= D; ++c) sink.maps.push_back(act * z[size_t(c * st.out + o)]);
+      for (int c = 0; c <= D; ++c) {
+        const double m = act * z[size_t(c * st.out + o)];
+        if (!std::isfinite(m)) throw_overflow(k);
+        sink.maps.push_back(m);
+      }
     }
     sink.patterns.insert(sink.patterns.end(), pattern.begin(), pattern.end());
     sink.cells.push_back(std::move(cell));
@@ -317,6 +322,8 @@ class Subdivider {
   RegionCounter& counter_;
   std::vector<double> inputs_, products_;  // batch scratch
   std::vector<Plan> plans_;
+  std::vector<Side> sides_;  // every neuron's side of the region being cut
+  std::vector<double> act_;  // activation slopes of the region's previous stage
   std::vector<std::shared_ptr<const ZBlock>> maps_;
   std::vector<int64_t> gemm_nodes_;
 };

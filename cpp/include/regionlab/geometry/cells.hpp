@@ -27,11 +27,21 @@ struct LineCoeffs {
   double operator[](int c) const { return g[c * stride]; }
 };
 
+// Many lines at once: lines j = 0..n-1 with coefficients coeffs[c * n + j] (a column-major
+// block); side[j] receives the Side of line j, as classify() would give it. classify_all()
+// returns false when some line has an Inf or NaN value on the cell.
+struct LineBlock {
+  const double* coeffs;
+  int64_t n;
+  double box_size;
+};
+
 struct IntervalCell {
   static constexpr int kDim = 1;
   double lo = 0, hi = 0;
 
   Side classify(LineCoeffs line) const;
+  bool classify_all(LineBlock lines, Side* side) const;
   // Only for a line that cuts the cell: the parts where it is negative and positive.
   void split(LineCoeffs line, IntervalCell& negative, IntervalCell& positive) const;
   double measure() const { return hi - lo; }
@@ -43,6 +53,7 @@ struct PolygonCell {
 
   int64_t size() const { return int64_t(xy.size() / 2); }
   Side classify(LineCoeffs line) const;
+  bool classify_all(LineBlock lines, Side* side) const;
   void split(LineCoeffs line, PolygonCell& negative, PolygonCell& positive) const;
   double measure() const;  // area
 };
