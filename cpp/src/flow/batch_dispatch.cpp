@@ -29,37 +29,73 @@ BatchRowsFn rows_kernel() {
   }
 }
 
+// The weights in the layouts the kernels read (see BatchWorkspace).
+void lay_out_weights(const FlowProblem& p, BatchWorkspace& ws, const double* theta) {
+  for (int64_t l = 0; l < p.n_layers(); ++l) {
+    const int64_t nin = p.width[l], nout = p.width[l + 1];
+    const int64_t ldi = padded_row(nin), ldo = padded_row(nout);
+    const double* W = theta + p.w_offset[l];
+    double* wp = ws.Wp[l].data();
+    for (int64_t j = 0; j < nout; ++j)
+      std::memcpy(wp + j * ldi, W + j * nin, sizeof(double) * size_t(nin));
+    if (nout > 1) {
+      double* wt = ws.Wt[l].data();
+      for (int64_t j = 0; j < nout; ++j)
+        for (int64_t c = 0; c < nin; ++c) wt[c * ldo + j] = W[j * nin + c];
+    }
+    if (p.has_bias[l])
+      std::memcpy(ws.bias[l].data(), theta + p.b_offset[l], sizeof(double) * size_t(nout));
+  }
+}
+
+// out = -precond * (sum of the threads' partial gradients), in theta's layout.
+void gather_gradient(const FlowProblem& p, const BatchWorkspace& ws, double* out) {
+  const int T = ws.active;
+  for (int64_t l = 0; l < p.n_layers(); ++l) {
+    const int64_t nin = p.width[l], nout = p.width[l + 1], ldo = padded_row(nout);
+    double* gw = out + p.w_offset[l];
+    for (int64_t j = 0; j < nout; ++j)
+      for (int64_t c = 0; c < nin; ++c) {
+        double acc = 0;
+        for (int t = 0; t < T; ++t) {
+          const double* g = ws.scratch[t].gW[l].data();
+          acc += nout == 1 ? g[c] : g[c * ldo + j];
+        }
+        gw[j * nin + c] = acc;
+      }
+    if (p.has_bias[l])
+      for (int64_t j = 0; j < nout; ++j) {
+        double acc = 0;
+        for (int t = 0; t < T; ++t) acc += ws.scratch[t].gb[l][j];
+        out[p.b_offset[l] + j] = acc;
+      }
+  }
+  for (int64_t r = 0; r < p.n_params; ++r) out[r] *= -p.precond[r];
+}
+
 void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
-         const std::vector<std::vector<double>>* mask, double* out) {
+         const SlopeMask* mask, double* out) {
   const BatchRowsFn rows = rows_kernel();
   const int T = ws.active;
-  if (out) std::memset(out, 0, sizeof(double) * size_t(p.n_params));
+  const bool gradient = out != nullptr;
+  lay_out_weights(p, ws, theta);
   if (T == 1) {
-    rows(p, ws, ws.scratch[0], theta, mask, out, 0, p.n);
+    rows(p, ws, ws.scratch[0], mask, gradient, 0, p.n);
   } else {
-    // Thread t takes a contiguous run of whole blocks; thread 0 sums straight into out.
+    // Thread t takes a contiguous run of whole blocks.
     const int64_t nb = (p.n + ws.block - 1) / ws.block;
     std::function<void(int)> job = [&](int t) {
       const int64_t b0 = nb * t / T, b1 = nb * (t + 1) / T;
-      double* g = nullptr;
-      if (out) {
-        g = t == 0 ? out : ws.scratch[t].grad.data();
-        if (t > 0) std::memset(g, 0, sizeof(double) * size_t(p.n_params));
-      }
-      rows(p, ws, ws.scratch[t], theta, mask, g, b0 * ws.block, std::min(p.n, b1 * ws.block));
+      rows(p, ws, ws.scratch[t], mask, gradient, b0 * ws.block, std::min(p.n, b1 * ws.block));
     };
     ws.pool->run(job);
-    if (out)
-      for (int t = 1; t < T; ++t) {
-        const double* g = ws.scratch[t].grad.data();
-        for (int64_t r = 0; r < p.n_params; ++r) out[r] += g[r];
-      }
   }
-  double total = 0;
-  for (int t = 0; t < T; ++t) total += ws.scratch[t].loss;
-  ws.loss = total / double(p.n);
-  if (out)
-    for (int64_t r = 0; r < p.n_params; ++r) out[r] *= -p.precond[r];
+  if (ws.need_loss) {
+    double total = 0;
+    for (int t = 0; t < T; ++t) total += ws.scratch[t].loss;
+    ws.loss = total / double(p.n);
+  }
+  if (gradient) gather_gradient(p, ws, out);
 }
 
 }  // namespace
@@ -68,26 +104,38 @@ BatchGradientFn batch_gradient() { return &run; }
 
 BatchWorkspace::BatchWorkspace(const FlowProblem& p, int threads) {
   const int64_t L = p.n_layers();
-  // Rows per block: the block's activations of the widest layer stay near 128 KB.
-  block = std::min<int64_t>(p.n, std::max<int64_t>(16, 16384 / p.max_width()));
+  // Rows per block: the block's padded activations of the widest layer stay near 64 KB.
+  block = std::min<int64_t>(p.n, std::max<int64_t>(16, 8192 / padded_row(p.max_width())));
   const int64_t nb = (p.n + block - 1) / block;
   // A second thread pays off once each has a couple of blocks of real work.
   if (threads <= 0) threads = num_threads();
   int T = int(std::max<int64_t>(1, std::min<int64_t>(threads, nb / 2)));
   if (p.n * p.width[0] * p.max_width() < (1 << 17)) T = 1;
   Z.resize(L);
-  for (int64_t l = 0; l < L; ++l) Z[l].assign(size_t(p.n * p.width[l + 1]), 0.0);
+  Wt.resize(L); Wp.resize(L); bias.resize(L); alpha.resize(L);
+  for (int64_t l = 0; l < L; ++l) {
+    const int64_t nin = p.width[l], nout = p.width[l + 1];
+    Z[l].assign(size_t(p.n * nout), 0.0);
+    if (nout > 1) Wt[l].assign(size_t(nin * padded_row(nout)), 0.0);
+    Wp[l].assign(size_t(nout * padded_row(nin)), 0.0);
+    bias[l].assign(size_t(padded_row(nout)), 0.0);
+    alpha[l].assign(size_t(padded_row(nout)), 0.0);
+    std::copy(p.negative_slope[l].begin(), p.negative_slope[l].end(), alpha[l].begin());
+  }
   scratch.resize(size_t(T));
   for (int t = 0; t < T; ++t) {
     BlockScratch& sc = scratch[t];
-    sc.A.resize(L); sc.S.resize(L);
+    sc.A.resize(L); sc.bits.resize(L); sc.gW.resize(L); sc.gb.resize(L);
     for (int64_t l = 0; l < L; ++l) {
-      sc.A[l].assign(size_t(block * p.width[l + 1]), 0.0);
-      sc.S[l].assign(size_t(block * p.width[l + 1]), 1.0);
+      const int64_t nin = p.width[l], nout = p.width[l + 1];
+      sc.A[l].assign(size_t(block * padded_row(nout)), 0.0);
+      sc.bits[l].assign(size_t(block * padded_row(nout) / 8), uint8_t(0));
+      sc.gW[l].assign(size_t(nout == 1 ? padded_row(nin) : nin * padded_row(nout)), 0.0);
+      sc.gb[l].assign(size_t(padded_row(nout)), 0.0);
     }
-    sc.D0.assign(size_t(block * p.max_width()), 0.0);
-    sc.D1.assign(size_t(block * p.max_width()), 0.0);
-    if (t > 0) sc.grad.assign(size_t(p.n_params), 0.0);
+    sc.D0.assign(size_t(block * padded_row(p.max_width())), 0.0);
+    sc.D1.assign(size_t(block * padded_row(p.max_width())), 0.0);
+    sc.F.assign(size_t(block * p.out_dim()), 0.0);
   }
   dF.assign(size_t(p.n * p.out_dim()), 0.0);
   sample_loss.assign(size_t(p.n), 0.0);
@@ -97,7 +145,7 @@ BatchWorkspace::BatchWorkspace(const FlowProblem& p, int threads) {
 }
 
 void autotune_threads(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
-                      const std::vector<std::vector<double>>* mask) {
+                      const SlopeMask* mask) {
   const int all = int(ws.scratch.size());
   if (all <= 1) return;
   std::vector<double> g(size_t(p.n_params));
@@ -117,5 +165,11 @@ void autotune_threads(const FlowProblem& p, BatchWorkspace& ws, const double* th
 }
 
 BatchWorkspace::~BatchWorkspace() = default;
+
+SlopeMask::SlopeMask(const FlowProblem& p) : width(p.width.begin() + 1, p.width.end()) {
+  bits.resize(width.size());
+  for (size_t l = 0; l < width.size(); ++l)
+    bits[l].assign(size_t(p.n * row_bytes(int64_t(l))), uint8_t(0));
+}
 
 }  // namespace regionlab::flow

@@ -1,151 +1,212 @@
 // Included once per instruction set by batch_gradient_<isa>.cpp, which defines
-// REGIONLAB_ISA_NS and renames Eigen's namespace first (see kernels/block_kernel.inl).
-#include <Eigen/Core>
-
+// REGIONLAB_ISA_NS first. One block of rows goes forward through every layer, through the
+// loss and back while it is in cache; the products are simd::gemm's register tiles, and
+// the activation slopes travel as bits (one per pair) rather than doubles.
 #include <algorithm>
 #include <cstring>
 
 #include "regionlab/flow/batch_gradient.hpp"
+#include "simd.hpp"
+#include "small_gemm.hpp"
 
 namespace regionlab::flow {
 namespace REGIONLAB_ISA_NS {
 namespace {
 
-using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using RowVec = Eigen::Matrix<double, 1, Eigen::Dynamic>;
-using CMap = Eigen::Map<const RowMat>;
-using MMap = Eigen::Map<RowMat>;
+using namespace simd;
 
-void run_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc, const double* theta,
-              const std::vector<std::vector<double>>* mask, double* out, int64_t r_begin,
-              int64_t r_end) {
+inline int64_t vectors(int64_t n) { return (n + W - 1) / W; }
+
+// a . w over n entries; a may be unpadded (its last vector is read lane-exact).
+inline double dot_row(const double* a, const double* w, int64_t n) {
+  V acc0 = zero(), acc1 = zero();
+  int64_t c = 0;
+  for (; c + 2 * W <= n; c += 2 * W) {
+    acc0 = fma(load(a + c), load(w + c), acc0);
+    acc1 = fma(load(a + c + W), load(w + c + W), acc1);
+  }
+  for (; c < n; c += W) acc0 = fma(load_n(a + c, lanes_at(c, n)), load(w + c), acc0);
+  return sum(add(acc0, acc1));
+}
+
+// y += s * x over n entries (y padded; x may be unpadded).
+inline void axpy_row(double s, const double* x, int64_t n, double* y) {
+  const V sv = set1(s);
+  for (int64_t c = 0; c < n; c += W) store(y + c, fma(sv, load_n(x + c, lanes_at(c, n)), load(y + c)));
+}
+
+// Where one layer's slope bits are for a block: the mask's rows, or the bits the forward
+// pass took from the sign of z (sc.bits). Bit set: slope 1; clear: the neuron's alpha.
+struct SlopeBits {
+  uint8_t* p;
+  int64_t row_bytes;
+  const double* alpha;  // padded; pad lanes 0 (and their bits 0), so their slope is 0
+  V at(int64_t r, int64_t v) const {
+    return select_bits(bits_of(p + r * row_bytes, v), set1(1.0), load(alpha + v * W));
+  }
+  // Sign slopes: set the bits of vector v of row r from z > 0.
+  void put(int64_t r, int64_t v, V z) const { put_bits(p + r * row_bytes, v, positive_bits(z)); }
+};
+
+SlopeBits bits_of_layer(const FlowProblem& p, const BatchWorkspace& ws, BlockScratch& sc,
+                        const SlopeMask* mask, int64_t l, int64_t r0) {
+  const int64_t rb = padded(p.width[l + 1]) / 8;
+  uint8_t* rows = mask ? const_cast<uint8_t*>(mask->bits[l].data()) + r0 * rb : sc.bits[l].data();
+  return SlopeBits{rows, rb, ws.alpha[l].data()};
+}
+
+// Forward epilogue: z = acc (+ bias from init); a = slope * z into sc.A, and the sign
+// slopes' bits when there is no mask.
+struct Activate {
+  const double* bias;
+  SlopeBits bits;
+  bool from_sign;
+  double* z_out;  // unpadded rows of ws.Z, or null
+  double* A;
+  int64_t cols, ld;
+  V init(int64_t, int64_t v) const { return load(bias + v * W); }
+  void finish(int64_t r, int64_t v, V z) const {
+    const int64_t c = v * W;
+    if (z_out) {
+      const int cnt = lanes_at(c, cols);
+      if (cnt == W) store(z_out + r * cols + c, z);
+      else store_n(z_out + r * cols + c, z, cnt);
+    }
+    if (from_sign) bits.put(r, v, z);
+    store(A + r * ld + c, mul(bits.at(r, v), z));
+  }
+};
+
+// The mask's pairs held on their kink, in this block and layer: their bit gave slope 1,
+// so buf holds the value for slope 1 there; scale it by the pair's slope s.
+void apply_fixed_slopes(const SlopeMask* mask, int64_t l, int64_t r0, int64_t rows,
+                        double* buf, int64_t ld) {
+  if (!mask || mask->fixed.empty()) return;
+  const auto& fx = mask->fixed;
+  auto it = std::lower_bound(fx.begin(), fx.end(), r0,
+                             [](const SlopeMask::Fixed& f, int64_t r) { return f.sample < r; });
+  for (; it != fx.end() && it->sample < r0 + rows; ++it)
+    if (it->layer == l) buf[(it->sample - r0) * ld + it->neuron] *= it->s;
+}
+
+// Backward epilogue: dL/da of layer l (acc) times its slopes is dL/dz, stored into D.
+struct Delta {
+  SlopeBits bits;
+  double* D;
+  int64_t ld;
+  V init(int64_t, int64_t) const { return zero(); }
+  void finish(int64_t r, int64_t v, V acc) const { store(D + r * ld + v * W, mul(acc, bits.at(r, v))); }
+};
+
+// The gradient of layer l's bias: gb += column sums of the block's dL/dz (1^T D, in
+// registers across the rows).
+void add_bias_gradient(const FlowProblem& p, BlockScratch& sc, int64_t l, int64_t rows,
+                       const double* D) {
+  if (!p.has_bias[l]) return;
+  static const double one = 1.0;
+  const int64_t w = p.width[l + 1];
+  gemm(1, w, GemmArgs{rows, &one, 0, 0, D, padded(w)}, StoreTo<true>{sc.gb[l].data(), 0});
+}
+
+// z = A w + b for a layer with one output, four rows at a time (w's loads shared).
+template <class Epi>
+void rows_dot(int64_t rows, const double* A, int64_t lda, const double* w, int64_t n, double b,
+              const Epi& epi) {
+  int64_t i = 0;
+  for (; i + 4 <= rows && lda % W == 0; i += 4) {
+    V acc[4] = {zero(), zero(), zero(), zero()};
+    for (int64_t c = 0; c < n; c += W) {
+      const V wv = load(w + c);  // padded: zero past n, and A's pad lanes are 0 too
+      for (int r = 0; r < 4; ++r) acc[r] = fma(load(A + (i + r) * lda + c), wv, acc[r]);
+    }
+    for (int r = 0; r < 4; ++r) epi.finish(i + r, 0, first_lane(sum(acc[r]) + b));
+  }
+  for (; i < rows; ++i) epi.finish(i, 0, first_lane(dot_row(A + i * lda, w, n) + b));
+}
+
+// Layer l forward for a block: sc.A[l] = slopes * z (and z to ws.Z when kept).
+void forward_layer(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
+                   const SlopeMask* mask, int64_t l, int64_t r0, int64_t rows) {
+  const int64_t nin = p.width[l], nout = p.width[l + 1], ldo = padded(nout);
+  const double* in = l == 0 ? p.X.data() + r0 * nin : sc.A[l - 1].data();
+  const int64_t ld_in = l == 0 ? nin : padded(nin);
+  const Activate act{ws.bias[l].data(), bits_of_layer(p, ws, sc, mask, l, r0), mask == nullptr,
+                     ws.keep_z ? ws.Z[l].data() + r0 * nout : nullptr, sc.A[l].data(), nout, ldo};
+  if (nout == 1)
+    rows_dot(rows, in, ld_in, ws.Wp[l].data(), nin, ws.bias[l][0], act);
+  else
+    gemm(rows, nout, GemmArgs{nin, in, ld_in, 1, ws.Wt[l].data(), ldo}, act);
+  apply_fixed_slopes(mask, l, r0, rows, sc.A[l].data(), ldo);
+}
+
+void run_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
+              const SlopeMask* mask, bool gradient, int64_t r_begin, int64_t r_end) {
   const int64_t n = p.n, L = p.n_layers(), k = p.out_dim();
+  const int64_t y_cols = int64_t(p.Y.size()) / n;
+  if (gradient) {
+    for (auto& g : sc.gW) std::fill(g.begin(), g.end(), 0.0);
+    for (auto& g : sc.gb) std::fill(g.begin(), g.end(), 0.0);
+  }
   double total = 0;
+  const double inv_n = 1.0 / double(n);
   for (int64_t r0 = r_begin; r0 < r_end; r0 += ws.block) {
     const int64_t rows = std::min(ws.block, r_end - r0);
-    // Slopes of layer l for this block: the mask's rows, or those the forward pass chose.
-    auto slopes = [&](int64_t l) -> const double* {
-      return mask ? (*mask)[l].data() + r0 * p.width[l + 1] : sc.S[l].data();
-    };
-    // ---- forward through every layer for this block of rows
-    const double* in = p.X.data() + r0 * p.width[0];
-    for (int64_t l = 0; l < L; ++l) {
-      const int64_t nin = p.width[l], nout = p.width[l + 1];
-      double* z = ws.Z[l].data() + r0 * nout;
-      MMap Z(z, rows, nout);
-      Z.noalias() = CMap(in, rows, nin) * CMap(theta + p.w_offset[l], nout, nin).transpose();
-      // One pass adds the bias, picks the slopes and forms the activations.
-      double* a = sc.A[l].data();
-      double* s = sc.S[l].data();
-      const bool bias = p.has_bias[l];
-      const double* b = bias ? theta + p.b_offset[l] : nullptr;
-      if (mask) {
-        const double* m = (*mask)[l].data() + r0 * nout;
-        for (int64_t i = 0; i < rows; ++i) {
-          double* zi = z + i * nout;
-          if (bias)
-            for (int64_t j = 0; j < nout; ++j) zi[j] += b[j];
-          for (int64_t j = 0; j < nout; ++j) a[i * nout + j] = m[i * nout + j] * zi[j];
-        }
-      } else {
-        // Slopes from the sign of z (z == 0 counts as inactive, like torch's autograd).
-        const double* alpha = p.negative_slope[l].data();
-        for (int64_t i = 0; i < rows; ++i) {
-          double* zi = z + i * nout;
-          for (int64_t j = 0; j < nout; ++j) {
-            // Arithmetic select: the compiler vectorises it without masked loads.
-            const double zz = bias ? zi[j] + b[j] : zi[j];
-            const double on = zz > 0 ? 1.0 : 0.0;
-            const double sj = alpha[j] + on * (1.0 - alpha[j]);
-            zi[j] = zz;
-            s[i * nout + j] = sj;
-            a[i * nout + j] = sj * zz;
-          }
-        }
-      }
-      in = a;
-    }
-    loss_terms(p.loss, sc.A[L - 1].data(), p.Y.data() + r0 * (int64_t(p.Y.size()) / n), rows,
-               k, ws.sample_loss.data() + r0, ws.margin.data() + r0,
-               out ? ws.dF.data() + r0 * k : nullptr);
-    for (int64_t i = 0; i < rows; ++i) total += ws.sample_loss[r0 + i];
-    if (!out) continue;
-    // ---- backward: D = dL/dz of the block, layer by layer
+    for (int64_t l = 0; l < L; ++l) forward_layer(p, ws, sc, mask, l, r0, rows);
+    const int64_t ldk = padded(k);
+    const double* out_act = sc.A[L - 1].data();
+    for (int64_t i = 0; i < rows; ++i)
+      std::memcpy(sc.F.data() + i * k, out_act + i * ldk, sizeof(double) * size_t(k));
+    leave_vector_state();
+    loss_terms(p.loss, sc.F.data(), p.Y.data() + r0 * y_cols, rows, k,
+               ws.need_loss ? ws.sample_loss.data() + r0 : nullptr,
+               ws.need_loss ? ws.margin.data() + r0 : nullptr,
+               gradient ? ws.dF.data() + r0 * k : nullptr);
+    if (ws.need_loss)
+      for (int64_t i = 0; i < rows; ++i) total += ws.sample_loss[r0 + i];
+    if (!gradient) continue;
+    // ---- backward: d = dL/dz of the block, layer by layer
     double* d = sc.D0.data();
     double* d_next = sc.D1.data();
     {
-      const double inv_n = 1.0 / double(n);
-      const double* s = slopes(L - 1);
       const double* dF = ws.dF.data() + r0 * k;
-      for (int64_t e = 0; e < rows * k; ++e) d[e] = dF[e] * inv_n * s[e];
+      const V scale = set1(inv_n);
+      const Delta top{bits_of_layer(p, ws, sc, mask, L - 1, r0), d, ldk};
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t c = 0; c < k; c += W)
+          top.finish(i, c / W, mul(scale, load_n(dF + i * k + c, lanes_at(c, k))));
+      apply_fixed_slopes(mask, L - 1, r0, rows, d, ldk);
+      add_bias_gradient(p, sc, L - 1, rows, d);
     }
-    bool bias_done = false;  // the layer's bias gradient was summed by the layer above
     for (int64_t l = L - 1; l >= 0; --l) {
       const int64_t nin = p.width[l], nout = p.width[l + 1];
-      CMap D(d, rows, nout);
+      const int64_t ldi = padded(nin), ldo = padded(nout);
       const double* a_in = l == 0 ? p.X.data() + r0 * nin : sc.A[l - 1].data();
-      if (nout == 1 && l > 0) {
-        // One output (the usual last layer): its weight gradient, dL/dz of the layer below
-        // and that layer's bias gradient in a single pass over the rows.
-        const double* s = slopes(l - 1);
-        const double* W = theta + p.w_offset[l];
-        double* gw = out + p.w_offset[l];
-        double* gb_below = p.has_bias[l - 1] ? out + p.b_offset[l - 1] : nullptr;
-        double gb = 0;
-        for (int64_t i = 0; i < rows; ++i) {
-          const double di = d[i];
-          const double* ai = a_in + i * nin;
-          const double* si = s + i * nin;
-          double* dn = d_next + i * nin;
-          gb += di;
-          for (int64_t c = 0; c < nin; ++c) {
-            gw[c] += di * ai[c];
-            dn[c] = di * W[c] * si[c];
-          }
-          if (gb_below)
-            for (int64_t c = 0; c < nin; ++c) gb_below[c] += dn[c];
-        }
-        if (p.has_bias[l] && !bias_done) out[p.b_offset[l]] += gb;
-        bias_done = gb_below != nullptr;
-        std::swap(d, d_next);
-        continue;
-      }
-      MMap(out + p.w_offset[l], nout, nin).noalias() += D.transpose() * CMap(a_in, rows, nin);
-      const bool skip_bias = bias_done;
-      bias_done = false;
-      if (p.has_bias[l] && !skip_bias) {
-        double* gb = out + p.b_offset[l];  // column sums, row by row (contiguous)
-        for (int64_t i = 0; i < rows; ++i)
-          for (int64_t j = 0; j < nout; ++j) gb[j] += d[i * nout + j];
+      const int64_t ld_in = l == 0 ? nin : ldi;
+      if (nout == 1 && l == 0) {
+        double* gw = sc.gW[l].data();  // X's rows are not padded: no whole-vector reads
+        for (int64_t i = 0; i < rows; ++i) axpy_row(d[i * ldo], a_in + i * ld_in, nin, gw);
+      } else if (nout == 1) {
+        // gw (1 x nin) += d^T a_in, accumulated in registers across the rows.
+        gemm(1, nin, GemmArgs{rows, d, 0, ldo, a_in, ld_in}, StoreTo<true>{sc.gW[l].data(), 0});
+      } else {
+        // gW^T (nin x nout) += a_in^T d: A's element (c, i) is a_in[i * ld_in + c].
+        gemm(nin, nout, GemmArgs{rows, a_in, 1, ld_in, d, ldo},
+             StoreTo<true>{sc.gW[l].data(), ldo});
       }
       if (l == 0) break;
-      const double* s = slopes(l - 1);
-      const double* W = theta + p.w_offset[l];
+      const Delta below{bits_of_layer(p, ws, sc, mask, l - 1, r0), d_next, ldi};
       if (nout == 1) {
-        // One output: d_next = d * w (outer product) times the slopes, in one pass.
+        const double* w = ws.Wp[l].data();
+        const int64_t nvi = vectors(nin);
         for (int64_t i = 0; i < rows; ++i) {
-          double* dn = d_next + i * nin;
-          const double* si = s + i * nin;
-          const double di = d[i];
-          for (int64_t c = 0; c < nin; ++c) dn[c] = di * W[c] * si[c];
-        }
-      } else if (nout <= 4) {
-        // A thin layer: rank-nout update, fused with the slopes; a GEMM of depth nout
-        // would spend its time packing.
-        for (int64_t i = 0; i < rows; ++i) {
-          double* dn = d_next + i * nin;
-          const double* si = s + i * nin;
-          const double* di = d + i * nout;
-          for (int64_t c = 0; c < nin; ++c) dn[c] = di[0] * W[c];
-          for (int64_t r = 1; r < nout; ++r)
-            for (int64_t c = 0; c < nin; ++c) dn[c] += di[r] * W[r * nin + c];
-          for (int64_t c = 0; c < nin; ++c) dn[c] *= si[c];
+          const V di = set1(d[i * ldo]);
+          for (int64_t v = 0; v < nvi; ++v) below.finish(i, v, mul(di, load(w + v * W)));
         }
       } else {
-        MMap E(d_next, rows, nin);
-        E.noalias() = D * CMap(W, nout, nin);
-        for (int64_t e = 0; e < rows * nin; ++e) d_next[e] *= s[e];
+        gemm(rows, nin, GemmArgs{nout, d, ldo, 1, ws.Wp[l].data(), ldi}, below);
       }
+      apply_fixed_slopes(mask, l - 1, r0, rows, d_next, ldi);
+      add_bias_gradient(p, sc, l - 1, rows, d_next);
       std::swap(d, d_next);
     }
   }

@@ -219,7 +219,7 @@ FlowField::Event FlowField::find_event(const DenseOutput& dense, std::vector<dou
     std::vector<double> s_at_max;
     if (tau_max < 1.0) {
       dense.eval(tau_max, buf.data());
-      rhs(buf.data(), f.data());
+      stage_rhs(buf.data(), f.data());
       for (const SlidingPair& sp : sliding_) s_at_max.push_back(sp.s);
     }
     for (auto [k, high] : exits) {
@@ -230,7 +230,7 @@ FlowField::Event FlowField::find_event(const DenseOutput& dense, std::vector<dou
       const double g0 = high ? sp0.hi - sp0.s_begin : sp0.s_begin - sp0.lo;
       auto g = [&, k = k, high = high](double tau) {
         dense.eval(tau, buf.data());
-        rhs(buf.data(), f.data());
+        stage_rhs(buf.data(), f.data());
         const SlidingPair& sp = sliding_[k];
         return high ? sp.hi - sp.s : sp.s - sp.lo;
       };

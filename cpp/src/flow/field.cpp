@@ -26,7 +26,8 @@ void DenseOutput::eval_range(double tau, double* out, int64_t begin, int64_t end
 FlowField::FlowField(const FlowProblem& problem, FlowResult& out, bool record_events,
                      int threads)
     : p(problem), out_(out), record_events_(record_events), kernel_(batch_gradient()),
-      ws_(problem, threads), trace_(problem) {
+      ws_(problem, threads), slopes_(problem), trace_(problem) {
+  ws_.need_loss = false;  // the field needs dloss/dF only
   z_start_ = ws_.Z;
   const int64_t L = p.n_layers();
   mask_.resize(L);
@@ -40,6 +41,7 @@ FlowField::FlowField(const FlowProblem& problem, FlowResult& out, bool record_ev
 void FlowField::set_side(const PairId& q, int side) {
   const int64_t w = p.width[q.layer + 1];
   side_[q.layer][q.sample * w + q.neuron] = int8_t(side);
+  slopes_.set(q.layer, q.sample, q.neuron, side >= 0);  // sliding: bit 1, slope in fixed
   if (side != 0)
     mask_[q.layer][q.sample * w + q.neuron] = side > 0 ? 1.0 : p.negative_slope[q.layer][q.neuron];
 }
@@ -53,6 +55,7 @@ void FlowField::init_mask(const double* theta) {
         const bool on = ws_.Z[l][i * w + j] > 0;
         side_[l][i * w + j] = on ? 1 : -1;
         mask_[l][i * w + j] = on ? 1.0 : p.negative_slope[l][j];
+        slopes_.set(l, i, j, on);
       }
   }
 }
@@ -62,9 +65,19 @@ double FlowField::velocity(const double* theta, const PairId& q, const double* f
   return preact_velocity(p, theta, trace_, q.layer, q.neuron, f, scratch_);
 }
 
-void FlowField::rhs(const double* theta, double* f) {
-  kernel_(p, ws_, theta, &mask_, f);
+void FlowField::run_kernel(const double* theta, double* f, bool keep_z) {
+  slopes_.fixed.clear();
+  for (const SlidingPair& sp : sliding_)
+    slopes_.fixed.push_back({sp.pair.layer, sp.pair.sample, sp.pair.neuron, sp.s});
+  std::sort(slopes_.fixed.begin(), slopes_.fixed.end(),
+            [](const SlopeMask::Fixed& a, const SlopeMask::Fixed& b) { return a.sample < b.sample; });
+  ws_.keep_z = keep_z;
+  kernel_(p, ws_, theta, &slopes_, f);
   ++evaluations;
+}
+
+void FlowField::evaluate(const double* theta, double* f, bool keep_z) {
+  run_kernel(theta, f, keep_z);
   if (!sliding_.empty()) solve_sliding(theta, f);
 }
 
@@ -111,9 +124,9 @@ void FlowField::apply(const Event& ev, double t, const double* theta, double* f)
       SlidingPair sp{q, 0.5 * (alpha + 1.0), std::min(alpha, 1.0), std::max(alpha, 1.0), t};
       mask_[q.layer][q.sample * w + q.neuron] = sp.s;
       side_[q.layer][q.sample * w + q.neuron] = 0;
+      slopes_.set(q.layer, q.sample, q.neuron, true);
       sliding_.push_back(sp);
-      kernel_(p, ws_, theta, &mask_, f);
-      ++evaluations;
+      run_kernel(theta, f, true);
       const double slack = 1e-9 * (sp.hi - sp.lo);
       const bool ok = solve_sliding(theta, f) && sliding_.back().s >= sp.lo - slack &&
                       sliding_.back().s <= sp.hi + slack;

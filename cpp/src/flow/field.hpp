@@ -43,10 +43,13 @@ class FlowField {
 
   // Active (+1) / inactive (-1) from the sign of z at theta (z > 0 active).
   void init_mask(const double* theta);
-  // f = -precond * grad L with the current mask and the sliding slopes solved.
-  void rhs(const double* theta, double* f);
+  // f = -precond * grad L with the current mask and the sliding slopes solved; also the
+  // pre-activations at theta for the event search (stage_rhs: only f, for Runge-Kutta
+  // stages and trial points).
+  void rhs(const double* theta, double* f) { evaluate(theta, f, true); }
+  void stage_rhs(const double* theta, double* f) { evaluate(theta, f, false); }
   void autotune_threads(const double* theta) {
-    regionlab::flow::autotune_threads(p, ws_, theta, &mask_);
+    regionlab::flow::autotune_threads(p, ws_, theta, &slopes_);
   }
 
   // After an accepted step whose end state was the last rhs() call: the earliest event in
@@ -74,6 +77,9 @@ class FlowField {
   const FlowProblem& p;
 
  private:
+  void evaluate(const double* theta, double* f, bool keep_z);
+  // One pass of the batch kernel with the current slopes (sliding slopes as they stand).
+  void run_kernel(const double* theta, double* f, bool keep_z);
   double velocity(const double* theta, const PairId& q, const double* f);
   bool solve_sliding(const double* theta, double* f);
   bool solve_sliding_two_layer(const double* theta, double* f);
@@ -86,7 +92,8 @@ class FlowField {
   bool record_events_;
   BatchGradientFn kernel_;
   BatchWorkspace ws_;
-  Mask mask_;
+  Mask mask_;           // every pair's slope, for the one-sample passes
+  SlopeMask slopes_;    // the same for the batch kernel (bits + the sliding pairs)
   std::vector<std::vector<int8_t>> side_;  // +1 / -1, 0 = sliding
   std::vector<SlidingPair> sliding_;
   SampleTrace trace_;

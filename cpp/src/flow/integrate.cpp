@@ -120,8 +120,7 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
     double h0 = (n0 < 1e-5 || n1 < 1e-5) ? 1e-6 : 0.01 * n0 / n1;
     h0 = std::min(h0, opt.t_end);
     for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + h0 * f0[k];
-    field.rhs(tmp.data(), f1.data());
-    field.advance_to_step_end();  // back to the slopes at y (the probe moved them)
+    field.stage_rhs(tmp.data(), f1.data());  // no pair slides at t = 0: nothing to undo
     for (int64_t k = 0; k < P; ++k) err[k] = (f1[k] - f0[k]) / h0;
     const double n2 = scaled_norm(err, y, opt.rtol, opt.atol);
     const double h1 = std::max(n1, n2) <= 1e-15 ? std::max(1e-6, h0 * 1e-3)
@@ -143,17 +142,17 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
     double enorm = 0;
     if (opt.method == Method::dopri5) {
       for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + h * a21 * f0[k];
-      field.rhs(tmp.data(), k2.data());
+      field.stage_rhs(tmp.data(), k2.data());
       for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + h * (a31 * f0[k] + a32 * k2[k]);
-      field.rhs(tmp.data(), k3.data());
+      field.stage_rhs(tmp.data(), k3.data());
       for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + h * (a41 * f0[k] + a42 * k2[k] + a43 * k3[k]);
-      field.rhs(tmp.data(), k4.data());
+      field.stage_rhs(tmp.data(), k4.data());
       for (int64_t k = 0; k < P; ++k)
         tmp[k] = y[k] + h * (a51 * f0[k] + a52 * k2[k] + a53 * k3[k] + a54 * k4[k]);
-      field.rhs(tmp.data(), k5.data());
+      field.stage_rhs(tmp.data(), k5.data());
       for (int64_t k = 0; k < P; ++k)
         tmp[k] = y[k] + h * (a61 * f0[k] + a62 * k2[k] + a63 * k3[k] + a64 * k4[k] + a65 * k5[k]);
-      field.rhs(tmp.data(), k6.data());
+      field.stage_rhs(tmp.data(), k6.data());
       for (int64_t k = 0; k < P; ++k)
         y1[k] = y[k] + h * (a71 * f0[k] + a73 * k3[k] + a74 * k4[k] + a75 * k5[k] + a76 * k6[k]);
       field.rhs(y1.data(), f1.data());
@@ -188,11 +187,11 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
       }
     } else if (opt.method == Method::rk4) {
       for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + 0.5 * h * f0[k];
-      field.rhs(tmp.data(), k2.data());
+      field.stage_rhs(tmp.data(), k2.data());
       for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + 0.5 * h * k2[k];
-      field.rhs(tmp.data(), k3.data());
+      field.stage_rhs(tmp.data(), k3.data());
       for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + h * k3[k];
-      field.rhs(tmp.data(), k4.data());
+      field.stage_rhs(tmp.data(), k4.data());
       for (int64_t k = 0; k < P; ++k)
         y1[k] = y[k] + h / 6.0 * (f0[k] + 2 * k2[k] + 2 * k3[k] + k4[k]);
       field.rhs(y1.data(), f1.data());
@@ -290,6 +289,8 @@ FlowResult gradient_descent(const FlowProblem& p, const double* theta0, double l
   };
   for (int64_t k = 0; k <= steps; ++k) {
     poll.poll();
+    ws.need_loss = k % record_every == 0 || k == steps;  // the loss only where recorded
+    ws.keep_z = events;
     kernel(p, ws, theta.data(), nullptr, k < steps ? g.data() : nullptr);
     if (events) compare_signs(k);
     if (k % record_every == 0 || k == steps) record(k);

@@ -77,22 +77,22 @@ void loss_terms(Loss loss, const double* F, const double* Y, int64_t n, int64_t 
           s += r * r;
           if (dF) dF[i * k + c] = r;
         }
-        sample_loss[i] = 0.5 * s;
-        margin[i] = k == 1 ? Y[i] * F[i] : nan;
+        if (sample_loss) sample_loss[i] = 0.5 * s;
+        if (margin) margin[i] = k == 1 ? Y[i] * F[i] : nan;
       }
       return;
     case Loss::logistic:
     case Loss::exp:
       for (int64_t i = 0; i < n; ++i) {
         const double m = Y[i] * F[i];
-        margin[i] = m;
+        if (margin) margin[i] = m;
         if (loss == Loss::logistic) {
-          sample_loss[i] = softplus(-m);
+          if (sample_loss) sample_loss[i] = softplus(-m);
           // d/dF log(1+exp(-yF)) = -y * sigmoid(-m)
           if (dF) dF[i] = -Y[i] / (1.0 + std::exp(m));
         } else {
           const double e = std::exp(-m);
-          sample_loss[i] = e;
+          if (sample_loss) sample_loss[i] = e;
           if (dF) dF[i] = -Y[i] * e;
         }
       }
@@ -118,8 +118,8 @@ void loss_terms(Loss loss, const double* F, const double* Y, int64_t n, int64_t 
           if (j != c) other = std::max(other, f[j]);
           if (dF) dF[i * k + j] = ysum * std::exp(f[j] - lse) - y[j];
         }
-        sample_loss[i] = l;
-        margin[i] = f[c] - other;
+        if (sample_loss) sample_loss[i] = l;
+        if (margin) margin[i] = f[c] - other;
       }
       return;
   }

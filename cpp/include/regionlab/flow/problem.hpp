@@ -40,7 +40,7 @@ FlowProblem make_problem(std::vector<int64_t> width, std::vector<uint8_t> has_bi
 // Per-sample loss l_i, margin, and dl_i/dF (when dF is non-null) for outputs F (n x k).
 // mse: 1/2 |F-Y|^2, margin y*f when k == 1 (else NaN); logistic: log(1+exp(-y f));
 // exp: exp(-y f); margins y*f; cross_entropy: -sum_k Y_k log softmax_k, margin
-// F_c - max_{k != c} F_k with c = argmax Y.
+// F_c - max_{k != c} F_k with c = argmax Y. sample_loss / margin may be null (skipped).
 void loss_terms(Loss loss, const double* F, const double* Y, int64_t n, int64_t k,
                 double* sample_loss, double* margin, double* dF);
 

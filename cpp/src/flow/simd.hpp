@@ -1,0 +1,139 @@
+// A few double-precision vector operations for the instruction set this translation unit
+// is compiled for (AVX-512, AVX2+FMA, or baseline x86-64 / any CPU), so the flow kernels
+// are written once and compiled per ISA like the block kernels. Internal to cpp/src/flow.
+// The names live in the per-ISA namespace REGIONLAB_ISA_NS (set by the including file):
+// the same inline function compiled for two ISAs must not be merged by the linker.
+#pragma once
+#include <cstdint>
+
+#include "regionlab/flow/batch_gradient.hpp"
+
+#if defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+#ifndef REGIONLAB_ISA_NS
+#error "define REGIONLAB_ISA_NS before including simd.hpp"
+#endif
+
+namespace regionlab::flow::REGIONLAB_ISA_NS::simd {
+
+inline int64_t padded(int64_t n) { return padded_row(n); }
+
+#if defined(__AVX512F__)
+constexpr int W = 8;  // doubles per vector
+using V = __m512d;
+inline V zero() { return _mm512_setzero_pd(); }
+inline V set1(double x) { return _mm512_set1_pd(x); }
+inline V load(const double* p) { return _mm512_loadu_pd(p); }
+inline void store(double* p, V v) { _mm512_storeu_pd(p, v); }
+inline __mmask8 lanes(int n) { return __mmask8((1u << n) - 1u); }
+// The first n lanes (0 < n <= W); the others read as 0 / are left untouched.
+inline V load_n(const double* p, int n) { return _mm512_maskz_loadu_pd(lanes(n), p); }
+inline void store_n(double* p, V v, int n) { _mm512_mask_storeu_pd(p, lanes(n), v); }
+// (x, 0, ..., 0), built in registers (a masked load from a fresh store would stall).
+inline V first_lane(double x) { return _mm512_zextpd128_pd512(_mm_set_sd(x)); }
+inline V add(V a, V b) { return _mm512_add_pd(a, b); }
+inline V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+inline V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }  // a * b + c
+// The activation slope: 1 where z > 0, else alpha (z == 0 inactive, like torch's autograd).
+inline V slope(V z, V alpha) {
+  return _mm512_mask_mov_pd(alpha, _mm512_cmp_pd_mask(z, zero(), _CMP_GT_OQ), set1(1.0));
+}
+// Lane c: one where bit c of bits is set, else other.
+inline V select_bits(unsigned bits, V one, V other) { return _mm512_mask_mov_pd(other, __mmask8(bits), one); }
+// Bit c set where lane c of z is > 0.
+inline unsigned positive_bits(V z) { return _mm512_cmp_pd_mask(z, zero(), _CMP_GT_OQ); }
+inline double sum(V v) { return _mm512_reduce_add_pd(v); }
+// Before calling code built for baseline x86-64 (libm, the loss): a dirty upper register
+// state makes its SSE instructions stall (here: exp ran 20x slower).
+inline void leave_vector_state() { _mm256_zeroupper(); }
+constexpr int kTileRows = 4, kTileVecs = 6;  // register tile of the products: 24 accumulators
+
+#elif defined(__AVX2__)
+constexpr int W = 4;
+using V = __m256d;
+inline V zero() { return _mm256_setzero_pd(); }
+inline V set1(double x) { return _mm256_set1_pd(x); }
+inline V load(const double* p) { return _mm256_loadu_pd(p); }
+inline void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+inline __m256i lanes(int n) {
+  return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+inline V load_n(const double* p, int n) { return _mm256_maskload_pd(p, lanes(n)); }
+inline void store_n(double* p, V v, int n) { _mm256_maskstore_pd(p, lanes(n), v); }
+inline V first_lane(double x) { return _mm256_zextpd128_pd256(_mm_set_sd(x)); }
+inline V add(V a, V b) { return _mm256_add_pd(a, b); }
+inline V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+inline V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+inline V slope(V z, V alpha) {
+  return _mm256_blendv_pd(alpha, set1(1.0), _mm256_cmp_pd(z, zero(), _CMP_GT_OQ));
+}
+inline unsigned positive_bits(V z) { return unsigned(_mm256_movemask_pd(_mm256_cmp_pd(z, zero(), _CMP_GT_OQ))); }
+inline V select_bits(unsigned bits, V one, V other) {
+  const __m256i bit = _mm256_setr_epi64x(1, 2, 4, 8);
+  const __m256i on = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x(bits), bit), bit);
+  return _mm256_blendv_pd(other, one, _mm256_castsi256_pd(on));
+}
+inline void leave_vector_state() { _mm256_zeroupper(); }
+inline double sum(V v) {
+  const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+constexpr int kTileRows = 4, kTileVecs = 3;  // 12 accumulators of 16 registers
+
+#else
+// Portable: two doubles a "vector" (the compiler maps it to SSE2 on x86-64). No FMA, so
+// results may differ from the other ISAs in the last bits.
+constexpr int W = 2;
+struct V {
+  double x[2];
+};
+inline V zero() { return V{{0.0, 0.0}}; }
+inline V set1(double x) { return V{{x, x}}; }
+inline V load(const double* p) { return V{{p[0], p[1]}}; }
+inline void store(double* p, V v) { p[0] = v.x[0]; p[1] = v.x[1]; }
+inline V load_n(const double* p, int n) { return V{{p[0], n > 1 ? p[1] : 0.0}}; }
+inline void store_n(double* p, V v, int n) {
+  p[0] = v.x[0];
+  if (n > 1) p[1] = v.x[1];
+}
+inline V first_lane(double x) { return V{{x, 0.0}}; }
+inline V add(V a, V b) { return V{{a.x[0] + b.x[0], a.x[1] + b.x[1]}}; }
+inline V mul(V a, V b) { return V{{a.x[0] * b.x[0], a.x[1] * b.x[1]}}; }
+inline V fma(V a, V b, V c) { return V{{a.x[0] * b.x[0] + c.x[0], a.x[1] * b.x[1] + c.x[1]}}; }
+inline V slope(V z, V alpha) {
+  return V{{z.x[0] > 0 ? 1.0 : alpha.x[0], z.x[1] > 0 ? 1.0 : alpha.x[1]}};
+}
+inline V select_bits(unsigned bits, V one, V other) {
+  return V{{bits & 1u ? one.x[0] : other.x[0], bits & 2u ? one.x[1] : other.x[1]}};
+}
+inline unsigned positive_bits(V z) { return (z.x[0] > 0 ? 1u : 0u) | (z.x[1] > 0 ? 2u : 0u); }
+inline double sum(V v) { return v.x[0] + v.x[1]; }
+inline void leave_vector_state() {}
+constexpr int kTileRows = 4, kTileVecs = 3;
+#endif
+
+static_assert(kRowPad % W == 0, "padding must hold whole vectors");
+
+// The W bits of vector v in a row of bits (bit c % 8 of byte c / 8 for column c).
+inline unsigned bits_of(const uint8_t* row, int64_t v) {
+  const int64_t c = v * W;
+  return (unsigned(row[c / 8]) >> (c % 8)) & ((1u << W) - 1u);
+}
+
+// Sets the W bits of vector v in a row of bits.
+inline void put_bits(uint8_t* row, int64_t v, unsigned bits) {
+  const int64_t c = v * W;
+  if (W == 8) {
+    row[c / 8] = uint8_t(bits);
+  } else {
+    const unsigned shift = unsigned(c % 8), m = ((1u << W) - 1u) << shift;
+    row[c / 8] = uint8_t((row[c / 8] & ~m) | (bits << shift));
+  }
+}
+
+// Lanes of the vector starting at column c of a row of n columns.
+inline int lanes_at(int64_t c, int64_t n) { return n - c >= W ? W : int(n - c); }
+
+}  // namespace regionlab::flow::REGIONLAB_ISA_NS::simd
