@@ -47,6 +47,7 @@ py::dict result_to_dict(const FlowProblem& p, const FlowResult& r) {
   d["steps"] = r.steps;
   d["rejected"] = r.rejected;
   d["evaluations"] = r.evaluations;
+  d["low_order_steps"] = r.low_order_steps;
   return d;
 }
 
@@ -84,7 +85,7 @@ void bind_flow(py::module_& m) {
          double rtol, double atol, double step, int64_t max_steps, bool events,
          std::vector<double> record_times, int threads) {
         const double* th = checked_theta(p, theta);
-        if (method < 0 || method > 2) throw py::value_error("unknown method code");
+        if (method < 0 || method > 3) throw py::value_error("unknown method code");
         flow::IntegrateOptions opt;
         opt.method = flow::Method(method);
         opt.t_end = t_end; opt.rtol = rtol; opt.atol = atol; opt.step = step;

@@ -5,16 +5,17 @@
 #include <cstring>
 
 #include "regionlab/flow/batch_gradient.hpp"
+#include "screen.hpp"
 #include "regionlab/flow/spin_pool.hpp"
 #include "regionlab/kernels.hpp"
 #include "regionlab/parallel.hpp"
 
 namespace regionlab::flow {
 
-namespace isa_generic { BatchRowsFn batch_rows_fn(); }
+namespace isa_generic { BatchRowsFn batch_rows_fn(); ScreenFn screen_fn(); }
 #ifdef REGIONLAB_HAVE_X86_ISAS
-namespace isa_avx2 { BatchRowsFn batch_rows_fn(); }
-namespace isa_avx512 { BatchRowsFn batch_rows_fn(); }
+namespace isa_avx2 { BatchRowsFn batch_rows_fn(); ScreenFn screen_fn(); }
+namespace isa_avx512 { BatchRowsFn batch_rows_fn(); ScreenFn screen_fn(); }
 #endif
 
 namespace {
@@ -101,6 +102,16 @@ void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
 }  // namespace
 
 BatchGradientFn batch_gradient() { return &run; }
+
+ScreenFn screen_pairs() {
+  switch (active_isa()) {
+#ifdef REGIONLAB_HAVE_X86_ISAS
+    case Isa::avx512: return isa_avx512::screen_fn();
+    case Isa::avx2: return isa_avx2::screen_fn();
+#endif
+    default: return isa_generic::screen_fn();
+  }
+}
 
 BatchWorkspace::BatchWorkspace(const FlowProblem& p, int threads) {
   const int64_t L = p.n_layers();

@@ -1,6 +1,7 @@
 // Event location: sign changes of z (also those that come back inside a step) and
 // sliding slopes leaving their interval, by root finding on the dense output.
 #include "field.hpp"
+#include "screen.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -34,19 +35,14 @@ double illinois(const std::function<double(double)>& g, double a, double ga, dou
 
 }  // namespace
 
-// A pair can cross its kink and come back within one step: same sign at both ends. In the
-// first layer z is linear in theta, so along the dense output it is a polynomial in tau
-// with coefficients r_k . (x_i, 1). A cheap bound on the non-linear part screens every
-// pair; the few that could dip are checked on that polynomial exactly. Deeper layers:
-// pairs that moved further than their distance to the kink are sampled at 15 points.
-void FlowField::find_dips(const DenseOutput& dense) {
-  dips_.clear();
-  if (!dense.quartic && !dense.cubic) return;  // linear: no dip inside a step
+// The bound on the non-linear part of z(tau) along the step for each first-layer neuron
+// j: with z(tau) = c1 + tau (c2 + (1-tau) (c3 + tau (c4 + (1-tau) c5))), c_k = r_k . (x_i, 1),
+// |z(tau) - linear| <= curv[j] |(x_i, 1)| with curv[j] = (|r3_j| + |r4_j| + |r5_j| / 4) / 4.
+void FlowField::bound_curvature(const DenseOutput& dense) {
   const int64_t d = p.width[0], h = p.width[1];
   const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
   const std::vector<double>* rk[3] = {&dense.r3, &dense.r4, &dense.r5};
-  // Per neuron: bound on |r3 + tau r4 + tau(1-tau) r5| . (x, 1) / |(x, 1)|, times 1/4.
-  curv_.assign(size_t(h), 0.0);
+  curv_.assign(size_t(padded_row(h)), 0.0);
   for (int64_t j = 0; j < h; ++j) {
     double nk[3] = {0, 0, 0};
     for (int k = 0; k < (dense.quartic ? 3 : 2); ++k) {
@@ -66,116 +62,106 @@ void FlowField::find_dips(const DenseOutput& dense) {
       xnorm_[i] = std::sqrt(s2);
     }
   }
-  const double* z0 = z_start_[0].data();
-  const double* z1 = ws_.Z[0].data();
-  const int8_t* sd = side_[0].data();
-  flag_.resize(size_t(h));
-  for (int64_t i = 0; i < p.n; ++i) {
-    // Branch-free screen of a row (it vectorises); the rare flagged pairs are examined.
-    const double xn = xnorm_[i];
-    int any = 0;
-    for (int64_t j = 0; j < h; ++j) {
-      const int64_t ix = i * h + j;
-      const double sg = sd[ix];
-      const double a = sg * z0[ix], b = sg * z1[ix];
-      const uint8_t f = uint8_t((a >= 0) & (b >= 0) & (std::min(a, b) <= curv_[j] * xn));
-      flag_[j] = f;
-      any |= f;
-    }
-    if (!any) continue;
-    for (int64_t j = 0; j < h; ++j) {
-      const int64_t ix = i * h + j;
-      if (!flag_[j] || sd[ix] == 0 || !p.kinked(0, j)) continue;
-      const double a = sd[ix] * z0[ix], b = sd[ix] * z1[ix];
-      // z(tau) = c1 + tau (c2 + (1-tau) (c3 + tau (c4 + (1-tau) c5))), c_k = r_k . (x_i, 1)
-      double c[5];
-      const std::vector<double>* all[5] = {&dense.r1, &dense.r2, &dense.r3, &dense.r4, &dense.r5};
-      const double* x = p.X.data() + i * d;
-      for (int k = 0; k < 5; ++k) {
-        const double* r = all[k]->data();
-        double acc = b0 >= 0 ? r[b0 + j] : 0.0;
-        for (int64_t q = 0; q < d; ++q) acc += r[w0 + j * d + q] * x[q];
-        c[k] = acc;
-      }
-      if (!dense.quartic) c[4] = 0;
-      // The same bound with this pair's own coefficients: most screened pairs stop here.
-      if (std::min(a, b) > 0.25 * (std::abs(c[2]) + std::abs(c[3]) + 0.25 * std::abs(c[4])))
-        continue;
-      const double sg = sd[ix];
-      auto g = [&](double t) {
-        const double u = 1.0 - t;
-        return sg * (c[0] + t * (c[1] + u * (c[2] + t * (c[3] + u * c[4]))));
-      };
-      constexpr int kSamples = 64;
-      double prev_t = 0, prev_g = g(0.0);
-      for (int k = 1; k < kSamples; ++k) {
-        const double t = double(k) / kSamples, gt = g(t);
-        if (gt < 0) {
-          dips_.push_back({PairId{i, 0, j}, illinois(g, prev_t, prev_g, t, gt, 1e-14, 200)});
-          break;
-        }
-        prev_t = t; prev_g = gt;
-      }
-    }
+}
+
+// A first-layer pair near its kink at both ends of the step: in the first layer z is
+// linear in theta, so along the dense output it is a polynomial in tau; look for a root.
+void FlowField::check_dip_first_layer(const DenseOutput& dense, int64_t i, int64_t j) {
+  const int64_t d = p.width[0], h = p.width[1];
+  const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
+  const int64_t ix = i * h + j;
+  const double sg = side_[0][ix];
+  const double a = sg * z_start_[0][ix], b = sg * ws_.Z[0][ix];
+  double c[5];
+  const std::vector<double>* all[5] = {&dense.r1, &dense.r2, &dense.r3, &dense.r4, &dense.r5};
+  const double* x = p.X.data() + i * d;
+  for (int k = 0; k < 5; ++k) {
+    const double* r = all[k]->data();
+    double acc = b0 >= 0 ? r[b0 + j] : 0.0;
+    for (int64_t q = 0; q < d; ++q) acc += r[w0 + j * d + q] * x[q];
+    c[k] = acc;
   }
-  // Deeper layers: no polynomial; sample the pairs that moved more than their margin.
-  for (int64_t l = 1; l < p.n_layers(); ++l) {
+  if (!dense.quartic) c[4] = 0;
+  // The same bound with this pair's own coefficients: most screened pairs stop here.
+  if (std::min(a, b) > 0.25 * (std::abs(c[2]) + std::abs(c[3]) + 0.25 * std::abs(c[4]))) return;
+  auto g = [&](double t) {
+    const double u = 1.0 - t;
+    return sg * (c[0] + t * (c[1] + u * (c[2] + t * (c[3] + u * c[4]))));
+  };
+  constexpr int kSamples = 64;
+  double prev_t = 0, prev_g = g(0.0);
+  for (int k = 1; k < kSamples; ++k) {
+    const double t = double(k) / kSamples, gt = g(t);
+    if (gt < 0) {
+      dips_.push_back({PairId{i, 0, j}, illinois(g, prev_t, prev_g, t, gt, 1e-14, 200)});
+      return;
+    }
+    prev_t = t; prev_g = gt;
+  }
+}
+
+// Deeper layers: no polynomial; a pair that moved more than its margin is sampled at 15
+// points along the step.
+void FlowField::check_dip_deeper(const DenseOutput& dense, int64_t l, int64_t i, int64_t j) {
+  const int64_t w = p.width[l + 1], ix = i * w + j;
+  const double sg = side_[l][ix];
+  const double a = sg * z_start_[l][ix];
+  const PairId q{i, l, j};
+  dip_buf_.resize(size_t(p.n_params));
+  auto g = [&](double t) {
+    dense.eval_range(t, dip_buf_.data(), 0, p.w_offset[l]);
+    dense.eval_range(t, dip_buf_.data(), p.w_offset[l] + j * p.width[l],
+                     p.w_offset[l] + (j + 1) * p.width[l]);
+    if (p.b_offset[l] >= 0) dense.eval_range(t, dip_buf_.data(), p.b_offset[l] + j, p.b_offset[l] + j + 1);
+    return sg * sample_preact(p, dip_buf_.data(), i, l, j, mask_, trace_);
+  };
+  double prev_t = 0, prev_g = a;
+  for (int k = 1; k < 16; ++k) {
+    const double t = double(k) / 16, gt = g(t);
+    if (gt < 0) {
+      dips_.push_back({q, illinois(g, prev_t, prev_g, t, gt, 1e-14, 200)});
+      return;
+    }
+    prev_t = t; prev_g = gt;
+  }
+}
+
+// One vectorised screen per layer finds the pairs that ended on the other side of their
+// kink (more than zeta past it, unless just released) and those that may have crossed
+// and come back inside the step (dips); both exclude pairs held on their kink.
+void FlowField::screen_step(const DenseOutput& dense) {
+  crossed_.clear();
+  dips_.clear();
+  const bool curved = dense.quartic || dense.cubic;  // linear: no dip inside a step
+  if (curved) bound_curvature(dense);
+  const ScreenFn screen = screen_pairs();
+  for (int64_t l = 0; l < p.n_layers(); ++l) {
     const int64_t w = p.width[l + 1];
-    const double* za = z_start_[l].data();
-    const double* zb = ws_.Z[l].data();
-    const int8_t* sl = side_[l].data();
-    for (int64_t i = 0; i < p.n; ++i)
-      for (int64_t j = 0; j < w; ++j) {
-        const int64_t ix = i * w + j;
-        if (sl[ix] == 0 || !p.kinked(l, j)) continue;
-        const double a = sl[ix] * za[ix], b = sl[ix] * zb[ix];
-        if (a < 0 || b < 0 || std::min(a, b) > std::abs(zb[ix] - za[ix])) continue;
-        const PairId q{i, l, j};
-        const double sg = sl[ix];
-        auto g = [&](double t) {
-          dense.eval_range(t, dip_buf_.data(), 0, p.w_offset[l]);
-          dense.eval_range(t, dip_buf_.data(), p.w_offset[l] + j * p.width[l],
-                           p.w_offset[l] + (j + 1) * p.width[l]);
-          if (p.b_offset[l] >= 0) dense.eval_range(t, dip_buf_.data(), p.b_offset[l] + j, p.b_offset[l] + j + 1);
-          return sg * sample_preact(p, dip_buf_.data(), i, l, j, mask_, trace_);
-        };
-        dip_buf_.resize(size_t(p.n_params));
-        double prev_t = 0, prev_g = a;
-        for (int k = 1; k < 16; ++k) {
-          const double t = double(k) / 16, gt = g(t);
-          if (gt < 0) {
-            dips_.push_back({q, illinois(g, prev_t, prev_g, t, gt, 1e-14, 200)});
-            break;
-          }
-          prev_t = t; prev_g = gt;
-        }
+    const ScreenArgs args{z_start_[l].data(), ws_.Z[l].data(), slopes_.bits[l].data(),
+                          slopes_.row_bytes(l), p.n, w, kinked_[l].data(),
+                          l == 0 ? curv_.data() : nullptr, xnorm_.data()};
+    screen(args, hit_cross_, hit_near_);
+    for (int64_t ix : hit_cross_) {
+      const int64_t i = ix / w, j = ix % w;
+      if (side_[l][ix] == 0) continue;
+      if (std::abs(ws_.Z[l][ix]) < zeta_ && in_grace({i, l, j})) continue;
+      crossed_.push_back({i, l, j});
+    }
+    if (curved)
+      for (int64_t ix : hit_near_) {
+        if (side_[l][ix] == 0) continue;
+        if (l == 0) check_dip_first_layer(dense, ix / w, ix % w);
+        else check_dip_deeper(dense, l, ix / w, ix % w);
       }
+    hit_cross_.clear();
+    hit_near_.clear();
   }
 }
 
 FlowField::Event FlowField::find_event(const DenseOutput& dense, std::vector<double>& buf) {
   Event best;
   buf.resize(size_t(p.n_params));
-  // Pairs whose z ended on the other side of the mask (more than zeta past the kink),
-  // from the pass at the step's end (the last rhs() call).
-  crossed_.clear();
-  for (int64_t l = 0; l < p.n_layers(); ++l) {
-    const int64_t w = p.width[l + 1];
-    const double* z = ws_.Z[l].data();
-    const int8_t* sd = side_[l].data();
-    for (int64_t i = 0; i < p.n; ++i) {
-      int any = 0;  // branch-free test of the row first: crossings are rare
-      for (int64_t j = 0; j < w; ++j) any |= int(double(sd[i * w + j]) * z[i * w + j] < 0);
-      if (!any) continue;
-      for (int64_t j = 0; j < w; ++j) {
-        const int64_t ix = i * w + j;
-        if (sd[ix] != 0 && double(sd[ix]) * z[ix] < 0 && p.kinked(l, j) &&
-            !(std::abs(z[ix]) < zeta_ && in_grace({i, l, j})))
-          crossed_.push_back({i, l, j});
-      }
-    }
-  }
-  find_dips(dense);
+  screen_step(dense);
   // Sliding slopes that left their interval by the step's end.
   std::vector<std::pair<int64_t, bool>> exits;
   for (int64_t k = 0; k < int64_t(sliding_.size()); ++k) {

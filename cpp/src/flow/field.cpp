@@ -32,9 +32,12 @@ FlowField::FlowField(const FlowProblem& problem, FlowResult& out, bool record_ev
   const int64_t L = p.n_layers();
   mask_.resize(L);
   side_.resize(L);
+  kinked_.resize(L);
   for (int64_t l = 0; l < L; ++l) {
     mask_[l].assign(size_t(p.n * p.width[l + 1]), 1.0);
     side_[l].assign(size_t(p.n * p.width[l + 1]), 1);
+    kinked_[l].assign(size_t(padded_row(p.width[l + 1])), 0.0);
+    for (int64_t j = 0; j < p.width[l + 1]; ++j) kinked_[l][j] = p.kinked(l, j) ? 1.0 : 0.0;
   }
 }
 

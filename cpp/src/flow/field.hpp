@@ -108,11 +108,15 @@ class FlowField {
   std::vector<PairId> grace_;
   double zeta_ = 1e-11;
   bool in_grace(const PairId& q) const;
-  void find_dips(const DenseOutput& dense);
+  void screen_step(const DenseOutput& dense);
+  void bound_curvature(const DenseOutput& dense);
+  void check_dip_first_layer(const DenseOutput& dense, int64_t i, int64_t j);
+  void check_dip_deeper(const DenseOutput& dense, int64_t l, int64_t i, int64_t j);
   std::vector<std::vector<double>> z_start_;  // Z at the current step's start
   std::vector<std::pair<PairId, double>> dips_;  // pairs crossing twice in the step, tau
   std::vector<double> curv_, xnorm_, dip_buf_;
-  std::vector<uint8_t> flag_;
+  std::vector<std::vector<double>> kinked_;     // per layer, padded: 1 where the neuron has a kink
+  std::vector<int64_t> hit_cross_, hit_near_;   // the screen's output
 };
 
 }  // namespace regionlab::flow

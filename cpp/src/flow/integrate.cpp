@@ -82,26 +82,190 @@ double scaled_norm(const std::vector<double>& v, const std::vector<double>& y, d
   return std::sqrt(s / double(v.size()));
 }
 
+// Bogacki-Shampine 3(2) (Hairer, Norsett & Wanner II.4): three new stages and FSAL.
+constexpr double bs_a21 = 1.0 / 2, bs_a32 = 3.0 / 4;
+constexpr double bs_b1 = 2.0 / 9, bs_b2 = 1.0 / 3, bs_b3 = 4.0 / 9;
+constexpr double bs_e1 = -5.0 / 72, bs_e2 = 1.0 / 12, bs_e3 = 1.0 / 9, bs_e4 = -1.0 / 8;
+
+using Vec = std::vector<double>;
+
+// Stage and error buffers of one step.
+struct StepWork {
+  Vec tmp, k2, k3, k4, k5, k6, err, ymax;
+  explicit StepWork(size_t np) : tmp(np), k2(np), k3(np), k4(np), k5(np), k6(np), err(np), ymax(np) {}
+};
+
+double error_norm(const Vec& y, const Vec& y1, StepWork& w, double rtol, double atol) {
+  for (size_t k = 0; k < y.size(); ++k) w.ymax[k] = std::max(std::abs(y[k]), std::abs(y1[k]));
+  return scaled_norm(w.err, w.ymax, rtol, atol);
+}
+
+// A step of h from (y, f0 = f(y)): y1, f1 = f(y1) (the field's last full evaluation, so
+// its pre-activations are at y1), the dense output; returns the scaled error norm (0 for
+// the fixed-step methods).
+double dopri5_step(FlowField& field, const Vec& y, const Vec& f0, double h, Vec& y1, Vec& f1,
+                   StepWork& w, DenseOutput& dense, double rtol, double atol) {
+  const size_t P = y.size();
+  for (size_t k = 0; k < P; ++k) w.tmp[k] = y[k] + h * a21 * f0[k];
+  field.stage_rhs(w.tmp.data(), w.k2.data());
+  for (size_t k = 0; k < P; ++k) w.tmp[k] = y[k] + h * (a31 * f0[k] + a32 * w.k2[k]);
+  field.stage_rhs(w.tmp.data(), w.k3.data());
+  for (size_t k = 0; k < P; ++k) w.tmp[k] = y[k] + h * (a41 * f0[k] + a42 * w.k2[k] + a43 * w.k3[k]);
+  field.stage_rhs(w.tmp.data(), w.k4.data());
+  for (size_t k = 0; k < P; ++k)
+    w.tmp[k] = y[k] + h * (a51 * f0[k] + a52 * w.k2[k] + a53 * w.k3[k] + a54 * w.k4[k]);
+  field.stage_rhs(w.tmp.data(), w.k5.data());
+  for (size_t k = 0; k < P; ++k)
+    w.tmp[k] = y[k] + h * (a61 * f0[k] + a62 * w.k2[k] + a63 * w.k3[k] + a64 * w.k4[k] + a65 * w.k5[k]);
+  field.stage_rhs(w.tmp.data(), w.k6.data());
+  for (size_t k = 0; k < P; ++k)
+    y1[k] = y[k] + h * (a71 * f0[k] + a73 * w.k3[k] + a74 * w.k4[k] + a75 * w.k5[k] + a76 * w.k6[k]);
+  field.rhs(y1.data(), f1.data());
+  field.mark_step_end();
+  for (size_t k = 0; k < P; ++k)
+    w.err[k] = h * (e1 * f0[k] + e3 * w.k3[k] + e4 * w.k4[k] + e5 * w.k5[k] + e6 * w.k6[k] + e7 * f1[k]);
+  // c2..c5 are implied by the a_ij rows (each row sums to its c).
+  (void)c2; (void)c3; (void)c4; (void)c5;
+  dense.quartic = true;
+  dense.cubic = false;
+  for (size_t k = 0; k < P; ++k) {
+    const double dy = y1[k] - y[k], bspl = h * f0[k] - dy;
+    dense.r1[k] = y[k];
+    dense.r2[k] = dy;
+    dense.r3[k] = bspl;
+    dense.r4[k] = dy - h * f1[k] - bspl;
+    dense.r5[k] = h * (d1 * f0[k] + d3 * w.k3[k] + d4 * w.k4[k] + d5 * w.k5[k] + d6 * w.k6[k] + d7 * f1[k]);
+  }
+  return error_norm(y, y1, w, rtol, atol);
+}
+
+// The cubic Hermite interpolant through (y, f0) and (y1, f1): third order.
+void hermite_dense(const Vec& y, const Vec& f0, const Vec& y1, const Vec& f1, double h,
+                   DenseOutput& dense) {
+  dense.quartic = false;
+  dense.cubic = true;
+  for (size_t k = 0; k < y.size(); ++k) {
+    const double dy = y1[k] - y[k], bspl = h * f0[k] - dy;
+    dense.r1[k] = y[k]; dense.r2[k] = dy; dense.r3[k] = bspl; dense.r4[k] = dy - h * f1[k] - bspl;
+  }
+}
+
+double bs3_step(FlowField& field, const Vec& y, const Vec& f0, double h, Vec& y1, Vec& f1,
+                StepWork& w, DenseOutput& dense, double rtol, double atol) {
+  const size_t P = y.size();
+  for (size_t k = 0; k < P; ++k) w.tmp[k] = y[k] + h * bs_a21 * f0[k];
+  field.stage_rhs(w.tmp.data(), w.k2.data());
+  for (size_t k = 0; k < P; ++k) w.tmp[k] = y[k] + h * bs_a32 * w.k2[k];
+  field.stage_rhs(w.tmp.data(), w.k3.data());
+  for (size_t k = 0; k < P; ++k) y1[k] = y[k] + h * (bs_b1 * f0[k] + bs_b2 * w.k2[k] + bs_b3 * w.k3[k]);
+  field.rhs(y1.data(), f1.data());
+  field.mark_step_end();
+  for (size_t k = 0; k < P; ++k)
+    w.err[k] = h * (bs_e1 * f0[k] + bs_e2 * w.k2[k] + bs_e3 * w.k3[k] + bs_e4 * f1[k]);
+  hermite_dense(y, f0, y1, f1, h, dense);
+  return error_norm(y, y1, w, rtol, atol);
+}
+
+void rk4_step(FlowField& field, const Vec& y, const Vec& f0, double h, Vec& y1, Vec& f1,
+              StepWork& w, DenseOutput& dense) {
+  const size_t P = y.size();
+  for (size_t k = 0; k < P; ++k) w.tmp[k] = y[k] + 0.5 * h * f0[k];
+  field.stage_rhs(w.tmp.data(), w.k2.data());
+  for (size_t k = 0; k < P; ++k) w.tmp[k] = y[k] + 0.5 * h * w.k2[k];
+  field.stage_rhs(w.tmp.data(), w.k3.data());
+  for (size_t k = 0; k < P; ++k) w.tmp[k] = y[k] + h * w.k3[k];
+  field.stage_rhs(w.tmp.data(), w.k4.data());
+  for (size_t k = 0; k < P; ++k) y1[k] = y[k] + h / 6.0 * (f0[k] + 2 * w.k2[k] + 2 * w.k3[k] + w.k4[k]);
+  field.rhs(y1.data(), f1.data());
+  field.mark_step_end();
+  hermite_dense(y, f0, y1, f1, h, dense);
+}
+
+void euler_step(FlowField& field, const Vec& y, const Vec& f0, double h, Vec& y1, Vec& f1,
+                DenseOutput& dense) {
+  for (size_t k = 0; k < y.size(); ++k) y1[k] = y[k] + h * f0[k];
+  field.rhs(y1.data(), f1.data());
+  field.mark_step_end();
+  dense.quartic = dense.cubic = false;
+  for (size_t k = 0; k < y.size(); ++k) { dense.r1[k] = y[k]; dense.r2[k] = y1[k] - y[k]; }
+}
+
+// Step sizes of the adaptive methods, and which one to take next. "dopri5" takes
+// Dormand-Prince steps, and Bogacki-Shampine steps (3 evaluations instead of 6) where the
+// kinks cut the pieces so short that a step ends at the next kink long before its error
+// would limit it: the method with fewer expected evaluations per unit time wins, the time
+// to the next kink modelled as exponential with the recent mean gap.
+class StepControl {
+ public:
+  StepControl(Method method, double h0) : method_(method), h5_(h0), h3_(0.25 * h0) {}
+
+  Method next(double t) const {
+    if (method_ != Method::dopri5 || events_ < 4) return method_;
+    const double gap = std::max(mean_gap_, t - last_event_);
+    auto rate = [gap](double stages, double h) { return stages / (gap * -std::expm1(-h / gap)); };
+    return rate(3, h3_) < rate(6, h5_) ? Method::bs3 : Method::dopri5;
+  }
+  double step(Method m) const { return m == Method::bs3 ? h3_ : h5_; }
+  // After a step of h with error norm enorm (<= 1: accepted); returns false on rejection.
+  bool update(Method m, double h, double enorm) {
+    double& hm = m == Method::bs3 ? h3_ : h5_;
+    const double expo = m == Method::bs3 ? -1.0 / 3 : -0.2;
+    if (!(enorm <= 1.0)) {
+      hm = h * (std::isfinite(enorm) ? std::max(0.2, 0.9 * std::pow(enorm, expo)) : 0.2);
+      rejected_ = true;
+      return false;
+    }
+    const double fac = enorm > 0 ? 0.9 * std::pow(enorm, expo) : 10.0;
+    hm = h * std::min(rejected_ ? 1.0 : 10.0, std::max(0.2, fac));
+    rejected_ = false;
+    return true;
+  }
+  void event(double t) {
+    const double gap = t - last_event_;
+    mean_gap_ = events_ == 0 ? gap : 0.7 * mean_gap_ + 0.3 * gap;
+    last_event_ = t;
+    ++events_;
+  }
+
+ private:
+  Method method_;
+  double h5_, h3_;
+  double mean_gap_ = 0, last_event_ = 0;
+  int64_t events_ = 0;
+  bool rejected_ = false;
+};
+
+// Hairer's starting step for a method of order `order`: one explicit Euler probe.
+double starting_step(FlowField& field, const Vec& y, const Vec& f0, double t_end, double rtol,
+                     double atol, int order, StepWork& w) {
+  const double n0 = scaled_norm(y, y, rtol, atol), n1 = scaled_norm(f0, y, rtol, atol);
+  double h0 = (n0 < 1e-5 || n1 < 1e-5) ? 1e-6 : 0.01 * n0 / n1;
+  h0 = std::min(h0, t_end);
+  for (size_t k = 0; k < y.size(); ++k) w.tmp[k] = y[k] + h0 * f0[k];
+  field.stage_rhs(w.tmp.data(), w.k2.data());  // no pair slides at t = 0: nothing to undo
+  for (size_t k = 0; k < y.size(); ++k) w.err[k] = (w.k2[k] - f0[k]) / h0;
+  const double n2 = scaled_norm(w.err, y, rtol, atol);
+  const double h1 = std::max(n1, n2) <= 1e-15 ? std::max(1e-6, h0 * 1e-3)
+                                             : std::pow(0.01 / std::max(n1, n2), 1.0 / (order + 1));
+  return std::min(100 * h0, h1);
+}
+
 }  // namespace
 
 FlowResult integrate(const FlowProblem& p, const double* theta0, const IntegrateOptions& opt,
                      const InterruptCheck& interrupted) {
   if (!(opt.t_end > 0) || !std::isfinite(opt.t_end)) throw InvalidInput("t_end must be > 0");
-  if (opt.method != Method::dopri5 && !(opt.step > 0))
-    throw InvalidInput("rk4 and euler need a positive step");
-  const int64_t P = p.n_params;
+  const bool adaptive = opt.method == Method::dopri5 || opt.method == Method::bs3;
+  if (!adaptive && !(opt.step > 0)) throw InvalidInput("rk4 and euler need a positive step");
+  const size_t np = static_cast<size_t>(p.n_params);
   FlowResult out;
   FlowField field(p, out, opt.events, opt.threads);
   Recorder rec(p, out);
   InterruptPoller poll(interrupted);
-  using Vec = std::vector<double>;
-  const size_t np = static_cast<size_t>(P);
-  Vec y(theta0, theta0 + P), f0(np), y1(np), f1(np), tmp(np), k2(np), k3(np), k4(np), k5(np),
-      k6(np), err(np), ymax(np), buf(np);
+  Vec y(theta0, theta0 + np), f0(np), y1(np), f1(np), buf(np);
+  StepWork work(np);
   DenseOutput dense;
-  for (Vec* v : {&dense.r1, &dense.r2, &dense.r3, &dense.r4, &dense.r5}) v->assign(size_t(P), 0.0);
-  dense.quartic = opt.method == Method::dopri5;
-  dense.cubic = opt.method == Method::rk4;
+  for (Vec* v : {&dense.r1, &dense.r2, &dense.r3, &dense.r4, &dense.r5}) v->assign(np, 0.0);
 
   field.init_mask(y.data());
   if (opt.threads <= 0) field.autotune_threads(y.data());
@@ -113,21 +277,12 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
   size_t next_rec = 0;
   while (next_rec < rt.size() && rt[next_rec] <= 0) rec.record(rt[next_rec++], y.data());
 
-  double t = 0, h = opt.step;
-  if (opt.method == Method::dopri5 && !(h > 0)) {
-    // Hairer's starting step: one explicit Euler probe.
-    const double n0 = scaled_norm(y, y, opt.rtol, opt.atol), n1 = scaled_norm(f0, y, opt.rtol, opt.atol);
-    double h0 = (n0 < 1e-5 || n1 < 1e-5) ? 1e-6 : 0.01 * n0 / n1;
-    h0 = std::min(h0, opt.t_end);
-    for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + h0 * f0[k];
-    field.stage_rhs(tmp.data(), f1.data());  // no pair slides at t = 0: nothing to undo
-    for (int64_t k = 0; k < P; ++k) err[k] = (f1[k] - f0[k]) / h0;
-    const double n2 = scaled_norm(err, y, opt.rtol, opt.atol);
-    const double h1 = std::max(n1, n2) <= 1e-15 ? std::max(1e-6, h0 * 1e-3)
-                                               : std::pow(0.01 / std::max(n1, n2), 0.2);
-    h = std::min(100 * h0, h1);
-  }
-  bool reject_before = false;
+  double h0 = opt.step;
+  if (adaptive && !(h0 > 0))
+    h0 = starting_step(field, y, f0, opt.t_end, opt.rtol, opt.atol,
+                       opt.method == Method::bs3 ? 2 : 4, work);
+  StepControl control(opt.method, h0);
+  double t = 0;
   while (t < opt.t_end) {
     poll.poll();
     if (out.steps + out.rejected >= opt.max_steps) {
@@ -137,39 +292,17 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
           << " events so far); raise max_steps, or loosen rtol/atol";
       throw LimitExceeded(msg.str());
     }
+    const Method m = control.next(t);
+    double h = adaptive ? control.step(m) : opt.step;
     const bool last = t + h >= opt.t_end * (1 - 1e-15);
     if (last) h = opt.t_end - t;
-    double enorm = 0;
-    if (opt.method == Method::dopri5) {
-      for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + h * a21 * f0[k];
-      field.stage_rhs(tmp.data(), k2.data());
-      for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + h * (a31 * f0[k] + a32 * k2[k]);
-      field.stage_rhs(tmp.data(), k3.data());
-      for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + h * (a41 * f0[k] + a42 * k2[k] + a43 * k3[k]);
-      field.stage_rhs(tmp.data(), k4.data());
-      for (int64_t k = 0; k < P; ++k)
-        tmp[k] = y[k] + h * (a51 * f0[k] + a52 * k2[k] + a53 * k3[k] + a54 * k4[k]);
-      field.stage_rhs(tmp.data(), k5.data());
-      for (int64_t k = 0; k < P; ++k)
-        tmp[k] = y[k] + h * (a61 * f0[k] + a62 * k2[k] + a63 * k3[k] + a64 * k4[k] + a65 * k5[k]);
-      field.stage_rhs(tmp.data(), k6.data());
-      for (int64_t k = 0; k < P; ++k)
-        y1[k] = y[k] + h * (a71 * f0[k] + a73 * k3[k] + a74 * k4[k] + a75 * k5[k] + a76 * k6[k]);
-      field.rhs(y1.data(), f1.data());
-      field.mark_step_end();
-      for (int64_t k = 0; k < P; ++k) {
-        err[k] = h * (e1 * f0[k] + e3 * k3[k] + e4 * k4[k] + e5 * k5[k] + e6 * k6[k] + e7 * f1[k]);
-        ymax[k] = std::max(std::abs(y[k]), std::abs(y1[k]));
-      }
-      enorm = scaled_norm(err, ymax, opt.rtol, opt.atol);
-      // c2..c5 are implied by the a_ij rows (each row sums to its c).
-      (void)c2; (void)c3; (void)c4; (void)c5;
-      if (!(enorm <= 1.0)) {
+    if (m == Method::dopri5 || m == Method::bs3) {
+      const double enorm =
+          m == Method::dopri5 ? dopri5_step(field, y, f0, h, y1, f1, work, dense, opt.rtol, opt.atol)
+                              : bs3_step(field, y, f0, h, y1, f1, work, dense, opt.rtol, opt.atol);
+      if (!control.update(m, h, enorm)) {
         ++out.rejected;
-        const double fac = std::isfinite(enorm) ? std::max(0.2, 0.9 * std::pow(enorm, -0.2)) : 0.2;
-        h *= fac;
-        reject_before = true;
-        if (h < 1e-14 * std::max(1.0, t)) {
+        if (control.step(m) < 1e-14 * std::max(1.0, t)) {
           std::ostringstream msg;
           msg << "integrate: the step size collapsed at t=" << t
               << " (the flow may be blowing up); check the data and the learning problem";
@@ -177,34 +310,11 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
         }
         continue;
       }
-      for (int64_t k = 0; k < P; ++k) {
-        const double dy = y1[k] - y[k], bspl = h * f0[k] - dy;
-        dense.r1[k] = y[k];
-        dense.r2[k] = dy;
-        dense.r3[k] = bspl;
-        dense.r4[k] = dy - h * f1[k] - bspl;
-        dense.r5[k] = h * (d1 * f0[k] + d3 * k3[k] + d4 * k4[k] + d5 * k5[k] + d6 * k6[k] + d7 * f1[k]);
-      }
-    } else if (opt.method == Method::rk4) {
-      for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + 0.5 * h * f0[k];
-      field.stage_rhs(tmp.data(), k2.data());
-      for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + 0.5 * h * k2[k];
-      field.stage_rhs(tmp.data(), k3.data());
-      for (int64_t k = 0; k < P; ++k) tmp[k] = y[k] + h * k3[k];
-      field.stage_rhs(tmp.data(), k4.data());
-      for (int64_t k = 0; k < P; ++k)
-        y1[k] = y[k] + h / 6.0 * (f0[k] + 2 * k2[k] + 2 * k3[k] + k4[k]);
-      field.rhs(y1.data(), f1.data());
-      field.mark_step_end();
-      for (int64_t k = 0; k < P; ++k) {
-        const double dy = y1[k] - y[k], bspl = h * f0[k] - dy;
-        dense.r1[k] = y[k]; dense.r2[k] = dy; dense.r3[k] = bspl; dense.r4[k] = dy - h * f1[k] - bspl;
-      }
+      if (m == Method::bs3) ++out.low_order_steps;
+    } else if (m == Method::rk4) {
+      rk4_step(field, y, f0, h, y1, f1, work, dense);
     } else {
-      for (int64_t k = 0; k < P; ++k) y1[k] = y[k] + h * f0[k];
-      field.rhs(y1.data(), f1.data());
-      field.mark_step_end();
-      for (int64_t k = 0; k < P; ++k) { dense.r1[k] = y[k]; dense.r2[k] = y1[k] - y[k]; }
+      euler_step(field, y, f0, h, y1, f1, dense);
     }
     ++out.steps;
     dense.t0 = t;
@@ -227,19 +337,12 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
       t = t_stop;
       field.apply(ev, t, y.data(), f0.data());
       field.mark_step_start();
+      control.event(t);
     } else {
       y.swap(y1);
       f0.swap(f1);
       t = t_stop;
       field.advance_to_step_end();
-    }
-    if (opt.method == Method::dopri5) {
-      double fac = enorm > 0 ? 0.9 * std::pow(enorm, -0.2) : 10.0;
-      fac = std::min(reject_before ? 1.0 : 10.0, std::max(0.2, fac));
-      h *= fac;
-      reject_before = false;
-    } else {
-      h = opt.step;
     }
   }
   while (next_rec < rt.size()) rec.record(rt[next_rec++], y.data());

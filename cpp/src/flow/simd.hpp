@@ -42,8 +42,12 @@ inline V slope(V z, V alpha) {
 }
 // Lane c: one where bit c of bits is set, else other.
 inline V select_bits(unsigned bits, V one, V other) { return _mm512_mask_mov_pd(other, __mmask8(bits), one); }
-// Bit c set where lane c of z is > 0.
-inline unsigned positive_bits(V z) { return _mm512_cmp_pd_mask(z, zero(), _CMP_GT_OQ); }
+// Bit c set where lane c of a < b (a <= b); false for NaN.
+inline unsigned less_bits(V a, V b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
+inline unsigned less_equal_bits(V a, V b) { return _mm512_cmp_pd_mask(a, b, _CMP_LE_OQ); }
+inline V sub(V a, V b) { return _mm512_sub_pd(a, b); }
+inline V min(V a, V b) { return _mm512_min_pd(a, b); }
+inline V abs(V a) { return _mm512_abs_pd(a); }
 inline double sum(V v) { return _mm512_reduce_add_pd(v); }
 // Before calling code built for baseline x86-64 (libm, the loss): a dirty upper register
 // state makes its SSE instructions stall (here: exp ran 20x slower).
@@ -69,7 +73,13 @@ inline V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
 inline V slope(V z, V alpha) {
   return _mm256_blendv_pd(alpha, set1(1.0), _mm256_cmp_pd(z, zero(), _CMP_GT_OQ));
 }
-inline unsigned positive_bits(V z) { return unsigned(_mm256_movemask_pd(_mm256_cmp_pd(z, zero(), _CMP_GT_OQ))); }
+inline unsigned less_bits(V a, V b) { return unsigned(_mm256_movemask_pd(_mm256_cmp_pd(a, b, _CMP_LT_OQ))); }
+inline unsigned less_equal_bits(V a, V b) {
+  return unsigned(_mm256_movemask_pd(_mm256_cmp_pd(a, b, _CMP_LE_OQ)));
+}
+inline V sub(V a, V b) { return _mm256_sub_pd(a, b); }
+inline V min(V a, V b) { return _mm256_min_pd(a, b); }
+inline V abs(V a) { return _mm256_andnot_pd(set1(-0.0), a); }
 inline V select_bits(unsigned bits, V one, V other) {
   const __m256i bit = _mm256_setr_epi64x(1, 2, 4, 8);
   const __m256i on = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x(bits), bit), bit);
@@ -108,11 +118,23 @@ inline V slope(V z, V alpha) {
 inline V select_bits(unsigned bits, V one, V other) {
   return V{{bits & 1u ? one.x[0] : other.x[0], bits & 2u ? one.x[1] : other.x[1]}};
 }
-inline unsigned positive_bits(V z) { return (z.x[0] > 0 ? 1u : 0u) | (z.x[1] > 0 ? 2u : 0u); }
+inline unsigned less_bits(V a, V b) { return (a.x[0] < b.x[0] ? 1u : 0u) | (a.x[1] < b.x[1] ? 2u : 0u); }
+inline unsigned less_equal_bits(V a, V b) {
+  return (a.x[0] <= b.x[0] ? 1u : 0u) | (a.x[1] <= b.x[1] ? 2u : 0u);
+}
+inline V sub(V a, V b) { return V{{a.x[0] - b.x[0], a.x[1] - b.x[1]}}; }
+inline V min(V a, V b) { return V{{b.x[0] < a.x[0] ? b.x[0] : a.x[0], b.x[1] < a.x[1] ? b.x[1] : a.x[1]}}; }
+inline V abs(V a) { return V{{a.x[0] < 0 ? -a.x[0] : a.x[0], a.x[1] < 0 ? -a.x[1] : a.x[1]}}; }
 inline double sum(V v) { return v.x[0] + v.x[1]; }
 inline void leave_vector_state() {}
 constexpr int kTileRows = 4, kTileVecs = 3;
 #endif
+
+// Sign tests as lane bits (bit c for lane c).
+inline unsigned positive_bits(V z) { return less_bits(zero(), z); }
+inline unsigned negative_bits(V z) { return less_bits(z, zero()); }
+inline unsigned nonnegative_bits(V z) { return less_equal_bits(zero(), z); }
+inline V abs_diff(V a, V b) { return abs(sub(a, b)); }
 
 static_assert(kRowPad % W == 0, "padding must hold whole vectors");
 

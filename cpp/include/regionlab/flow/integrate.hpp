@@ -8,7 +8,9 @@
 
 namespace regionlab::flow {
 
-enum class Method { dopri5 = 0, rk4 = 1, euler = 2 };
+// dopri5: Dormand-Prince 5(4), with Bogacki-Shampine 3(2) steps where kinks are so dense
+// that they are cheaper (see StepControl in integrate.cpp); bs3: Bogacki-Shampine only.
+enum class Method { dopri5 = 0, rk4 = 1, euler = 2, bs3 = 3 };
 
 struct IntegrateOptions {
   Method method = Method::dopri5;
@@ -29,6 +31,7 @@ struct FlowResult {
   std::vector<double> sl_start, sl_end;
   std::vector<int64_t> sl_sample, sl_layer, sl_neuron;
   int64_t steps = 0, rejected = 0, evaluations = 0;
+  int64_t low_order_steps = 0;  // dopri5: accepted Bogacki-Shampine steps
 };
 
 FlowResult integrate(const FlowProblem& p, const double* theta0, const IntegrateOptions& opt,

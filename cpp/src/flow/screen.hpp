@@ -1,0 +1,31 @@
+// The event search's first pass: every (sample, neuron) pair of a layer, at a step's start
+// and end, screened in one vectorised sweep for a sign change or a possible dip (a pair that
+// may cross and come back inside the step). Compiled per ISA (screen.inl); internal to
+// cpp/src/flow.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace regionlab::flow {
+
+struct ScreenArgs {
+  const double* z0;      // n x w pre-activations at the step's start
+  const double* z1;      // ... and end
+  const uint8_t* bits;   // the pairs' sides as slope bits (1: active), SlopeMask layout
+  int64_t row_bytes;
+  int64_t n, w;
+  const double* kinked;  // padded per neuron: 1 where the neuron has a kink, else 0
+  // A pair on the same side at both ends is "near" when min(|z0|, |z1|) <= reach:
+  // reach = curv[j] * xnorm[i] when curv is given, else |z1 - z0|.
+  const double* curv;    // padded per neuron, or null
+  const double* xnorm;   // per sample (with curv)
+};
+
+// Flat indices i * w + j of the pairs whose z1 lies on the other side (crossed) and of
+// those near their kink (near). Pairs held on their kink have bit 1 here: callers skip them.
+using ScreenFn = void (*)(const ScreenArgs& a, std::vector<int64_t>& crossed,
+                          std::vector<int64_t>& near);
+
+ScreenFn screen_pairs();
+
+}  // namespace regionlab::flow
