@@ -30,48 +30,50 @@ BatchRowsFn rows_kernel() {
   }
 }
 
-// The weights in the layouts the kernels read (see BatchWorkspace).
-void lay_out_weights(const FlowProblem& p, BatchWorkspace& ws, const double* theta) {
+// The weights in the layouts the kernels read (see BlockScratch).
+void lay_out_weights(const FlowProblem& p, BlockScratch& sc, const double* theta) {
   for (int64_t l = 0; l < p.n_layers(); ++l) {
     const int64_t nin = p.width[l], nout = p.width[l + 1];
     const int64_t ldi = padded_row(nin), ldo = padded_row(nout);
     const double* W = theta + p.w_offset[l];
-    double* wp = ws.Wp[l].data();
+    double* wp = sc.Wp[l].data();
     for (int64_t j = 0; j < nout; ++j)
       std::memcpy(wp + j * ldi, W + j * nin, sizeof(double) * size_t(nin));
     if (nout > 1) {
-      double* wt = ws.Wt[l].data();
-      for (int64_t j = 0; j < nout; ++j)
-        for (int64_t c = 0; c < nin; ++c) wt[c * ldo + j] = W[j * nin + c];
+      double* wt = sc.Wt[l].data();
+      for (int64_t c = 0; c < nin; ++c)  // contiguous writes, strided reads
+        for (int64_t j = 0; j < nout; ++j) wt[c * ldo + j] = W[j * nin + c];
     }
     if (p.has_bias[l])
-      std::memcpy(ws.bias[l].data(), theta + p.b_offset[l], sizeof(double) * size_t(nout));
+      std::memcpy(sc.bias[l].data(), theta + p.b_offset[l], sizeof(double) * size_t(nout));
   }
 }
 
 // out = -precond * (sum of the threads' partial gradients), in theta's layout.
-void gather_gradient(const FlowProblem& p, const BatchWorkspace& ws, double* out) {
+void gather_gradient(const FlowProblem& p, BatchWorkspace& ws, double* out) {
   const int T = ws.active;
+  const double* P = p.precond.data();
   for (int64_t l = 0; l < p.n_layers(); ++l) {
     const int64_t nin = p.width[l], nout = p.width[l + 1], ldo = padded_row(nout);
-    double* gw = out + p.w_offset[l];
-    for (int64_t j = 0; j < nout; ++j)
-      for (int64_t c = 0; c < nin; ++c) {
-        double acc = 0;
-        for (int t = 0; t < T; ++t) {
-          const double* g = ws.scratch[t].gW[l].data();
-          acc += nout == 1 ? g[c] : g[c * ldo + j];
-        }
-        gw[j * nin + c] = acc;
-      }
+    // Thread 0's partial sums take the others' (contiguous adds).
+    std::vector<double>& g = ws.scratch[0].gW[l];
+    std::vector<double>& gb = ws.scratch[0].gb[l];
+    for (int t = 1; t < T; ++t) {
+      const std::vector<double>& h = ws.scratch[t].gW[l];
+      for (size_t r = 0; r < g.size(); ++r) g[r] += h[r];
+      const std::vector<double>& hb = ws.scratch[t].gb[l];
+      for (size_t r = 0; r < gb.size(); ++r) gb[r] += hb[r];
+    }
+    const int64_t w0 = p.w_offset[l];
+    if (nout == 1) {
+      for (int64_t c = 0; c < nin; ++c) out[w0 + c] = -P[w0 + c] * g[c];
+    } else {
+      for (int64_t j = 0; j < nout; ++j)  // contiguous writes, strided reads
+        for (int64_t c = 0; c < nin; ++c) out[w0 + j * nin + c] = -P[w0 + j * nin + c] * g[c * ldo + j];
+    }
     if (p.has_bias[l])
-      for (int64_t j = 0; j < nout; ++j) {
-        double acc = 0;
-        for (int t = 0; t < T; ++t) acc += ws.scratch[t].gb[l][j];
-        out[p.b_offset[l] + j] = acc;
-      }
+      for (int64_t j = 0; j < nout; ++j) out[p.b_offset[l] + j] = -P[p.b_offset[l] + j] * gb[j];
   }
-  for (int64_t r = 0; r < p.n_params; ++r) out[r] *= -p.precond[r];
 }
 
 void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
@@ -79,15 +81,16 @@ void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
   const BatchRowsFn rows = rows_kernel();
   const int T = ws.active;
   const bool gradient = out != nullptr;
-  lay_out_weights(p, ws, theta);
   if (T == 1) {
+    lay_out_weights(p, ws.scratch[0], theta);
     rows(p, ws, ws.scratch[0], mask, gradient, 0, p.n);
   } else {
-    // Thread t takes a contiguous run of whole blocks.
-    const int64_t nb = (p.n + ws.block - 1) / ws.block;
+    // Thread t takes an even share of the rows (a multiple of 8, so a share ends on a
+    // whole register tile) and cuts it into its own blocks.
     std::function<void(int)> job = [&](int t) {
-      const int64_t b0 = nb * t / T, b1 = nb * (t + 1) / T;
-      rows(p, ws, ws.scratch[t], mask, gradient, b0 * ws.block, std::min(p.n, b1 * ws.block));
+      lay_out_weights(p, ws.scratch[t], theta);
+      auto edge = [&](int k) { return std::min(p.n, (p.n * k / T + 7) / 8 * 8); };
+      rows(p, ws, ws.scratch[t], mask, gradient, edge(t), t + 1 == T ? p.n : edge(t + 1));
     };
     ws.pool->run(job);
   }
@@ -123,13 +126,10 @@ BatchWorkspace::BatchWorkspace(const FlowProblem& p, int threads) {
   int T = int(std::max<int64_t>(1, std::min<int64_t>(threads, nb / 2)));
   if (p.n * p.width[0] * p.max_width() < (1 << 17)) T = 1;
   Z.resize(L);
-  Wt.resize(L); Wp.resize(L); bias.resize(L); alpha.resize(L);
+  alpha.resize(L);
   for (int64_t l = 0; l < L; ++l) {
-    const int64_t nin = p.width[l], nout = p.width[l + 1];
+    const int64_t nout = p.width[l + 1];
     Z[l].assign(size_t(p.n * nout), 0.0);
-    if (nout > 1) Wt[l].assign(size_t(nin * padded_row(nout)), 0.0);
-    Wp[l].assign(size_t(nout * padded_row(nin)), 0.0);
-    bias[l].assign(size_t(padded_row(nout)), 0.0);
     alpha[l].assign(size_t(padded_row(nout)), 0.0);
     std::copy(p.negative_slope[l].begin(), p.negative_slope[l].end(), alpha[l].begin());
   }
@@ -137,8 +137,12 @@ BatchWorkspace::BatchWorkspace(const FlowProblem& p, int threads) {
   for (int t = 0; t < T; ++t) {
     BlockScratch& sc = scratch[t];
     sc.A.resize(L); sc.bits.resize(L); sc.gW.resize(L); sc.gb.resize(L);
+    sc.Wt.resize(L); sc.Wp.resize(L); sc.bias.resize(L);
     for (int64_t l = 0; l < L; ++l) {
       const int64_t nin = p.width[l], nout = p.width[l + 1];
+      if (nout > 1) sc.Wt[l].assign(size_t(nin * padded_row(nout)), 0.0);
+      sc.Wp[l].assign(size_t(nout * padded_row(nin)), 0.0);
+      sc.bias[l].assign(size_t(padded_row(nout)), 0.0);
       sc.A[l].assign(size_t(block * padded_row(nout)), 0.0);
       sc.bits[l].assign(size_t(block * padded_row(nout) / 8), uint8_t(0));
       sc.gW[l].assign(size_t(nout == 1 ? padded_row(nin) : nin * padded_row(nout)), 0.0);

@@ -130,13 +130,97 @@ void forward_layer(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
   const int64_t nin = p.width[l], nout = p.width[l + 1], ldo = padded(nout);
   const double* in = l == 0 ? p.X.data() + r0 * nin : sc.A[l - 1].data();
   const int64_t ld_in = l == 0 ? nin : padded(nin);
-  const Activate act{ws.bias[l].data(), bits_of_layer(p, ws, sc, mask, l, r0), mask == nullptr,
+  const Activate act{sc.bias[l].data(), bits_of_layer(p, ws, sc, mask, l, r0), mask == nullptr,
                      ws.keep_z ? ws.Z[l].data() + r0 * nout : nullptr, sc.A[l].data(), nout, ldo};
   if (nout == 1)
-    rows_dot(rows, in, ld_in, ws.Wp[l].data(), nin, ws.bias[l][0], act);
+    rows_dot(rows, in, ld_in, sc.Wp[l].data(), nin, sc.bias[l][0], act);
   else
-    gemm(rows, nout, GemmArgs{nin, in, ld_in, 1, ws.Wt[l].data(), ldo}, act);
+    gemm(rows, nout, GemmArgs{nin, in, ld_in, 1, sc.Wt[l].data(), ldo}, act);
   apply_fixed_slopes(mask, l, r0, rows, sc.A[l].data(), ldo);
+}
+
+// True when some pair of layer l is held on its kink.
+bool has_fixed(const SlopeMask* mask, int64_t l) {
+  if (!mask) return false;
+  for (const SlopeMask::Fixed& f : mask->fixed)
+    if (f.layer == l) return true;
+  return false;
+}
+
+// A last layer with one output (the usual binary / scalar head), fused: four rows at a
+// time, its output, the loss, its gradient and dL/dz of the layer below (with that
+// layer's bias gradient), while the rows' activations are in L1. Returns the block's
+// loss sum (when ws.need_loss); d_below receives dL/dz of layer L-2.
+double scalar_head(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
+                   const SlopeMask* mask, bool gradient, int64_t r0, int64_t rows,
+                   double* d_below) {
+  const int64_t L = p.n_layers(), l = L - 1, nin = p.width[l];
+  const int64_t ld = padded(nin), nv = vectors(nin);
+  const int64_t y_cols = int64_t(p.Y.size()) / p.n;
+  const double* a_in = sc.A[l - 1].data();
+  const double* w = sc.Wp[l].data();
+  const double b = sc.bias[l][0];
+  const SlopeBits top = bits_of_layer(p, ws, sc, mask, l, r0);
+  const SlopeBits below = bits_of_layer(p, ws, sc, mask, l - 1, r0);
+  const Activate act{sc.bias[l].data(), top, mask == nullptr,
+                     ws.keep_z ? ws.Z[l].data() + r0 : nullptr, sc.A[l].data(), 1, padded(1)};
+  double* gw = sc.gW[l].data();
+  double* gb_below = p.has_bias[l - 1] ? sc.gb[l - 1].data() : nullptr;
+  const double inv_n = 1.0 / double(p.n);
+  double total = 0, gb_top = 0;
+  constexpr int G = 4;
+  for (int64_t i0 = 0; i0 < rows; i0 += G) {
+    const int g = int(std::min<int64_t>(G, rows - i0));
+    double f[G], dF[G], d[G];
+    for (int r = 0; r < g; ++r) {
+      const double* ar = a_in + (i0 + r) * ld;
+      V acc = zero();
+      for (int64_t v = 0; v < nv; ++v) acc = fma(load(ar + v * W), load(w + v * W), acc);
+      act.finish(i0 + r, 0, first_lane(sum(acc) + b));
+      f[r] = sc.A[l][(i0 + r) * padded(1)];
+    }
+    const int64_t row = r0 + i0;
+    leave_vector_state();
+    loss_terms(p.loss, f, p.Y.data() + row * y_cols, g, 1,
+               ws.need_loss ? ws.sample_loss.data() + row : nullptr,
+               ws.need_loss ? ws.margin.data() + row : nullptr, gradient ? dF : nullptr);
+    if (ws.need_loss)
+      for (int r = 0; r < g; ++r) total += ws.sample_loss[row + r];
+    if (!gradient) continue;
+    for (int r = 0; r < g; ++r) {
+      ws.dF[row + r] = dF[r];
+      d[r] = dF[r] * inv_n * (bits_of(top.p + (i0 + r) * top.row_bytes, 0) & 1u ? 1.0 : ws.alpha[l][0]);
+      gb_top += d[r];
+    }
+    for (int64_t v = 0; v < nv; ++v) {
+      const V wv = load(w + v * W);
+      V gacc = load(gw + v * W), bacc = gb_below ? load(gb_below + v * W) : zero();
+      for (int r = 0; r < g; ++r) {
+        const int64_t ix = (i0 + r) * ld + v * W;
+        gacc = fma(set1(d[r]), load(a_in + ix), gacc);
+        const V dn = mul(mul(set1(d[r]), wv), below.at(i0 + r, v));
+        store(d_below + ix, dn);
+        bacc = add(bacc, dn);
+      }
+      store(gw + v * W, gacc);
+      if (gb_below) store(gb_below + v * W, bacc);
+    }
+  }
+  if (gradient && p.has_bias[l]) sc.gb[l][0] += gb_top;
+  if (gradient && mask && !mask->fixed.empty()) {
+    // Pairs of layer L-2 held on their kink: their bit gave slope 1; scale, and correct
+    // the bias sum taken above.
+    const auto& fx = mask->fixed;
+    for (auto it = std::lower_bound(fx.begin(), fx.end(), r0,
+                                    [](const SlopeMask::Fixed& f, int64_t r) { return f.sample < r; });
+         it != fx.end() && it->sample < r0 + rows; ++it) {
+      if (it->layer != l - 1) continue;
+      double& dz = d_below[(it->sample - r0) * ld + it->neuron];
+      if (gb_below) gb_below[it->neuron] += (it->s - 1.0) * dz;
+      dz *= it->s;
+    }
+  }
+  return total;
 }
 
 void run_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
@@ -149,25 +233,32 @@ void run_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
   }
   double total = 0;
   const double inv_n = 1.0 / double(n);
+  const bool fused_head = L >= 2 && k == 1 && !has_fixed(mask, L - 1);
   for (int64_t r0 = r_begin; r0 < r_end; r0 += ws.block) {
     const int64_t rows = std::min(ws.block, r_end - r0);
-    for (int64_t l = 0; l < L; ++l) forward_layer(p, ws, sc, mask, l, r0, rows);
-    const int64_t ldk = padded(k);
-    const double* out_act = sc.A[L - 1].data();
-    for (int64_t i = 0; i < rows; ++i)
-      std::memcpy(sc.F.data() + i * k, out_act + i * ldk, sizeof(double) * size_t(k));
-    leave_vector_state();
-    loss_terms(p.loss, sc.F.data(), p.Y.data() + r0 * y_cols, rows, k,
-               ws.need_loss ? ws.sample_loss.data() + r0 : nullptr,
-               ws.need_loss ? ws.margin.data() + r0 : nullptr,
-               gradient ? ws.dF.data() + r0 * k : nullptr);
-    if (ws.need_loss)
-      for (int64_t i = 0; i < rows; ++i) total += ws.sample_loss[r0 + i];
-    if (!gradient) continue;
-    // ---- backward: d = dL/dz of the block, layer by layer
     double* d = sc.D0.data();
     double* d_next = sc.D1.data();
-    {
+    int64_t l = L - 1;  // the layer whose dL/dz is in d
+    if (fused_head) {
+      for (int64_t q = 0; q + 1 < L; ++q) forward_layer(p, ws, sc, mask, q, r0, rows);
+      total += scalar_head(p, ws, sc, mask, gradient, r0, rows, d);
+      if (!gradient) continue;
+      l = L - 2;
+    } else {
+      for (int64_t q = 0; q < L; ++q) forward_layer(p, ws, sc, mask, q, r0, rows);
+      const int64_t ldk = padded(k);
+      const double* out_act = sc.A[L - 1].data();
+      for (int64_t i = 0; i < rows; ++i)
+        std::memcpy(sc.F.data() + i * k, out_act + i * ldk, sizeof(double) * size_t(k));
+      leave_vector_state();
+      loss_terms(p.loss, sc.F.data(), p.Y.data() + r0 * y_cols, rows, k,
+                 ws.need_loss ? ws.sample_loss.data() + r0 : nullptr,
+                 ws.need_loss ? ws.margin.data() + r0 : nullptr,
+                 gradient ? ws.dF.data() + r0 * k : nullptr);
+      if (ws.need_loss)
+        for (int64_t i = 0; i < rows; ++i) total += ws.sample_loss[r0 + i];
+      if (!gradient) continue;
+      // dL/dz of the last layer
       const double* dF = ws.dF.data() + r0 * k;
       const V scale = set1(inv_n);
       const Delta top{bits_of_layer(p, ws, sc, mask, L - 1, r0), d, ldk};
@@ -177,7 +268,8 @@ void run_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
       apply_fixed_slopes(mask, L - 1, r0, rows, d, ldk);
       add_bias_gradient(p, sc, L - 1, rows, d);
     }
-    for (int64_t l = L - 1; l >= 0; --l) {
+    // ---- backward from layer l: weight gradient, then dL/dz of the layer below
+    for (; l >= 0; --l) {
       const int64_t nin = p.width[l], nout = p.width[l + 1];
       const int64_t ldi = padded(nin), ldo = padded(nout);
       const double* a_in = l == 0 ? p.X.data() + r0 * nin : sc.A[l - 1].data();
@@ -196,14 +288,14 @@ void run_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
       if (l == 0) break;
       const Delta below{bits_of_layer(p, ws, sc, mask, l - 1, r0), d_next, ldi};
       if (nout == 1) {
-        const double* w = ws.Wp[l].data();
+        const double* w = sc.Wp[l].data();
         const int64_t nvi = vectors(nin);
         for (int64_t i = 0; i < rows; ++i) {
           const V di = set1(d[i * ldo]);
           for (int64_t v = 0; v < nvi; ++v) below.finish(i, v, mul(di, load(w + v * W)));
         }
       } else {
-        gemm(rows, nin, GemmArgs{nout, d, ldo, 1, ws.Wp[l].data(), ldi}, below);
+        gemm(rows, nin, GemmArgs{nout, d, ldo, 1, sc.Wp[l].data(), ldi}, below);
       }
       apply_fixed_slopes(mask, l - 1, r0, rows, d_next, ldi);
       add_bias_gradient(p, sc, l - 1, rows, d_next);

@@ -1,6 +1,7 @@
 // Event location: sign changes of z (also those that come back inside a step) and
 // sliding slopes leaving their interval, by root finding on the dense output.
 #include "field.hpp"
+#include "regionlab/flow/spin_pool.hpp"
 #include "screen.hpp"
 
 #include <algorithm>
@@ -135,12 +136,27 @@ void FlowField::screen_step(const DenseOutput& dense) {
   const bool curved = dense.quartic || dense.cubic;  // linear: no dip inside a step
   if (curved) bound_curvature(dense);
   const ScreenFn screen = screen_pairs();
+  const int T = ws_.active;
+  hits_.resize(size_t(T));
   for (int64_t l = 0; l < p.n_layers(); ++l) {
     const int64_t w = p.width[l + 1];
-    const ScreenArgs args{z_start_[l].data(), ws_.Z[l].data(), slopes_.bits[l].data(),
-                          slopes_.row_bytes(l), p.n, w, kinked_[l].data(),
-                          l == 0 ? curv_.data() : nullptr, xnorm_.data()};
-    screen(args, hit_cross_, hit_near_);
+    // Rows split over the batch kernel's threads; the hits are merged in row order.
+    auto job = [&](int t) {
+      const ScreenArgs args{z_start_[l].data(), ws_.Z[l].data(), slopes_.bits[l].data(),
+                            slopes_.row_bytes(l), p.n * t / T, p.n * (t + 1) / T, w,
+                            kinked_[l].data(), l == 0 ? curv_.data() : nullptr, xnorm_.data()};
+      hits_[t].first.clear();
+      hits_[t].second.clear();
+      screen(args, hits_[t].first, hits_[t].second);
+    };
+    if (T > 1) ws_.pool->run(job);
+    else job(0);
+    hit_cross_.clear();
+    hit_near_.clear();
+    for (const auto& [cross, near] : hits_) {
+      hit_cross_.insert(hit_cross_.end(), cross.begin(), cross.end());
+      hit_near_.insert(hit_near_.end(), near.begin(), near.end());
+    }
     for (int64_t ix : hit_cross_) {
       const int64_t i = ix / w, j = ix % w;
       if (side_[l][ix] == 0) continue;
@@ -153,8 +169,6 @@ void FlowField::screen_step(const DenseOutput& dense) {
         if (l == 0) check_dip_first_layer(dense, ix / w, ix % w);
         else check_dip_deeper(dense, l, ix / w, ix % w);
       }
-    hit_cross_.clear();
-    hit_near_.clear();
   }
 }
 
@@ -220,7 +234,9 @@ FlowField::Event FlowField::find_event(const DenseOutput& dense, std::vector<dou
         const SlidingPair& sp = sliding_[k];
         return high ? sp.hi - sp.s : sp.s - sp.lo;
       };
-      const double tau = g0 < 0 ? 0.0 : illinois(g, 0.0, g0, tau_max, g1, 1e-12, 60);
+      // The field is continuous where a pair leaves its kink (only its derivative jumps),
+      // so an error dt in the exit time costs O(dt^2): 1e-8 of a step is plenty.
+      const double tau = g0 < 0 ? 0.0 : illinois(g, 0.0, g0, tau_max, g1, 1e-8, 60);
       if (tau < best.tau) {
         best.tau = tau; best.pair = sliding_[k].pair; best.kind = 2;
         best.slide_index = k; best.exit_high = high;

@@ -123,13 +123,14 @@ void FlowField::apply(const Event& ev, double t, const double* theta, double* f)
     rhs(theta, f);
     // Pushed straight back by the field on the new side: the pair slides on its kink.
     if (double(new_state) * velocity(theta, q, f) < 0) {
+      // f is affine in the slopes (exactly so for one hidden layer): the solve starts from
+      // f as evaluated, with the pair at the slope of its new side, and needs no new pass.
       const double alpha = p.negative_slope[q.layer][q.neuron];
-      SlidingPair sp{q, 0.5 * (alpha + 1.0), std::min(alpha, 1.0), std::max(alpha, 1.0), t};
-      mask_[q.layer][q.sample * w + q.neuron] = sp.s;
+      const double s_now = mask_[q.layer][q.sample * w + q.neuron];
+      SlidingPair sp{q, s_now, std::min(alpha, 1.0), std::max(alpha, 1.0), t};
       side_[q.layer][q.sample * w + q.neuron] = 0;
       slopes_.set(q.layer, q.sample, q.neuron, true);
       sliding_.push_back(sp);
-      run_kernel(theta, f, true);
       const double slack = 1e-9 * (sp.hi - sp.lo);
       const bool ok = solve_sliding(theta, f) && sliding_.back().s >= sp.lo - slack &&
                       sliding_.back().s <= sp.hi + slack;

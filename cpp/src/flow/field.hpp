@@ -117,6 +117,7 @@ class FlowField {
   std::vector<double> curv_, xnorm_, dip_buf_;
   std::vector<std::vector<double>> kinked_;     // per layer, padded: 1 where the neuron has a kink
   std::vector<int64_t> hit_cross_, hit_near_;   // the screen's output
+  std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> hits_;  // ... per thread
 };
 
 }  // namespace regionlab::flow

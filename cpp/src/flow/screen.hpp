@@ -13,7 +13,8 @@ struct ScreenArgs {
   const double* z1;      // ... and end
   const uint8_t* bits;   // the pairs' sides as slope bits (1: active), SlopeMask layout
   int64_t row_bytes;
-  int64_t n, w;
+  int64_t row_begin, row_end;  // the samples to screen (of n)
+  int64_t w;
   const double* kinked;  // padded per neuron: 1 where the neuron has a kink, else 0
   // A pair on the same side at both ends is "near" when min(|z0|, |z1|) <= reach:
   // reach = curv[j] * xnorm[i] when curv is given, else |z1 - z0|.

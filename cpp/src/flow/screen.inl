@@ -10,7 +10,7 @@ using namespace simd;
 
 void screen_rows(const ScreenArgs& a, std::vector<int64_t>& crossed, std::vector<int64_t>& near) {
   const V one = set1(1.0), minus_one = set1(-1.0);
-  for (int64_t i = 0; i < a.n; ++i) {
+  for (int64_t i = a.row_begin; i < a.row_end; ++i) {
     const double* z0 = a.z0 + i * a.w;
     const double* z1 = a.z1 + i * a.w;
     const uint8_t* bits = a.bits + i * a.row_bytes;

@@ -50,6 +50,11 @@ struct BlockScratch {
   // Partial gradient, per layer: weights as in x out (transposed) when out > 1, as one
   // padded row when out == 1; biases as one padded row.
   std::vector<std::vector<double>> gW, gb;
+  // The weights, laid out for the kernels by each thread at the start of a pass (its own
+  // copy: a helper core reading the caller's fresh copy would wait on cache transfers).
+  std::vector<std::vector<double>> Wt;      // per layer with out > 1: W^T, in x out
+  std::vector<std::vector<double>> Wp;      // per layer: W, out x in
+  std::vector<std::vector<double>> bias;    // per layer: b (zeros without a bias)
   double loss = 0;                        // partial sum of sample losses
 };
 
@@ -66,10 +71,6 @@ struct BatchWorkspace {
   // false: leave Z as it is (a Runge-Kutta stage needs only the gradient).
   bool keep_z = true;
   int64_t block = 0;                        // rows per block
-  // The weights, laid out for the kernels at the start of each pass (padded rows):
-  std::vector<std::vector<double>> Wt;      // per layer with out > 1: W^T, in x out
-  std::vector<std::vector<double>> Wp;      // per layer: W, out x in
-  std::vector<std::vector<double>> bias;    // per layer: b (zeros without a bias)
   std::vector<std::vector<double>> alpha;   // per layer: negative slopes (pad lanes 0)
   std::vector<BlockScratch> scratch;        // one per thread
   std::shared_ptr<SpinPool> pool;           // null: single-threaded
@@ -93,9 +94,9 @@ BatchGradientFn batch_gradient();
 void autotune_threads(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
                       const SlopeMask* mask);
 
-// The per-ISA kernel: rows [r_begin, r_end) (whole blocks) with the weights in ws.Wt / Wp /
-// bias; when `gradient`, sc.gW / sc.gb receive the rows' gradient (zeroed here, not
-// preconditioned); sample-loss sum into sc.loss when ws.need_loss.
+// The per-ISA kernel: rows [r_begin, r_end) with the weights in sc.Wt / Wp / bias; when
+// `gradient`, sc.gW / sc.gb receive the rows' gradient (zeroed here, not preconditioned);
+// sample-loss sum into sc.loss when ws.need_loss.
 using BatchRowsFn = void (*)(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
                              const SlopeMask* mask, bool gradient, int64_t r_begin,
                              int64_t r_end);
