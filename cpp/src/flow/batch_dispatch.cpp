@@ -49,21 +49,12 @@ void lay_out_weights(const FlowProblem& p, BlockScratch& sc, const double* theta
   }
 }
 
-// out = -precond * (sum of the threads' partial gradients), in theta's layout.
-void gather_gradient(const FlowProblem& p, BatchWorkspace& ws, double* out) {
-  const int T = ws.active;
+// A thread's partial gradient (sc.gW, sc.gb) into theta's layout, scaled by -precond.
+void unpack_gradient(const FlowProblem& p, const BlockScratch& sc, double* out) {
   const double* P = p.precond.data();
   for (int64_t l = 0; l < p.n_layers(); ++l) {
     const int64_t nin = p.width[l], nout = p.width[l + 1], ldo = padded_row(nout);
-    // Thread 0's partial sums take the others' (contiguous adds).
-    std::vector<double>& g = ws.scratch[0].gW[l];
-    std::vector<double>& gb = ws.scratch[0].gb[l];
-    for (int t = 1; t < T; ++t) {
-      const std::vector<double>& h = ws.scratch[t].gW[l];
-      for (size_t r = 0; r < g.size(); ++r) g[r] += h[r];
-      const std::vector<double>& hb = ws.scratch[t].gb[l];
-      for (size_t r = 0; r < gb.size(); ++r) gb[r] += hb[r];
-    }
+    const double* g = sc.gW[l].data();
     const int64_t w0 = p.w_offset[l];
     if (nout == 1) {
       for (int64_t c = 0; c < nin; ++c) out[w0 + c] = -P[w0 + c] * g[c];
@@ -72,7 +63,7 @@ void gather_gradient(const FlowProblem& p, BatchWorkspace& ws, double* out) {
         for (int64_t c = 0; c < nin; ++c) out[w0 + j * nin + c] = -P[w0 + j * nin + c] * g[c * ldo + j];
     }
     if (p.has_bias[l])
-      for (int64_t j = 0; j < nout; ++j) out[p.b_offset[l] + j] = -P[p.b_offset[l] + j] * gb[j];
+      for (int64_t j = 0; j < nout; ++j) out[p.b_offset[l] + j] = -P[p.b_offset[l] + j] * sc.gb[l][j];
   }
 }
 
@@ -84,6 +75,7 @@ void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
   if (T == 1) {
     lay_out_weights(p, ws.scratch[0], theta);
     rows(p, ws, ws.scratch[0], mask, gradient, 0, p.n);
+    if (gradient) unpack_gradient(p, ws.scratch[0], out);
   } else {
     // Thread t takes an even share of the rows (a multiple of 8, so a share ends on a
     // whole register tile) and cuts it into its own blocks.
@@ -91,15 +83,21 @@ void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
       lay_out_weights(p, ws.scratch[t], theta);
       auto edge = [&](int k) { return std::min(p.n, (p.n * k / T + 7) / 8 * 8); };
       rows(p, ws, ws.scratch[t], mask, gradient, edge(t), t + 1 == T ? p.n : edge(t + 1));
+      // Each thread unpacks its own part; the caller adds them up (in thread order).
+      if (gradient) unpack_gradient(p, ws.scratch[t], t == 0 ? out : ws.scratch[t].grad.data());
     };
     ws.pool->run(job);
+    if (gradient)
+      for (int t = 1; t < T; ++t) {
+        const double* g = ws.scratch[t].grad.data();
+        for (int64_t r = 0; r < p.n_params; ++r) out[r] += g[r];
+      }
   }
   if (ws.need_loss) {
     double total = 0;
     for (int t = 0; t < T; ++t) total += ws.scratch[t].loss;
     ws.loss = total / double(p.n);
   }
-  if (gradient) gather_gradient(p, ws, out);
 }
 
 }  // namespace
@@ -151,6 +149,7 @@ BatchWorkspace::BatchWorkspace(const FlowProblem& p, int threads) {
     sc.D0.assign(size_t(block * padded_row(p.max_width())), 0.0);
     sc.D1.assign(size_t(block * padded_row(p.max_width())), 0.0);
     sc.F.assign(size_t(block * p.out_dim()), 0.0);
+    if (t > 0) sc.grad.assign(size_t(p.n_params), 0.0);
   }
   dF.assign(size_t(p.n * p.out_dim()), 0.0);
   sample_loss.assign(size_t(p.n), 0.0);

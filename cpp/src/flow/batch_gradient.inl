@@ -139,6 +139,35 @@ void forward_layer(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
   apply_fixed_slopes(mask, l, r0, rows, sc.A[l].data(), ldo);
 }
 
+// dloss_i/dF_i for rows of one output (mse, logistic, exp) with the vectorised exp;
+// false for the other losses (then loss_terms does it).
+bool scalar_loss_gradient(Loss loss, const double* F, const double* Y, int64_t n, double* dF) {
+  if (loss == Loss::cross_entropy) return false;
+  const V one = set1(1.0), minus_one = set1(-1.0);
+  for (int64_t i = 0; i < n; i += W) {
+    const int cnt = lanes_at(i, n);
+    const V f = load_n(F + i, cnt), y = load_n(Y + i, cnt);
+    V g;
+    if (loss == Loss::mse) g = sub(f, y);
+    else if (loss == Loss::logistic) g = div(mul(minus_one, y), add(one, exp(mul(y, f))));  // -y sigmoid(-yf)
+    else g = mul(mul(minus_one, y), exp(mul(minus_one, mul(y, f))));                         // -y e^{-yf}
+    store_n(dF + i, g, cnt);
+  }
+  return true;
+}
+
+// The rows' losses and margins (when ws.need_loss) and dloss/dF (when dF is non-null).
+void block_loss(const FlowProblem& p, BatchWorkspace& ws, const double* F, int64_t row,
+                int64_t rows, double* dF) {
+  const int64_t k = p.out_dim(), y_cols = int64_t(p.Y.size()) / p.n;
+  const double* Y = p.Y.data() + row * y_cols;
+  const bool fast = dF && k == 1 && scalar_loss_gradient(p.loss, F, Y, rows, dF);
+  if (!ws.need_loss && (fast || !dF)) return;
+  leave_vector_state();  // libm follows
+  loss_terms(p.loss, F, Y, rows, k, ws.need_loss ? ws.sample_loss.data() + row : nullptr,
+             ws.need_loss ? ws.margin.data() + row : nullptr, fast ? nullptr : dF);
+}
+
 // True when some pair of layer l is held on its kink.
 bool has_fixed(const SlopeMask* mask, int64_t l) {
   if (!mask) return false;
@@ -156,7 +185,6 @@ double scalar_head(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
                    double* d_below) {
   const int64_t L = p.n_layers(), l = L - 1, nin = p.width[l];
   const int64_t ld = padded(nin), nv = vectors(nin);
-  const int64_t y_cols = int64_t(p.Y.size()) / p.n;
   const double* a_in = sc.A[l - 1].data();
   const double* w = sc.Wp[l].data();
   const double b = sc.bias[l][0];
@@ -168,7 +196,7 @@ double scalar_head(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
   double* gb_below = p.has_bias[l - 1] ? sc.gb[l - 1].data() : nullptr;
   const double inv_n = 1.0 / double(p.n);
   double total = 0, gb_top = 0;
-  constexpr int G = 4;
+  constexpr int G = 8;
   for (int64_t i0 = 0; i0 < rows; i0 += G) {
     const int g = int(std::min<int64_t>(G, rows - i0));
     double f[G], dF[G], d[G];
@@ -180,10 +208,7 @@ double scalar_head(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
       f[r] = sc.A[l][(i0 + r) * padded(1)];
     }
     const int64_t row = r0 + i0;
-    leave_vector_state();
-    loss_terms(p.loss, f, p.Y.data() + row * y_cols, g, 1,
-               ws.need_loss ? ws.sample_loss.data() + row : nullptr,
-               ws.need_loss ? ws.margin.data() + row : nullptr, gradient ? dF : nullptr);
+    block_loss(p, ws, f, row, g, gradient ? dF : nullptr);
     if (ws.need_loss)
       for (int r = 0; r < g; ++r) total += ws.sample_loss[row + r];
     if (!gradient) continue;
@@ -226,7 +251,6 @@ double scalar_head(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
 void run_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
               const SlopeMask* mask, bool gradient, int64_t r_begin, int64_t r_end) {
   const int64_t n = p.n, L = p.n_layers(), k = p.out_dim();
-  const int64_t y_cols = int64_t(p.Y.size()) / n;
   if (gradient) {
     for (auto& g : sc.gW) std::fill(g.begin(), g.end(), 0.0);
     for (auto& g : sc.gb) std::fill(g.begin(), g.end(), 0.0);
@@ -250,11 +274,7 @@ void run_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
       const double* out_act = sc.A[L - 1].data();
       for (int64_t i = 0; i < rows; ++i)
         std::memcpy(sc.F.data() + i * k, out_act + i * ldk, sizeof(double) * size_t(k));
-      leave_vector_state();
-      loss_terms(p.loss, sc.F.data(), p.Y.data() + r0 * y_cols, rows, k,
-                 ws.need_loss ? ws.sample_loss.data() + r0 : nullptr,
-                 ws.need_loss ? ws.margin.data() + r0 : nullptr,
-                 gradient ? ws.dF.data() + r0 * k : nullptr);
+      block_loss(p, ws, sc.F.data(), r0, rows, gradient ? ws.dF.data() + r0 * k : nullptr);
       if (ws.need_loss)
         for (int64_t i = 0; i < rows; ++i) total += ws.sample_loss[r0 + i];
       if (!gradient) continue;

@@ -13,14 +13,16 @@ namespace regionlab::flow {
 namespace {
 
 // Earliest root of g on [a, b] with g(a) >= 0 > g(b) (Illinois false position). Returns
-// the right end of the final bracket, so g(result) < 0: the state is past the threshold.
+// the right end of the final bracket, so g(result) < 0: the state is past the threshold;
+// or, with gtol > 0, the first point where |g| <= gtol.
 double illinois(const std::function<double(double)>& g, double a, double ga, double b,
-                double gb, double tol, int max_iter) {
+                double gb, double tol, int max_iter, double gtol = 0) {
   int last = 0;
   for (int it = 0; it < max_iter && b - a > tol; ++it) {
     double c = b - gb * (b - a) / (gb - ga);
     if (!(c > a && c < b)) c = 0.5 * (a + b);
     const double gc = g(c);
+    if (std::abs(gc) <= gtol) return c;
     if (gc < 0) {
       b = c; gb = gc;
       if (last == -1) ga *= 0.5;
@@ -234,9 +236,12 @@ FlowField::Event FlowField::find_event(const DenseOutput& dense, std::vector<dou
         const SlidingPair& sp = sliding_[k];
         return high ? sp.hi - sp.s : sp.s - sp.lo;
       };
-      // The field is continuous where a pair leaves its kink (only its derivative jumps),
-      // so an error dt in the exit time costs O(dt^2): 1e-8 of a step is plenty.
-      const double tau = g0 < 0 ? 0.0 : illinois(g, 0.0, g0, tau_max, g1, 1e-8, 60);
+      // The field is continuous where a pair leaves its kink (its slope reaches the end
+      // of the interval), so an error dt in the exit time costs O(dt^2) in theta: a slope
+      // within 1e-7 of the bound, or a bracket of 1e-6 of the step, is ample (each
+      // iteration is a full pass).
+      const double tau = g0 < 0 ? 0.0
+                                : illinois(g, 0.0, g0, tau_max, g1, 1e-6, 60, 1e-7 * (sp0.hi - sp0.lo));
       if (tau < best.tau) {
         best.tau = tau; best.pair = sliding_[k].pair; best.kind = 2;
         best.slide_index = k; best.exit_high = high;

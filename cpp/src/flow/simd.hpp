@@ -4,6 +4,7 @@
 // The names live in the per-ISA namespace REGIONLAB_ISA_NS (set by the including file):
 // the same inline function compiled for two ISAs must not be merged by the linker.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #include "regionlab/flow/batch_gradient.hpp"
@@ -48,6 +49,11 @@ inline unsigned less_equal_bits(V a, V b) { return _mm512_cmp_pd_mask(a, b, _CMP
 inline V sub(V a, V b) { return _mm512_sub_pd(a, b); }
 inline V min(V a, V b) { return _mm512_min_pd(a, b); }
 inline V abs(V a) { return _mm512_abs_pd(a); }
+inline V div(V a, V b) { return _mm512_div_pd(a, b); }
+inline V max(V a, V b) { return _mm512_max_pd(a, b); }
+inline V round_int(V a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+// p * 2^k for integral k (overflow to inf, gradual underflow to 0 handled).
+inline V scale2(V p, V k) { return _mm512_scalef_pd(p, k); }
 inline double sum(V v) { return _mm512_reduce_add_pd(v); }
 // Before calling code built for baseline x86-64 (libm, the loss): a dirty upper register
 // state makes its SSE instructions stall (here: exp ran 20x slower).
@@ -80,6 +86,19 @@ inline unsigned less_equal_bits(V a, V b) {
 inline V sub(V a, V b) { return _mm256_sub_pd(a, b); }
 inline V min(V a, V b) { return _mm256_min_pd(a, b); }
 inline V abs(V a) { return _mm256_andnot_pd(set1(-0.0), a); }
+inline V div(V a, V b) { return _mm256_div_pd(a, b); }
+inline V max(V a, V b) { return _mm256_max_pd(a, b); }
+inline V round_int(V a) { return _mm256_round_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline V scale2(V p, V k) {
+  // 2^k in two halves, each a normal number for k in [-2044, 2046], built in the exponent bits.
+  const V h = round_int(mul(k, set1(0.5))), rest = sub(k, h);
+  auto pow2 = [](V e) {
+    const __m256i bits = _mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(e)),
+                                                            _mm256_set1_epi64x(1023)), 52);
+    return _mm256_castsi256_pd(bits);
+  };
+  return mul(mul(p, pow2(h)), pow2(rest));
+}
 inline V select_bits(unsigned bits, V one, V other) {
   const __m256i bit = _mm256_setr_epi64x(1, 2, 4, 8);
   const __m256i on = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x(bits), bit), bit);
@@ -125,6 +144,10 @@ inline unsigned less_equal_bits(V a, V b) {
 inline V sub(V a, V b) { return V{{a.x[0] - b.x[0], a.x[1] - b.x[1]}}; }
 inline V min(V a, V b) { return V{{b.x[0] < a.x[0] ? b.x[0] : a.x[0], b.x[1] < a.x[1] ? b.x[1] : a.x[1]}}; }
 inline V abs(V a) { return V{{a.x[0] < 0 ? -a.x[0] : a.x[0], a.x[1] < 0 ? -a.x[1] : a.x[1]}}; }
+inline V div(V a, V b) { return V{{a.x[0] / b.x[0], a.x[1] / b.x[1]}}; }
+inline V max(V a, V b) { return V{{b.x[0] > a.x[0] ? b.x[0] : a.x[0], b.x[1] > a.x[1] ? b.x[1] : a.x[1]}}; }
+inline V round_int(V a) { return V{{std::nearbyint(a.x[0]), std::nearbyint(a.x[1])}}; }
+inline V scale2(V p, V k) { return V{{std::ldexp(p.x[0], int(k.x[0])), std::ldexp(p.x[1], int(k.x[1]))}}; }
 inline double sum(V v) { return v.x[0] + v.x[1]; }
 inline void leave_vector_state() {}
 constexpr int kTileRows = 4, kTileVecs = 3;
@@ -135,6 +158,21 @@ inline unsigned positive_bits(V z) { return less_bits(zero(), z); }
 inline unsigned negative_bits(V z) { return less_bits(z, zero()); }
 inline unsigned nonnegative_bits(V z) { return less_equal_bits(zero(), z); }
 inline V abs_diff(V a, V b) { return abs(sub(a, b)); }
+
+// exp(x) to about 1 ulp: x = k ln2 + r with |r| <= ln2 / 2 (Cody-Waite split of ln2), a
+// degree-13 Taylor polynomial for e^r (truncation < 1e-17), then the scaling by 2^k.
+inline V exp(V x) {
+  x = min(max(x, set1(-746.0)), set1(710.0));  // beyond: 0 and inf after the scaling
+  const V k = round_int(mul(x, set1(1.4426950408889634)));
+  V r = fma(k, set1(-6.93147180369123816490e-01), x);
+  r = fma(k, set1(-1.90821492927058770002e-10), r);
+  V q = set1(1.0 / 6227020800.0);  // 1/13!
+  const double inv_fact[13] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
+                               1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0,
+                               1.0 / 6.0, 0.5, 1.0, 1.0};
+  for (double c : inv_fact) q = fma(q, r, set1(c));
+  return scale2(q, k);
+}
 
 static_assert(kRowPad % W == 0, "padding must hold whole vectors");
 
