@@ -29,11 +29,17 @@ def data(n, d, loss, k=1, seed=0):
         ((4, 6, 5, 1), 0.2, False, "mse"),
         ((4, 6, 3), 0.0, True, "mse"),
         ((5, 7, 6, 4), 0.05, True, "cross_entropy"),
+        # partial vectors, several register tiles and blocks of rows in the batch kernel
+        ((7, 19, 13, 1), 0.1, True, "logistic"),
+        ((9, 33, 3), 0.0, True, "cross_entropy"),
+        ((1, 17, 1), 0.3, False, "exp"),
+        ((20, 100, 1), 0.1, True, "logistic"),
+        ((6, 40, 9, 2), 0.01, True, "mse"),
     ],
 )
 def test_one_gd_step_is_minus_lr_times_the_autograd_gradient(widths, slope, bias, loss):
     model = make_mlp(widths, slope, bias, seed=1)
-    X, y = data(40, widths[0], loss, k=widths[-1])
+    X, y = data(40 if widths[1] < 100 else 333, widths[0], loss, k=widths[-1])
     lr = 0.3
     tr = rl.flow.gd(model, X, y, loss=loss, lr=lr, steps=1, record_every=1)
     f, L = field(model, flat_params(model), X, y, loss)
@@ -129,6 +135,19 @@ def test_threads_give_the_same_descent_and_flow():
     b = rl.flow.integrate(model, X, y, loss="logistic", t_end=0.2, threads=2)
     assert len(a.events) == len(b.events) > 0
     np.testing.assert_allclose(b.flat_params, a.flat_params, rtol=0, atol=1e-9)
+
+
+def test_logistic_and_exp_gradients_hold_at_large_margins():
+    # the vectorised exp of the scalar losses' gradient, far into its tails
+    model = make_mlp((3, 8, 1), 0.1, True, seed=2)
+    X, y = data(50, 3, "logistic", seed=2)
+    X = X * np.geomspace(1e-3, 300, 50)[:, None]  # outputs from ~0 to hundreds
+    for loss in ("logistic", "exp"):
+        f, L = field(model, flat_params(model), X, y, loss)
+        tr = rl.flow.gd(model, X, y, loss=loss, lr=1e-3, steps=1, record_every=1)
+        assert np.all(np.isfinite(tr.flat_params[1]))
+        np.testing.assert_allclose((tr.flat_params[1] - tr.flat_params[0]) / 1e-3, f,
+                                   rtol=1e-12, atol=1e-12 * np.abs(f).max())
 
 
 @pytest.mark.parametrize("biases", [(True, False, True), (False, True, True), (True, True, False)])

@@ -42,7 +42,7 @@ def test_matches_scipy_dop853_on_a_stretch_without_kinks():
     np.testing.assert_allclose(tr.flat_params[1:], sol.y.T, rtol=0, atol=1e-8)
 
 
-@pytest.mark.parametrize("method,step", [("dopri5", None), ("rk4", 2e-3)])
+@pytest.mark.parametrize("method,step", [("dopri5", None), ("bs3", None), ("rk4", 2e-3)])
 def test_matches_tiny_step_rk4_that_stops_at_each_crossing(method, step):
     model, X, y = problem(n=12, widths=(2, 5, 1), seed=3, loss="mse")
     t_end = 1.5
@@ -56,6 +56,43 @@ def test_matches_tiny_step_rk4_that_stops_at_each_crossing(method, step):
     assert [(e["sample"], e["layer"], e["neuron"]) for e in tr.events] == [
         (c[1], c[2], c[3]) for c in crossings]
     np.testing.assert_allclose(tr.flat_params[-1], ref, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("method", ["dopri5", "bs3"])
+def test_wide_deep_net_matches_scipy_dop853_before_the_first_kink(method):
+    # widths that leave partial vectors and several register tiles in the batch kernel
+    scipy_integrate = pytest.importorskip("scipy.integrate")
+    model, X, y = problem(n=90, widths=(5, 19, 11, 1), seed=4, loss="mse")
+    first = rl.flow.integrate(model, X, y, loss="mse", t_end=1.0).events["time"]
+    t_end = 0.9 * first[0] if len(first) else 1.0
+    tr = rl.flow.integrate(model, X, y, loss="mse", t_end=t_end, rtol=1e-10, atol=1e-12,
+                           method=method, record=2)
+    assert len(tr.events) == 0
+    theta0 = flat_params(model)
+    masks = sign_masks(model, theta0, X)
+    sol = scipy_integrate.solve_ivp(lambda t, th: field(model, th, X, y, "mse", masks)[0],
+                                    (0, t_end), theta0, method="DOP853", rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tr.flat_params[-1], sol.y[:, -1], rtol=0, atol=1e-8)
+
+
+def test_dense_kinks_take_low_order_steps_and_stay_exact():
+    # Many samples near the kinks: pieces between events are short, so dopri5 switches to
+    # Bogacki-Shampine steps; the result must still match a tight reference and the
+    # events must be the same.
+    model, X, y = problem(n=100, widths=(3, 20, 1), seed=2, loss="mse")
+    t_end = 2.0
+    tr = rl.flow.integrate(model, X, y, loss="mse", t_end=t_end)
+    ref = rl.flow.integrate(model, X, y, loss="mse", t_end=t_end, rtol=1e-12, atol=1e-14,
+                            method="bs3")
+    pure, crossings = rk4_with_crossings(model, flat_params(model), X, y, "mse", t_end, 5e-3)
+    assert len(tr.sliding) == 0 and len(crossings) >= 50
+    assert tr.stats["low_order_steps"] > len(crossings) // 2
+    assert len(tr.events) == len(ref.events) == len(crossings)
+    # times of grazing crossings are ill-conditioned (|dz/dt| small): the state is what
+    # the tolerances control
+    np.testing.assert_allclose(tr.events["time"], ref.events["time"], atol=1e-5)
+    np.testing.assert_allclose(ref.flat_params[-1], pure, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(tr.flat_params[-1], ref.flat_params[-1], rtol=0, atol=1e-6)
 
 
 def test_gd_tends_to_gf_at_first_order():

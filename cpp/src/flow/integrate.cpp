@@ -194,10 +194,12 @@ void euler_step(FlowField& field, const Vec& y, const Vec& f0, double h, Vec& y1
 // Dormand-Prince steps, and Bogacki-Shampine steps (3 evaluations instead of 6) where the
 // kinks cut the pieces so short that a step ends at the next kink long before its error
 // would limit it: the method with fewer expected evaluations per unit time wins, the time
-// to the next kink modelled as exponential with the recent mean gap.
+// to the next kink modelled as exponential with the recent mean gap. Each method's step
+// size comes from its own error estimates; one that has not run for a while has its
+// estimate raised to an optimistic guess, so that a stale one does not lock it out.
 class StepControl {
  public:
-  StepControl(Method method, double h0) : method_(method), h5_(h0), h3_(0.25 * h0) {}
+  StepControl(Method method, double h0) : method_(method), h5_(h0), h3_(0.5 * h0) {}
 
   Method next(double t) const {
     if (method_ != Method::dopri5 || events_ < 4) return method_;
@@ -218,6 +220,11 @@ class StepControl {
     const double fac = enorm > 0 ? 0.9 * std::pow(enorm, expo) : 10.0;
     hm = h * std::min(rejected_ ? 1.0 : 10.0, std::max(0.2, fac));
     rejected_ = false;
+    since_bs3_ = m == Method::bs3 ? 0 : since_bs3_ + 1;
+    if (since_bs3_ >= 16 && mean_gap_ < h5_) {
+      h3_ = std::max(h3_, 0.5 * h5_);
+      since_bs3_ = 0;
+    }
     return true;
   }
   void event(double t) {
@@ -231,7 +238,7 @@ class StepControl {
   Method method_;
   double h5_, h3_;
   double mean_gap_ = 0, last_event_ = 0;
-  int64_t events_ = 0;
+  int64_t events_ = 0, since_bs3_ = 0;
   bool rejected_ = false;
 };
 
