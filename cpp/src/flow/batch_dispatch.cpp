@@ -36,9 +36,11 @@ void lay_out_weights(const FlowProblem& p, BlockScratch& sc, const double* theta
     const int64_t nin = p.width[l], nout = p.width[l + 1];
     const int64_t ldi = padded_row(nin), ldo = padded_row(nout);
     const double* W = theta + p.w_offset[l];
-    double* wp = sc.Wp[l].data();
-    for (int64_t j = 0; j < nout; ++j)
-      std::memcpy(wp + j * ldi, W + j * nin, sizeof(double) * size_t(nin));
+    if (l > 0 || nout == 1) {  // the first layer's W is read transposed only
+      double* wp = sc.Wp[l].data();
+      for (int64_t j = 0; j < nout; ++j)
+        std::memcpy(wp + j * ldi, W + j * nin, sizeof(double) * size_t(nin));
+    }
     if (nout > 1) {
       double* wt = sc.Wt[l].data();
       for (int64_t c = 0; c < nin; ++c)  // contiguous writes, strided reads
@@ -139,7 +141,7 @@ BatchWorkspace::BatchWorkspace(const FlowProblem& p, int threads) {
     for (int64_t l = 0; l < L; ++l) {
       const int64_t nin = p.width[l], nout = p.width[l + 1];
       if (nout > 1) sc.Wt[l].assign(size_t(nin * padded_row(nout)), 0.0);
-      sc.Wp[l].assign(size_t(nout * padded_row(nin)), 0.0);
+      if (l > 0 || nout == 1) sc.Wp[l].assign(size_t(nout * padded_row(nin)), 0.0);
       sc.bias[l].assign(size_t(padded_row(nout)), 0.0);
       sc.A[l].assign(size_t(block * padded_row(nout)), 0.0);
       sc.bits[l].assign(size_t(block * padded_row(nout) / 8), uint8_t(0));

@@ -177,6 +177,10 @@ void FlowField::screen_step(const DenseOutput& dense) {
 FlowField::Event FlowField::find_event(const DenseOutput& dense, std::vector<double>& buf) {
   Event best;
   buf.resize(size_t(p.n_params));
+  // A pair stays in grace while it sits at its kink: drop those clear of it at the start.
+  grace_.erase(std::remove_if(grace_.begin(), grace_.end(), [&](const PairId& q) {
+                 return !(std::abs(z_start_[q.layer][q.sample * p.width[q.layer + 1] + q.neuron]) < zeta_);
+               }), grace_.end());
   screen_step(dense);
   // Sliding slopes that left their interval by the step's end.
   std::vector<std::pair<int64_t, bool>> exits;

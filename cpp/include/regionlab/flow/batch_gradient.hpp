@@ -54,7 +54,7 @@ struct BlockScratch {
   // The weights, laid out for the kernels by each thread at the start of a pass (its own
   // copy: a helper core reading the caller's fresh copy would wait on cache transfers).
   std::vector<std::vector<double>> Wt;      // per layer with out > 1: W^T, in x out
-  std::vector<std::vector<double>> Wp;      // per layer: W, out x in
+  std::vector<std::vector<double>> Wp;      // per layer after the first, or with out == 1: W, out x in
   std::vector<std::vector<double>> bias;    // per layer: b (zeros without a bias)
   double loss = 0;                        // partial sum of sample losses
 };
