@@ -42,30 +42,42 @@ void lay_out_weights(const FlowProblem& p, BlockScratch& sc, const double* theta
         std::memcpy(wp + j * ldi, W + j * nin, sizeof(double) * size_t(nin));
     }
     if (nout > 1) {
+      // theta was just written by another core: read it in order (the hardware prefetches
+      // that), write the transpose into this thread's own cache.
       double* wt = sc.Wt[l].data();
-      for (int64_t c = 0; c < nin; ++c)  // contiguous writes, strided reads
-        for (int64_t j = 0; j < nout; ++j) wt[c * ldo + j] = W[j * nin + c];
+      for (int64_t j = 0; j < nout; ++j)
+        for (int64_t c = 0; c < nin; ++c) wt[c * ldo + j] = W[j * nin + c];
     }
     if (p.has_bias[l])
       std::memcpy(sc.bias[l].data(), theta + p.b_offset[l], sizeof(double) * size_t(nout));
   }
 }
 
-// A thread's partial gradient (sc.gW, sc.gb) into theta's layout, scaled by -precond.
-void unpack_gradient(const FlowProblem& p, const BlockScratch& sc, double* out) {
+// The threads' partial gradients (sc.gW, sc.gb of scratch[0..T)) summed in thread order,
+// into theta's layout, scaled by -precond.
+void unpack_gradient(const FlowProblem& p, const std::vector<BlockScratch>& scratch, int T,
+                     double* out) {
   const double* P = p.precond.data();
   for (int64_t l = 0; l < p.n_layers(); ++l) {
     const int64_t nin = p.width[l], nout = p.width[l + 1], ldo = padded_row(nout);
-    const double* g = sc.gW[l].data();
     const int64_t w0 = p.w_offset[l];
+    auto sum_w = [&](int64_t at) {
+      double acc = scratch[0].gW[l][at];
+      for (int t = 1; t < T; ++t) acc += scratch[t].gW[l][at];
+      return acc;
+    };
     if (nout == 1) {
-      for (int64_t c = 0; c < nin; ++c) out[w0 + c] = -P[w0 + c] * g[c];
+      for (int64_t c = 0; c < nin; ++c) out[w0 + c] = -P[w0 + c] * sum_w(c);
     } else {
       for (int64_t j = 0; j < nout; ++j)  // contiguous writes, strided reads
-        for (int64_t c = 0; c < nin; ++c) out[w0 + j * nin + c] = -P[w0 + j * nin + c] * g[c * ldo + j];
+        for (int64_t c = 0; c < nin; ++c) out[w0 + j * nin + c] = -P[w0 + j * nin + c] * sum_w(c * ldo + j);
     }
     if (p.has_bias[l])
-      for (int64_t j = 0; j < nout; ++j) out[p.b_offset[l] + j] = -P[p.b_offset[l] + j] * sc.gb[l][j];
+      for (int64_t j = 0; j < nout; ++j) {
+        double acc = scratch[0].gb[l][j];
+        for (int t = 1; t < T; ++t) acc += scratch[t].gb[l][j];
+        out[p.b_offset[l] + j] = -P[p.b_offset[l] + j] * acc;
+      }
   }
 }
 
@@ -77,7 +89,6 @@ void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
   if (T == 1) {
     lay_out_weights(p, ws.scratch[0], theta);
     rows(p, ws, ws.scratch[0], mask, gradient, 0, p.n);
-    if (gradient) unpack_gradient(p, ws.scratch[0], out);
   } else {
     // Thread t takes an even share of the rows (a multiple of 8, so a share ends on a
     // whole register tile) and cuts it into its own blocks.
@@ -85,16 +96,12 @@ void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
       lay_out_weights(p, ws.scratch[t], theta);
       auto edge = [&](int k) { return std::min(p.n, (p.n * k / T + 7) / 8 * 8); };
       rows(p, ws, ws.scratch[t], mask, gradient, edge(t), t + 1 == T ? p.n : edge(t + 1));
-      // Each thread unpacks its own part; the caller adds them up (in thread order).
-      if (gradient) unpack_gradient(p, ws.scratch[t], t == 0 ? out : ws.scratch[t].grad.data());
     };
     ws.pool->run(job);
-    if (gradient)
-      for (int t = 1; t < T; ++t) {
-        const double* g = ws.scratch[t].grad.data();
-        for (int64_t r = 0; r < p.n_params; ++r) out[r] += g[r];
-      }
   }
+  // One pass sums the partials and unpacks them (cheaper than each thread unpacking its
+  // own and the caller adding those up).
+  if (gradient) unpack_gradient(p, ws.scratch, T, out);
   if (ws.need_loss) {
     double total = 0;
     for (int t = 0; t < T; ++t) total += ws.scratch[t].loss;
@@ -151,7 +158,6 @@ BatchWorkspace::BatchWorkspace(const FlowProblem& p, int threads) {
     sc.D0.assign(size_t(block * padded_row(p.max_width())), 0.0);
     sc.D1.assign(size_t(block * padded_row(p.max_width())), 0.0);
     sc.F.assign(size_t(block * p.out_dim()), 0.0);
-    if (t > 0) sc.grad.assign(size_t(p.n_params), 0.0);
   }
   dF.assign(size_t(p.n * p.out_dim()), 0.0);
   sample_loss.assign(size_t(p.n), 0.0);

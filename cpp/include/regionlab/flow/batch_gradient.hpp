@@ -50,7 +50,6 @@ struct BlockScratch {
   // Partial gradient, per layer: weights as in x out (transposed) when out > 1, as one
   // padded row when out == 1; biases as one padded row.
   std::vector<std::vector<double>> gW, gb;
-  std::vector<double> grad;               // helper threads: the partial in theta's layout
   // The weights, laid out for the kernels by each thread at the start of a pass (its own
   // copy: a helper core reading the caller's fresh copy would wait on cache transfers).
   std::vector<std::vector<double>> Wt;      // per layer with out > 1: W^T, in x out
