@@ -90,3 +90,17 @@ def test_class_colouring_splits_regions_along_the_boundary():
     np.testing.assert_allclose(sum(area(c) for c in cells), 16.0, rtol=1e-9)
     centres = np.array([c.mean(axis=0) for c in cells])
     assert (net.forward(centres).argmax(axis=1) == classes).all()
+
+
+def test_load_names_the_problem_with_other_files(tmp_path):
+    np.save(tmp_path / "array.npy", np.arange(3))
+    (tmp_path / "notes.txt").write_text("hello")
+    np.savez(tmp_path / "no_format.npz", __regionlab_kind__=np.array("PlanePartition"))
+    np.savez(tmp_path / "partial.npz", __regionlab_kind__=np.array("PlanePartition"),
+             __regionlab_format__=np.array(1))
+    for name, match in [("array.npy", "not a regionlab result file"),
+                        ("notes.txt", "not a regionlab result file"),
+                        ("no_format.npz", "malformed regionlab file"),
+                        ("partial.npz", "malformed PlanePartition file")]:
+        with pytest.raises(ValueError, match=match):
+            rl.load(tmp_path / name)

@@ -315,3 +315,59 @@ def test_torch_conv_model_directly_with_input_shaped_points():
     q = rl.plane_through(rl.from_torch(model, input_shape=(1, 8, 8)), *x)
     assert p.n_regions == q.n_regions > 1
     assert rl.segment(model, x[0], x[1]).n_regions > 1
+
+
+def _two_layer(rng, out_rows):
+    W1, b1 = rng.normal(size=(10, 2)), rng.normal(size=10)
+    W2, b2 = rng.normal(size=(len(out_rows), 10)), rng.normal(size=len(out_rows))
+    return W1, b1, W2[out_rows], b2[out_rows]
+
+
+@pytest.mark.parametrize("rows", [[0, 0, 1], [0, 0, 0], [0, 1, 1, 0, 2]])
+def test_duplicated_classes_never_win(rows):
+    # Ties go to the lower class: a class equal to a lower one (even when the net's
+    # products round the two rows differently) has no boundary of its own.
+    W1, b1, W2, b2 = _two_layer(np.random.default_rng(0), rows)
+    net = rl.PLNet.from_arrays([W1, W2], [b1, b2])
+    p = rl.plane(net, [0, 0], [1, 0], [0, 1], extent=(-2, 2, -2, 2))
+    first = {r: rows.index(r) for r in rows}
+    winners = sorted({first[r] for r in rows if len(set(rows)) > 1})
+    assert set(np.unique(p.boundary_classes)) <= set(winners)
+    if len(set(rows)) == 1:
+        assert len(p.boundary) == 0
+    s = rl.segment(net, [-2, -2], [2, 2])
+    assert set(s.change_before) | set(s.change_after) <= set(winners)
+
+
+@pytest.mark.parametrize("width", [1e-3, 1e-6, 1e-7])
+def test_boundary_on_edges_of_thin_regions(width):
+    # logit = relu(s) + relu(-s - width): class 0 only on the strip -width < s < 0, whose
+    # two sides (length 2 each) are the boundary, however thin the strip.
+    net = rl.PLNet.from_arrays([np.array([[1.0, 0.0], [-1.0, 0.0]]), np.array([[1.0, 1.0]])],
+                               [np.array([0.0, -width]), np.zeros(1)], ["relu", "relu"])
+    p = rl.plane(net, [0, 0], [1, 0], [0, 1])
+    assert len(p.boundary) == 2
+    np.testing.assert_allclose(_boundary_length(p), 4.0, rtol=1e-12)
+    np.testing.assert_allclose(np.sort(p.boundary[:, :, 0].mean(axis=1)), [-width, 0.0], atol=1e-15)
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_output_relu_keeps_every_boundary_edge_of_a_wide_net(seed):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(seed)
+    m = torch.nn.Sequential(torch.nn.Linear(2, 128), torch.nn.ReLU(), torch.nn.Linear(128, 128),
+                            torch.nn.ReLU(), torch.nn.Linear(128, 1)).double()
+    a = rl.plane(m, [0, 0], [1, 0], [0, 1], extent=(-4, 4, -4, 4))
+    b = rl.plane(torch.nn.Sequential(*m, torch.nn.ReLU()), [0, 0], [1, 0], [0, 1], extent=(-4, 4, -4, 4))
+    assert len(b.boundary) == len(a.boundary) > 100
+    np.testing.assert_allclose(_boundary_length(b), _boundary_length(a), rtol=1e-9)
+
+
+def test_overflowing_areas_and_bad_margin_are_errors():
+    net = random_net(np.random.default_rng(0), [2, 5, 1])
+    with pytest.raises(ValueError, match="overflow"):
+        rl.plane(net, [0, 0], [1, 0], [0, 1], extent=(-1e155, 1e155, -1e155, 1e155))
+    for margin in ["x", None, True]:
+        with pytest.raises(TypeError, match="margin"):
+            rl.plane_through(net, [0, 0], [1, 0], [0, 1], margin=margin)
+    assert rl.segment(net, [0, 0], [1, 1], max_regions=2**70).n_regions >= 1

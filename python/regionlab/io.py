@@ -53,13 +53,24 @@ def load(path):
     path = os.fspath(path)
     if not os.path.exists(path) and os.path.exists(path + ".npz"):
         path += ".npz"
-    with np.load(path, allow_pickle=False) as data:
+    not_ours = f"{path} is not a regionlab result file (expected an .npz written by .save())"
+    try:
+        data = np.load(path, allow_pickle=False)
+    except ValueError as e:  # text, pickles: anything numpy cannot read without pickle
+        raise ValueError(not_ours) from e
+    if not isinstance(data, np.lib.npyio.NpzFile):  # a bare .npy array
+        raise ValueError(not_ours)
+    with data:
         if _KIND_KEY not in data.files:
             raise ValueError(f"{path} is not a regionlab result file (no {_KIND_KEY} entry)")
+        if _FORMAT_KEY not in data.files:
+            raise ValueError(f"{path} is a malformed regionlab file (no {_FORMAT_KEY} entry)")
         kind = str(data[_KIND_KEY])
         version = int(data[_FORMAT_KEY])
         arrays = {k: data[k] for k in data.files if not k.startswith("__regionlab_")}
     if kind not in _LOADERS:
         raise ValueError(f"{path} holds a {kind!r}, which this version of regionlab cannot load")
-    return _LOADERS[kind](arrays, version)
-
+    try:
+        return _LOADERS[kind](arrays, version)
+    except KeyError as e:
+        raise ValueError(f"{path} is a malformed {kind} file: it lacks the array {e.args[0]!r}") from None

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "regionlab/geometry/cells.hpp"
 
@@ -23,6 +24,23 @@ std::vector<double> class_scores(const SlicePartition& p, int64_t r, int64_t& n_
   }
   n_classes = p.out_dim;
   return std::vector<double>(map, map + p.out_dim * m);
+}
+
+// Classes whose score on the region equals a lower class's up to rounding (duplicated
+// output rows): they never win, since ties go to the lower class, like numpy.argmax.
+std::vector<char> tied_to_lower(const std::vector<double>& s, int64_t K, int64_t m) {
+  std::vector<char> tied(size_t(K), 0);
+  for (int64_t k = 1; k < K; ++k)
+    for (int64_t j = 0; j < k && !tied[size_t(k)]; ++j) {
+      if (tied[size_t(j)]) continue;
+      double scale = 0, gap = 0;
+      for (int64_t c = 0; c < m; ++c) {
+        scale = std::max({scale, std::abs(s[size_t(j * m + c)]), std::abs(s[size_t(k * m + c)])});
+        gap = std::max(gap, std::abs(s[size_t(j * m + c)] - s[size_t(k * m + c)]));
+      }
+      tied[size_t(k)] = gap <= 64 * std::numeric_limits<double>::epsilon() * scale;
+    }
+  return tied;
 }
 
 // A convex polygon whose edge i (vertex i to i+1) remembers the line it came from:
@@ -179,8 +197,11 @@ BoundarySegments decision_boundary(const SlicePartition& plane, EdgeCandidates* 
     const int64_t begin = plane.offsets[size_t(r)], end = plane.offsets[size_t(r + 1)];
     const double* corners = &plane.cells[size_t(2 * begin)];
     const size_t n_corners = size_t(end - begin);
-    const std::vector<int32_t> classes = contenders(s, K, corners, n_corners, box_size);
-    if (classes.empty()) continue;
+    std::vector<int32_t> classes = contenders(s, K, corners, n_corners, box_size);
+    const std::vector<char> tied = tied_to_lower(s, K, 3);
+    classes.erase(std::remove_if(classes.begin(), classes.end(), [&](int32_t k) { return tied[size_t(k)]; }),
+                  classes.end());
+    if (classes.size() < 2) continue;
     const double region_area = area(corners, n_corners);
     double extent = 0;
     for (size_t v = 0; v < 2 * n_corners; ++v) extent = std::max(extent, std::abs(corners[v]));
@@ -224,10 +245,12 @@ ClassChanges class_changes(const SlicePartition& segment) {
     const std::vector<double> s = class_scores(segment, r, K);
     const double lo = segment.cells[size_t(2 * r)], hi = segment.cells[size_t(2 * r + 1)];
     auto score = [&](int64_t k, double t) { return s[size_t(2 * k)] * t + s[size_t(2 * k + 1)]; };
+    const std::vector<char> tied = tied_to_lower(s, K, 2);
     // The winner just after t: the best score, ties going to the steeper line.
     auto winner_after = [&](double t) {
       int64_t best = 0;
       for (int64_t k = 1; k < K; ++k) {
+        if (tied[size_t(k)]) continue;
         const double d = score(k, t) - score(best, t);
         if (d > 0 || (d == 0 && s[size_t(2 * k)] > s[size_t(2 * best)])) best = k;
       }
@@ -247,7 +270,7 @@ ClassChanges class_changes(const SlicePartition& segment) {
       int64_t next_k = -1;
       for (int64_t j = 0; j < K; ++j) {
         const double slope_gap = s[size_t(2 * j)] - s[size_t(2 * k)];
-        if (j == k || slope_gap <= 0) continue;
+        if (j == k || tied[size_t(j)] || slope_gap <= 0) continue;
         const double cross = (s[size_t(2 * k + 1)] - s[size_t(2 * j + 1)]) / slope_gap;
         if (cross > t && (cross < next_t || (cross == next_t && next_k >= 0 &&
                                              s[size_t(2 * j)] > s[size_t(2 * next_k)]))) {

@@ -50,7 +50,7 @@ def check_max_regions(max_regions: Any) -> int:
         raise TypeError(f"max_regions must be an integer, got {type(max_regions).__name__}")
     if max_regions <= 0:
         raise ValueError(f"max_regions must be positive, got {max_regions}")
-    return int(max_regions)
+    return min(int(max_regions), 2**63 - 1)  # beyond that, no limit in practice
 
 
 def packed_patterns(words: np.ndarray, n_neurons: int) -> np.ndarray:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numbers
+
 import numpy as np
 
 from .. import io
@@ -189,6 +191,22 @@ def _check_extent(extent: Any) -> tuple:
     return ext
 
 
+def _one_copy_per_edge(seg, pairs, candidates, tol):
+    """The candidates (indices into seg) less repeats: the same edge seen from both sides
+    has the same classes and the same end points up to rounding (within tol)."""
+    chosen, seen = [], {}
+    for i in candidates:
+        ends = seg[i][np.lexsort(seg[i].T[::-1])]  # end points in a fixed order
+        cell = tuple(np.floor(ends.mean(axis=0) / tol).astype(np.int64))
+        near = [seen.get((pairs[i, 0], pairs[i, 1], cell[0] + dx, cell[1] + dy), [])
+                for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+        if any(np.abs(ends - other).max() <= tol for group in near for other in group):
+            continue
+        seen.setdefault((pairs[i, 0], pairs[i, 1]) + cell, []).append(ends)
+        chosen.append(i)
+    return np.asarray(chosen, dtype=np.int64)
+
+
 def _add_boundary_edges(net, origin, u, v, extent, edges, segments, region, classes):
     """Adds the region edges that are decision boundary.
 
@@ -205,7 +223,10 @@ def _add_boundary_edges(net, origin, u, v, extent, edges, segments, region, clas
     d = seg[:, 1] - seg[:, 0]
     normal = np.stack([-d[:, 1], d[:, 0]], axis=1) / np.linalg.norm(d, axis=1)[:, None]
     normal[((edges["interior"] - mid) * normal).sum(axis=1) > 0] *= -1  # point outwards
-    step = 1e-7 * max(extent[1] - extent[0], extent[3] - extent[2])
+    side = max(extent[1] - extent[0], extent[3] - extent[2])
+    # Just across: far enough that the output there is clear of rounding, close enough not
+    # to overshoot a thin neighbouring region.
+    step = 1e-10 * side
     across = mid + step * normal
     in_slice = ((across[:, 0] > extent[0]) & (across[:, 0] < extent[1])
                 & (across[:, 1] > extent[2]) & (across[:, 1] < extent[3]))
@@ -213,10 +234,7 @@ def _add_boundary_edges(net, origin, u, v, extent, edges, segments, region, clas
     across_class = (out[:, 0] > 0).astype(np.int32) if out.shape[1] == 1 else out.argmax(axis=1)
     keep = in_slice & (across_class == edges["outside"])
     pairs = np.sort(np.stack([edges["inside"], edges["outside"]], axis=1), axis=1).astype(classes.dtype)
-    # The same edge seen from both sides: one copy (same classes, same middle up to rounding).
-    key = np.concatenate([pairs, np.round(mid / (1e3 * step)).astype(np.int64)], axis=1)
-    _, first = np.unique(key[keep], axis=0, return_index=True)
-    chosen = np.flatnonzero(keep)[np.sort(first)]
+    chosen = _one_copy_per_edge(seg, pairs, np.flatnonzero(keep), 1e-9 * side)
     return (np.concatenate([segments, seg[chosen]]), np.concatenate([region, edges["region"][chosen]]),
             np.concatenate([classes, pairs[chosen]]))
 
@@ -244,6 +262,9 @@ def plane(net: Any, origin: Any, u: Any, v: Any, *, extent=(-1.0, 1.0, -1.0, 1.0
     max_regions = check_max_regions(max_regions)
     basis = np.ascontiguousarray(np.stack([u, v, origin]))
     raw = _core.partition_slice(net._core(), basis, [ext[0], ext[2]], [ext[1], ext[3]], max_regions)
+    if not np.all(np.isfinite(raw["measure"])):
+        raise ValueError("the regions' areas overflow float64 on this extent; "
+                         "use a smaller extent (or longer u and v over a smaller one)")
     segments, seg_region, seg_classes, edges = _core.decision_boundary(
         raw["vertices"], raw["offsets"], raw["maps"])
     segments, seg_region, seg_classes = _add_boundary_edges(
@@ -282,6 +303,8 @@ def plane_through(net: Any, x0: Any, x1: Any, x2: Any, *, margin: float = 0.1,
     x0 = as_point(x0, net.input_dim, "x0")
     x1 = as_point(x1, net.input_dim, "x1")
     x2 = as_point(x2, net.input_dim, "x2")
+    if isinstance(margin, bool) or not isinstance(margin, numbers.Real):
+        raise TypeError(f"margin must be a number, got {type(margin).__name__}")
     if not np.isfinite(margin) or margin < 0:
         raise ValueError(f"margin must be a non-negative number, got {margin}")
     u = x1 - x0
