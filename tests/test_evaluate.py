@@ -98,7 +98,6 @@ def test_input_conversions(rng):
 @pytest.mark.parametrize(
     "X, error, match",
     [
-        (np.zeros((0, 4)), ValueError, "empty"),
         (np.zeros((5, 3)), ValueError, "takes 4"),
         (np.zeros(4), ValueError, r"X\[None, :\]"),
         (np.zeros((5, 4), dtype=bool), TypeError, "booleans"),

@@ -607,3 +607,65 @@ def test_missing_torch_gives_install_hint(monkeypatch):
     monkeypatch.delitem(sys.modules, "regionlab._torch_import")
     with pytest.raises(ImportError, match="pip install torch"):
         importlib.import_module("regionlab._torch_import")
+
+
+def _hooked_models():
+    def scale_output(module, inputs, output):
+        return output * 3.0
+
+    def shift_input(module, inputs):
+        return (inputs[0] + 1.0,)
+
+    a = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
+    a[0].register_forward_hook(scale_output)
+    b = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
+    b[2].register_forward_pre_hook(shift_input)
+    c = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
+    c.register_forward_hook(scale_output)  # on the container itself
+    return {"forward hook": a, "forward pre-hook": b, "hook on the Sequential": c}
+
+
+@pytest.mark.parametrize("case", ["forward hook", "forward pre-hook", "hook on the Sequential"])
+def test_models_with_hooks_are_refused_by_every_engine(case):
+    """Regression: hooks were ignored, so engines computed another function than model(x)."""
+    model = _hooked_models()[case]
+    X = torch.randn(8, 2)
+    assert not torch.allclose(model(X), _hooked_models_without_hooks(model)(X))
+    with pytest.raises(TypeError, match="hook"):
+        rl.from_torch(model)
+    with pytest.raises(TypeError, match="hook"):
+        rl.count_patterns(model, X)
+    with pytest.raises(TypeError, match="hook"):
+        rl.flow.integrate(model, X.numpy(), np.ones(8), loss="mse", t_end=1.0)
+    with pytest.raises(TypeError, match="hook"):
+        rl.metrics.ntk(model, X.numpy())
+
+
+def _hooked_models_without_hooks(model):
+    import copy
+
+    clone = copy.deepcopy(model)
+    for m in clone.modules():
+        m._forward_hooks.clear()
+        m._forward_pre_hooks.clear()
+    return clone
+
+
+def test_global_forward_hooks_are_refused():
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    handle = torch.nn.modules.module.register_module_forward_hook(lambda m, i, o: o)
+    try:
+        with pytest.raises(TypeError, match="global forward hook"):
+            rl.from_torch(model)
+    finally:
+        handle.remove()
+    assert rl.from_torch(model).n_neurons == 3
+
+
+def test_removed_hooks_leave_nothing_behind():
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    handle = model[0].register_forward_hook(lambda m, i, o: o * 2)
+    handle.remove()
+    net = rl.from_torch(model)
+    X = torch.randn(5, 2)
+    np.testing.assert_allclose(net.forward(X.numpy()), model(X).detach().numpy(), rtol=1e-5)

@@ -86,6 +86,7 @@ def from_torch(model: Any, input_shape: Any = None, dtype: Any = None) -> PLNet:
             f"from_torch expects a torch.nn.Module, got {type(model).__name__}; "
             "for numpy weights use PLNet.from_arrays"
         )
+    check_plain_module(model)
     leaves = _leaves(model, "model")
     handlers = [_handler_for(m, path) for path, m in leaves]
     for path, m in leaves:
@@ -168,6 +169,44 @@ def _infer_input_shape(leaves: Sequence[tuple[str, nn.Module]]) -> tuple[int, ..
 
 
 # --------------------------------------------------------------------------- checks
+def check_plain_module(model: nn.Module) -> None:
+    """Refuse what makes ``model(x)`` differ from its modules' own forwards, or have no values.
+
+    Forward hooks and forward pre-hooks (per module or global) can change inputs and
+    outputs in ways no conversion can see, so a model with any is refused rather than
+    converted as if they were absent. Parameters on the meta device hold no values.
+    """
+    from torch.nn.modules import module as module_mod
+
+    for path, m in model.named_modules(prefix="model"):
+        _check_initialised(m, path)  # lazy modules are hooked until their first forward
+    for name in ("_global_forward_hooks", "_global_forward_pre_hooks"):
+        if getattr(module_mod, name, None):
+            kind = "pre-hook" if "pre" in name else "hook"
+            raise TypeError(
+                f"a global forward {kind} is registered (torch.nn.modules.module.register_module_"
+                f"forward_{kind.replace('-', '_')}); it can change every module's output, so "
+                "regionlab cannot convert the model faithfully: remove it (handle.remove()) first"
+            )
+    for path, m in model.named_modules(prefix="model"):
+        for attr, kind in (("_forward_hooks", "hook"), ("_forward_pre_hooks", "pre-hook")):
+            hooks = getattr(m, attr, None)
+            if hooks:
+                fn = next(iter(hooks.values()))
+                raise TypeError(
+                    f"{path} ({type(m).__name__}) has a forward {kind} "
+                    f"({getattr(fn, '__qualname__', type(fn).__name__)}); hooks can change what "
+                    "model(x) computes and regionlab cannot see inside them: remove it "
+                    "(handle.remove()) or write its effect into the model's layers"
+                )
+    for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+        if getattr(t, "is_meta", False):
+            raise ValueError(
+                f"{name} is on the meta device and holds no values; materialise the model "
+                "(model.to_empty(device='cpu') and load_state_dict(...)) before converting it"
+            )
+
+
 _DROPOUTS = tuple(
     getattr(nn, name)
     for name in (
@@ -178,14 +217,18 @@ _DROPOUTS = tuple(
 _BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
+def _check_initialised(m: nn.Module, where: str) -> None:
+    if any(nn.parameter.is_lazy(t) for t in list(m.parameters()) + list(m.buffers())):
+        raise ValueError(
+            f"{where} ({type(m).__name__}) is a lazy module that has not been initialised; "
+            "run one forward pass on a sample input first"
+        )
+
+
 def _check_fixed_map(m: nn.Module, where: str) -> None:
     """Refuse modules that are not a fixed function of their input right now."""
     cls = type(m).__name__
-    if any(nn.parameter.is_lazy(t) for t in list(m.parameters()) + list(m.buffers())):
-        raise ValueError(
-            f"{where} ({cls}) is a lazy module that has not been initialised; "
-            "run one forward pass on a sample input first"
-        )
+    _check_initialised(m, where)
     if isinstance(m, _BATCHNORMS):
         if not m.track_running_stats or m.running_mean is None or m.running_var is None:
             raise ValueError(

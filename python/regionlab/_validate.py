@@ -16,7 +16,23 @@ import numpy as np
 
 def to_numpy(X: Any, what: str) -> np.ndarray:
     """A numpy view of an array-like or a torch tensor, without importing torch."""
+    if isinstance(X, (set, frozenset, dict)):
+        raise TypeError(
+            f"{what}: got a {type(X).__name__}, which has no order; pass an array or a list"
+        )
+    if isinstance(X, np.ma.MaskedArray):
+        if np.ma.getmaskarray(X).any():
+            raise ValueError(
+                f"{what}: a masked array with masked entries; regionlab would ignore the mask, "
+                "so fill them (X.filled(value)) or drop those samples first"
+            )
+        X = np.ma.getdata(X)
     if type(X).__module__.startswith("torch") and hasattr(X, "detach"):
+        if getattr(X, "is_meta", False):
+            raise ValueError(
+                f"{what}: the tensor is on the meta device and holds no values; "
+                "materialise it (e.g. torch.randn(..., device='cpu')) first"
+            )
         X = X.detach()
         if X.dtype.is_complex or str(X.dtype) == "torch.bfloat16":
             X = X.float() if not X.dtype.is_complex else X
@@ -28,8 +44,14 @@ def to_numpy(X: Any, what: str) -> np.ndarray:
     return arr
 
 
-def as_float_matrix(X: Any, input_dim: int, dtype: np.dtype, what: str) -> np.ndarray:
-    """``X`` as a C-contiguous ``(n, input_dim)`` array of ``dtype``, or a clear error."""
+def as_float_matrix(
+    X: Any, input_dim: int, dtype: np.dtype, what: str, *, allow_empty: bool = False
+) -> np.ndarray:
+    """``X`` as a C-contiguous ``(n, input_dim)`` array of ``dtype``, or a clear error.
+
+    A 1-D ``X`` is ``n`` samples when the network has one input. ``allow_empty`` lets
+    ``(0, input_dim)`` through (evaluation of nothing gives nothing).
+    """
     arr = to_numpy(X, what)
     if arr.dtype == object or arr.dtype.kind in "OSUV":
         raise TypeError(f"{what}: inputs must be numeric, got dtype {arr.dtype}")
@@ -37,6 +59,8 @@ def as_float_matrix(X: Any, input_dim: int, dtype: np.dtype, what: str) -> np.nd
         raise TypeError(f"{what}: inputs must be real, got complex dtype {arr.dtype}")
     if arr.dtype.kind == "b":
         raise TypeError(f"{what}: inputs are booleans; convert them with X.astype(np.float32)")
+    if arr.ndim == 1 and input_dim == 1:
+        arr = arr.reshape(-1, 1)
     if arr.ndim == 1:
         if arr.shape[0] == input_dim:
             raise ValueError(
@@ -59,7 +83,7 @@ def as_float_matrix(X: Any, input_dim: int, dtype: np.dtype, what: str) -> np.nd
             f"{what}: X has shape {arr.shape} but the network takes {input_dim} inputs; "
             f"expected (n, {input_dim})"
         )
-    if arr.shape[0] == 0:
+    if arr.shape[0] == 0 and not allow_empty:
         raise ValueError(f"{what}: X is empty (0 samples)")
     return np.ascontiguousarray(arr, dtype=dtype)
 
@@ -72,3 +96,10 @@ def check_finite(arr: np.ndarray, what: str) -> None:
             f"{what} contains NaN or Inf (first at index {tuple(int(i) for i in bad)}); "
             "regionlab needs finite values"
         )
+
+
+def positive_int(value: Any, name: str, what: str) -> int:
+    """``value`` as a positive int, refusing bools and floats (``True`` is not a size)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{what}: {name} must be a positive int, got {value!r}")
+    return int(value)

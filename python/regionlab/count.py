@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
-from ._validate import as_float_matrix, to_numpy
+from ._validate import as_float_matrix, positive_int
+from .data import open_stream
 from .net import PLNet, from_torch
 
 __all__ = ["PatternCount", "count_patterns"]
@@ -88,43 +89,6 @@ def _is_torch_module(obj: Any) -> bool:
     return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(obj).__mro__)
 
 
-def _is_array(X: Any) -> bool:
-    """numpy arrays, torch tensors and anything numpy can view as one (pandas, JAX, h5py)."""
-    if isinstance(X, np.ndarray):
-        return True
-    if type(X).__module__.startswith("torch") and hasattr(X, "detach"):
-        return True
-    return hasattr(X, "__array__") or hasattr(X, "__array_interface__")
-
-
-def _is_array_like(X: Any) -> bool:
-    return isinstance(X, (list, tuple)) or _is_array(X)
-
-
-def _batches_of_array(X: np.ndarray, rows: int) -> Iterator[np.ndarray]:
-    for start in range(0, X.shape[0], rows):
-        yield X[start : start + rows]
-
-
-def _first_tensor(batch: Any) -> Any:
-    """DataLoaders yield ``(inputs, targets, ...)``: count the inputs.
-
-    A tuple/list is read as such when its first entry is an array of at least 2
-    dimensions and the next entry (if any) has as many rows; otherwise it is the batch.
-    """
-    if isinstance(batch, (tuple, list)) and batch and _is_array(batch[0]):
-        first = batch[0]
-        if np.ndim(first) >= 2 and (
-            len(batch) == 1 or (_is_array(batch[1]) and np.ndim(batch[1]) >= 1 and len(batch[1]) == len(first))
-        ):
-            return first
-    if isinstance(batch, dict):
-        raise TypeError(
-            "count_patterns: batches are dicts; pass an iterable that yields the input arrays"
-        )
-    return batch
-
-
 def _default_max_patterns(bytes_per_pattern: int) -> int:
     """Patterns that fit in half of the physical memory."""
     try:
@@ -134,13 +98,11 @@ def _default_max_patterns(bytes_per_pattern: int) -> int:
     return max(1, int(ram // 2 // bytes_per_pattern))
 
 
-def _resolve_net(net_or_model: Any, first_batch: np.ndarray | None, dtype: Any) -> PLNet:
+def _resolve_net(net_or_model: Any, sample_shape: tuple[int, ...] | None, dtype: Any) -> PLNet:
     if isinstance(net_or_model, PLNet):
         net = net_or_model
     elif _is_torch_module(net_or_model):
-        shape = None
-        if first_batch is not None and first_batch.ndim > 2:
-            shape = tuple(first_batch.shape[1:])
+        shape = sample_shape if sample_shape is not None and len(sample_shape) > 1 else None
         net = from_torch(net_or_model, input_shape=shape)
     else:
         raise TypeError(
@@ -166,6 +128,7 @@ def count_patterns(
     exact: bool = False,
     max_patterns: int | None = None,
     dtype: Any = None,
+    input_key: str | None = None,
 ) -> PatternCount:
     """Count the distinct activation patterns of ``net_or_model`` on the samples ``X``.
 
@@ -173,9 +136,11 @@ def count_patterns(
     ----------
     net_or_model: a :class:`PLNet`, or a ``torch.nn.Module`` that :func:`from_torch` accepts
         (a convolutional model takes its ``input_shape`` from the first batch).
-    X: an array / tensor ``(n, d)`` or ``(n, *input_shape)``, or any iterable of such
-        batches (a generator, a ``DataLoader`` yielding ``(inputs, targets)``). Lists and
-        tuples are taken as one array.
+    X: an array / tensor ``(n, d)`` or ``(n, *input_shape)`` (``(n,)`` for a net with one
+        input), or any iterable of such batches (a generator, a ``DataLoader``); see
+        :mod:`regionlab.data` for the batch protocol: ``(inputs, targets, ...)`` tuples and
+        lists give their first entry, dicts the entry under ``input_key``. Lists and tuples
+        of rows are taken as one array.
     batch_size: rows handed to the core at once when ``X`` is one array (default: ~64 MB).
     return_counts: also return the number of samples of each pattern (``counts``) and the
         first sample showing it (``first_index``), patterns in order of first appearance.
@@ -187,52 +152,26 @@ def count_patterns(
     max_patterns: stop with ``ValueError`` beyond this many distinct patterns (default:
         what fits in half the physical memory).
     dtype: compute in float32 or float64 (default: the network's dtype).
+    input_key: for dict batches, the key holding the inputs (default: the one of
+        ``regionlab.data.DEFAULT_INPUT_KEYS`` present).
 
     Data conversions: torch tensors are read without copy when on the CPU; integer and
     float16 data are converted to the network's dtype; non-contiguous arrays are copied.
     NaN/Inf inputs, an empty data set and mismatched shapes raise ``ValueError``.
     """
-    if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size <= 0):
-        raise ValueError(f"count_patterns: batch_size must be a positive int, got {batch_size!r}")
-    if max_patterns is not None and (
-        not isinstance(max_patterns, (int, np.integer)) or max_patterns <= 0
-    ):
-        raise ValueError(f"count_patterns: max_patterns must be a positive int, got {max_patterns!r}")
+    if batch_size is not None:
+        batch_size = positive_int(batch_size, "batch_size", "count_patterns")
+    if max_patterns is not None:
+        max_patterns = positive_int(max_patterns, "max_patterns", "count_patterns")
 
-    total: int | None = None
-    if _is_array_like(X):
-        arr = to_numpy(X, "count_patterns")
-        if arr.ndim < 2 or arr.shape[0] == 0:
-            # Not a batch of samples: let the shared shape check say what is wrong.
-            net = _resolve_net(net_or_model, None, dtype)
-            as_float_matrix(arr, net.input_dim, net.dtype, "count_patterns")
-        first = arr
-        total = int(arr.shape[0])
-    elif isinstance(X, Iterable):
-        source = iter(X)
-        try:
-            first = to_numpy(_first_tensor(next(source)), "count_patterns")
-        except StopIteration:
-            raise ValueError("count_patterns: X yielded no batches (empty data set)") from None
-    else:
-        raise TypeError(
-            f"count_patterns: X must be an array, a tensor or an iterable of batches, "
-            f"got {type(X).__name__}"
-        )
-
-    net = _resolve_net(net_or_model, first, dtype)
-    if total is not None:
-        row_bytes = net.input_dim * net.dtype.itemsize
-        rows = batch_size or max(1024, _DEFAULT_BATCH_BYTES // row_bytes)
-        batches: Iterable[Any] = _batches_of_array(first, rows)
-    else:
-
-        def chain() -> Iterator[Any]:
-            yield first
-            for b in source:
-                yield to_numpy(_first_tensor(b), "count_patterns")
-
-        batches = chain()
+    stream = open_stream(X, "count_patterns", input_key=input_key)
+    net = _resolve_net(net_or_model, stream.sample_shape, dtype)
+    total = stream.total
+    if total == 0:
+        raise ValueError("count_patterns: X is empty (0 samples)")
+    row_bytes = net.input_dim * net.dtype.itemsize
+    rows = batch_size or max(1024, _DEFAULT_BATCH_BYTES // row_bytes)
+    batches = stream.batches(rows, "count_patterns")
 
     n_bits = net.n_neurons
     with_table = bool(return_counts or return_inverse or exact)

@@ -229,12 +229,14 @@ class PLNet:
         return self._core_net
 
     def _prepare_inputs(self, X: Any, what: str) -> np.ndarray:
-        return as_float_matrix(X, self.input_dim, self._dtype, what)
+        return as_float_matrix(X, self.input_dim, self._dtype, what, allow_empty=True)
 
     # ----------------------------------------------------------------- evaluation
     def forward(self, X: Any) -> np.ndarray:
         """Network output for each row of ``X`` (``(n, d)``, or ``(n, *input_shape)``)."""
         X = self._prepare_inputs(X, "forward")
+        if X.shape[0] == 0:
+            return np.zeros((0, self.output_dim), dtype=self._dtype)
         return self._core().forward(X)
 
     __call__ = forward
@@ -247,6 +249,9 @@ class PLNet:
         ``np.packbits(patterns(X), axis=1, bitorder="little")``.
         """
         X = self._prepare_inputs(X, "patterns")
+        if X.shape[0] == 0:
+            return np.zeros((0, (self.n_neurons + 7) // 8 if packed else self.n_neurons),
+                            dtype=np.uint8 if packed else bool)
         words = self._core().patterns(X)  # (n, n_words) uint64, little-endian bit order
         nbytes = (self.n_neurons + 7) // 8
         packed_bytes = words.view(np.uint8)[:, :nbytes]

@@ -194,8 +194,9 @@ def _leaves(module, prefix: str) -> list:
 def _parse_torch(model) -> FlowModel:
     from torch import nn
 
-    from .._torch_import import PerNeuronLeakyReLU
+    from .._torch_import import PerNeuronLeakyReLU, check_plain_module
 
+    check_plain_module(model)
     layers: list = []
     for path, m in _leaves(model, ""):
         where = path or type(m).__name__
