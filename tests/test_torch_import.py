@@ -455,7 +455,7 @@ class PlainLinearSubclass(nn.Linear):
 
 @pytest.mark.parametrize(
     "bad",
-    [nn.MaxPool2d(2), nn.Sigmoid(), nn.Tanh(), nn.GELU(), nn.ReLU6(), Custom(), MyLinear(3, 3)],
+    [nn.MaxPool2d(2), nn.Sigmoid(), nn.Tanh(), nn.GELU()],
     ids=lambda m: type(m).__name__,
 )
 def test_unsupported_module_type_error(bad):
@@ -467,18 +467,27 @@ def test_unsupported_module_type_error(bad):
     assert "upported modules" in msg and "Linear" in msg and "Conv2d" in msg
 
 
+@pytest.mark.parametrize(
+    "module", [nn.ReLU6(), Custom(), MyLinear(3, 3)], ids=lambda m: type(m).__name__
+)
+def test_custom_forwards_of_supported_operations_are_traced(rng, module):
+    model = nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Sequential(nn.Linear(3, 3), module)).double()
+    assert_same_function(model, rl.from_torch(model), rng.normal(size=(50, 3)) * 4)
+
+
 def test_subclass_without_new_forward_is_accepted(rng):
     model = nn.Sequential(PlainLinearSubclass(3, 4), nn.ReLU()).double()
     assert_same_function(model, rl.from_torch(model), rng.normal(size=(10, 3)))
 
 
-def test_sequential_with_custom_forward_is_refused():
+def test_sequential_with_custom_forward_is_traced():
     class Residual(nn.Sequential):
         def forward(self, x):
             return x + super().forward(x)
 
-    with pytest.raises(TypeError, match=r"model \(Residual\).*custom"):
-        rl.from_torch(Residual(nn.Linear(3, 3)))
+    # a Sequential whose forward is not the chain: traced, so the skip is kept
+    model = Residual(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 3)).double()
+    assert_same_function(model, rl.from_torch(model), np.random.default_rng(0).normal(size=(40, 3)))
 
 
 def test_non_module_is_refused():

@@ -88,10 +88,17 @@ def from_torch(model: Any, input_shape: Any = None, dtype: Any = None) -> PLNet:
         )
     check_plain_module(model)
     leaves = _leaves(model, "model")
+    out_dtype = _resolve_dtype(model, dtype)
+    if not all(_has_handler(m) for _, m in leaves):
+        # Not a chain of known layers (residual blocks, torch.cat, functional calls...):
+        # trace the graph and lower it.
+        from .ir import lower_module
+
+        shape = _input_shape(input_shape) if input_shape is not None else None
+        return PLNet(lower_module(model, shape), dtype=out_dtype)
     handlers = [_handler_for(m, path) for path, m in leaves]
     for path, m in leaves:
         _check_fixed_map(m, path)
-    out_dtype = _resolve_dtype(model, dtype)
     shape = _input_shape(input_shape) if input_shape is not None else _infer_input_shape(leaves)
     folder = _Folder(shape)
     with torch.no_grad():
@@ -514,6 +521,11 @@ _SUPPORTED = (
     "Dropout (eval), BatchNorm1d/BatchNorm2d (eval statistics), Conv2d (padding_mode='zeros'), "
     "AvgPool2d, AdaptiveAvgPool2d, regionlab PerNeuronLeakyReLU"
 )
+
+
+def _has_handler(m: nn.Module) -> bool:
+    cls = type(m)
+    return any(base in _HANDLERS and cls.forward is base.forward for base in cls.__mro__)
 
 
 def _handler_for(m: nn.Module, where: str) -> Callable[[_Folder, Any, str], None]:

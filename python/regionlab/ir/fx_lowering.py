@@ -1,0 +1,538 @@
+"""Lowering a traced ``torch.fx`` graph (a DAG) to the chain of affine stages of a PLNet.
+
+Every value in the graph is kept as an affine function of the current *basis*: the outputs
+of the last emitted stage (at first, the network's input). Linear operations (``Linear``,
+``Conv2d``, eval ``BatchNorm``, average pools, reshapes, indexing, ``+``, ``-``,
+multiplication by constants, ``torch.cat``) compose into these affine maps without
+emitting anything. A piecewise-linear activation emits one stage:
+
+- its own units: ``relu``/``leaky_relu``/``prelu`` one kinked unit per feature;
+  ``hardtanh``/``clamp``/``relu6`` two (``lo + relu(v - lo) - relu(v - hi)``) and ``abs``
+  two (``relu(v) + relu(-v)``), whose impossible sign combinations never form a region;
+- identity pass-through units (slope 1, no pattern bit) carrying every value that is still
+  needed later (the skip of a residual block, the other branch of a ``cat``): either those
+  values themselves or the basis, whichever needs fewer units.
+
+The output node's affine map becomes the last stage (slopes 1). Max units (max-pool,
+maxout) are refused: they are max groups, which must never be lowered to ReLUs (that
+would split regions along comparisons that do not decide the winner).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+from ..net import Stage
+
+_F64 = torch.float64
+
+SUPPORTED_OPS = (
+    "Supported modules: Linear, Conv2d, BatchNorm1d/2d (eval), AvgPool2d, AdaptiveAvgPool2d, Flatten, "
+    "Unflatten, Dropout (eval), Identity, ReLU, LeakyReLU, PReLU, Hardtanh, ReLU6; supported "
+    "functions and methods: +, -, unary -, * and / by constants, torch.cat, F.linear and "
+    "F.conv2d with fixed weights, flatten, view, reshape, unflatten, indexing, "
+    "permute/transpose, contiguous, size, relu, leaky_relu, hardtanh, relu6, clamp, abs"
+)
+
+
+class LoweringError(TypeError):
+    """A graph node that the PLNet IR cannot express."""
+
+
+@dataclass
+class Affine:
+    """``value = (z @ At + c).reshape(shape)`` for the current basis ``z`` (``m`` entries)."""
+
+    At: torch.Tensor  # (m, D)
+    c: torch.Tensor  # (D,)
+    shape: tuple[int, ...]
+
+    @property
+    def dim(self) -> int:
+        return self.c.numel()
+
+    def rows(self) -> torch.Tensor:
+        return self.At.reshape(self.At.shape[0], *self.shape)
+
+    def offset(self) -> torch.Tensor:
+        return self.c.reshape(1, *self.shape)
+
+    def apply_linear(self, op: Callable[[torch.Tensor], torch.Tensor]) -> "Affine":
+        """``op`` linear in its (batched) input, with no constant term."""
+        rows, c = op(self.rows()), op(self.offset())
+        return Affine(rows.reshape(rows.shape[0], -1), c.reshape(-1), tuple(c.shape[1:]))
+
+    def apply_affine(self, op: Callable[[torch.Tensor, bool], torch.Tensor]) -> "Affine":
+        """``op(x, with_constant)``: affine, evaluated without its constant on the rows."""
+        rows, c = op(self.rows(), False), op(self.offset(), True)
+        return Affine(rows.reshape(rows.shape[0], -1), c.reshape(-1), tuple(c.shape[1:]))
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One unit per feature: ``slope``-activation of ``alpha * v + beta``, weighted by
+    ``gamma`` in the output (``sum_j gamma_j * unit_j + delta``)."""
+
+    alpha: float
+    beta: Any  # float, or a per-feature tensor
+    slopes: Any  # float or per-feature array
+    gamma: float
+
+
+class _Batch:
+    """The batch dimension of ``x.size(0)`` / ``x.shape[0]``: rows of a batch, whatever their count."""
+
+
+_BATCH = _Batch()
+
+
+class Lowering:
+    """Runs the graph symbolically, emitting stages at activations."""
+
+    def __init__(self, gm: fx.GraphModule, input_shape: tuple[int, ...]):
+        self.gm = gm
+        self.modules = dict(gm.named_modules())
+        self.stages: list[Stage] = []
+        d = math.prod(input_shape)
+        self.m = d
+        self.input = Affine(torch.eye(d, dtype=_F64), torch.zeros(d, dtype=_F64), input_shape)
+        self.values: dict[fx.Node, Any] = {}
+        self.last_use: dict[fx.Node, int] = {}
+
+    # ------------------------------------------------------------------ driver
+    def run(self) -> list[Stage]:
+        nodes = list(self.gm.graph.nodes)
+        for i, node in enumerate(nodes):
+            for arg in node.all_input_nodes:
+                self.last_use[arg] = i
+        output = None
+        for i, node in enumerate(nodes):
+            self.position = i
+            if node.op == "output":
+                output = node.args[0]
+                break
+            self.values[node] = self.evaluate(node)
+        if not isinstance(output, fx.Node) or not isinstance(self.values.get(output), Affine):
+            raise LoweringError(
+                "the model must return one tensor (not a tuple, dict or constant); "
+                "wrap it so that forward() returns the network's output"
+            )
+        return self.finish(self.values[output])
+
+    def finish(self, out: Affine) -> list[Stage]:
+        trivial = (
+            self.stages
+            and out.At.shape[0] == out.dim
+            and bool(torch.equal(out.At, torch.eye(out.dim, dtype=_F64)))
+            and not bool(out.c.any())
+        )
+        if not trivial:
+            self.emit([(out.At, out.c, np.ones(out.dim))])
+        return self.stages
+
+    # ------------------------------------------------------------------ stages
+    def emit(self, blocks: list[tuple[torch.Tensor, torch.Tensor, np.ndarray]]) -> None:
+        W = torch.cat([At for At, _, _ in blocks], dim=1).T
+        b = torch.cat([c for _, c, _ in blocks])
+        slopes = np.concatenate([np.broadcast_to(s, (c.numel(),)) for _, c, s in blocks])
+        self.stages.append(Stage(W.numpy().copy(), b.numpy().copy(), slopes.astype(np.float64)))
+        self.m = W.shape[0]
+
+    def live_values(self, exclude: fx.Node | None) -> list[fx.Node]:
+        """Nodes holding a tensor value that a later node still reads."""
+        return [
+            n
+            for n, v in self.values.items()
+            if isinstance(v, Affine) and self.last_use.get(n, -1) > self.position
+        ]
+
+    def activate(self, node: fx.Node, v: Affine, pieces: list[_Piece], delta: float = 0.0) -> Affine:
+        D = v.dim
+        blocks = []
+        for p in pieces:
+            beta = torch.as_tensor(p.beta, dtype=_F64).expand(v.shape).reshape(-1)
+            blocks.append((v.At * p.alpha, v.c * p.alpha + beta, np.asarray(p.slopes, dtype=np.float64)))
+        live = self.live_values(node)
+        carried_dim = sum(self.values[n].dim for n in live)
+        old_m = v.At.shape[0]
+        n_act = D * len(pieces)
+        carry_basis = bool(live) and old_m < carried_dim
+        if carry_basis:
+            blocks.append((torch.eye(old_m, dtype=_F64), torch.zeros(old_m, dtype=_F64), np.ones(old_m)))
+        else:
+            for n in live:
+                lv = self.values[n]
+                blocks.append((lv.At, lv.c, np.ones(lv.dim)))
+        self.emit(blocks)
+        new_m = self.m
+        # Re-express the live values over the new basis.
+        offset = n_act
+        for n in live:
+            lv = self.values[n]
+            At = torch.zeros((new_m, lv.dim), dtype=_F64)
+            if carry_basis:
+                At[n_act:] = lv.At
+                c = lv.c
+            else:
+                At[offset : offset + lv.dim] = torch.eye(lv.dim, dtype=_F64)
+                c = torch.zeros(lv.dim, dtype=_F64)
+                offset += lv.dim
+            self.values[n] = Affine(At, c, lv.shape)
+        At = torch.zeros((new_m, D), dtype=_F64)
+        for j, p in enumerate(pieces):
+            At[j * D : (j + 1) * D] = torch.eye(D, dtype=_F64) * p.gamma
+        c = torch.as_tensor(delta, dtype=_F64).expand(v.shape).reshape(-1).clone()
+        return Affine(At, c, v.shape)
+
+    # ------------------------------------------------------------------ nodes
+    def evaluate(self, node: fx.Node) -> Any:
+        if node.op == "placeholder":
+            if node is not next(iter(self.gm.graph.nodes)):
+                raise LoweringError(
+                    f"node {node.name}: the model takes more than one input; regionlab "
+                    "networks have one input tensor"
+                )
+            return self.input
+        if node.op == "get_attr":
+            return _fetch_attr(self.gm, node.target).detach().to("cpu", _F64)
+        args = fx.node.map_arg(node.args, lambda n: self.values[n])
+        kwargs = fx.node.map_arg(node.kwargs, lambda n: self.values[n])
+        if node.op == "call_module":
+            return self.call_module(node, self.modules[node.target], args, kwargs)
+        if node.op == "call_function":
+            return self.call_function(node, node.target, args, kwargs)
+        if node.op == "call_method":
+            return self.call_method(node, node.target, args, kwargs)
+        raise self.unsupported(node)
+
+    def unsupported(self, node: fx.Node, why: str = "") -> LoweringError:
+        reason = f": {why}" if why else ""
+        if node.op == "call_module":
+            cls = type(self.modules[node.target]).__name__
+            return LoweringError(
+                f"model.{node.target} ({cls}) cannot be converted (graph node {node.name!r}, "
+                f"op call_module){reason}. {SUPPORTED_OPS}"
+            )
+        target = getattr(node.target, "__name__", node.target)
+        return LoweringError(
+            f"graph node {node.name!r} (op {node.op}, target {target}) cannot be converted"
+            f"{reason}. {SUPPORTED_OPS}"
+        )
+
+    def call_module(self, node: fx.Node, m: nn.Module, args: tuple, kwargs: dict) -> Any:
+        from .._torch_import import _check_fixed_map, _handler_for, _has_handler
+
+        where = f"model.{node.target}"
+        x = args[0] if args else None
+        if not isinstance(x, Affine) or len(args) != 1 or kwargs:
+            raise self.unsupported(node, "a module must take the one tensor flowing through the net")
+        if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool2d)):
+            raise self.unsupported(node, "max pooling forms max groups, not supported by the IR yet")
+        _check_fixed_map(m, where)
+        if type(m) in (nn.ReLU,) or (isinstance(m, nn.ReLU) and type(m).forward is nn.ReLU.forward):
+            return self.activate(node, x, [_Piece(1.0, 0.0, 0.0, 1.0)])
+        if isinstance(m, nn.LeakyReLU) and type(m).forward is nn.LeakyReLU.forward:
+            return self.activate(node, x, [_Piece(1.0, 0.0, float(m.negative_slope), 1.0)])
+        if isinstance(m, nn.Hardtanh) and type(m).forward is nn.Hardtanh.forward:
+            return self.activate(node, x, *_clamp_pieces(float(m.min_val), float(m.max_val)))
+        if isinstance(m, nn.PReLU) and type(m).forward is nn.PReLU.forward:
+            w = m.weight.detach().to("cpu", _F64).reshape(-1)
+            slopes = _channel_slopes(w, x.shape, where)
+            return self.activate(node, x, [_Piece(1.0, 0.0, slopes, 1.0)])
+        if not _has_handler(m):
+            raise self.unsupported(node)
+        handler = _handler_for(m, where)
+        view = _ValueFolder(x)
+        handler(view, m, where)
+        if view.slopes is not None:  # PerNeuronLeakyReLU and other slope-only activations
+            return self.activate(node, x, [_Piece(1.0, 0.0, view.slopes, 1.0)])
+        return view.value
+
+    def call_function(self, node: fx.Node, fn: Any, args: tuple, kwargs: dict) -> Any:
+        if fn in (operator.add, torch.add):
+            return self.add(node, args[0], args[1], kwargs.get("alpha", 1))
+        if fn in (operator.sub, torch.sub):
+            return self.add(node, args[0], args[1], -kwargs.get("alpha", 1))
+        if fn in (operator.neg, torch.neg):
+            return self.scale(node, args[0], -1.0)
+        if fn in (operator.mul, torch.mul):
+            return self.multiply(node, args[0], args[1])
+        if fn in (operator.truediv, torch.div) and not kwargs:
+            if isinstance(args[1], Affine):
+                raise self.unsupported(node, "division by a value of the network is not piecewise linear")
+            return self.scale(node, args[0], 1.0 / _as_constant(args[1]))
+        if fn is operator.getitem:
+            return self.getitem(node, args[0], args[1])
+        if fn in (torch.relu, F.relu):
+            return self.activate(node, self.tensor_arg(node, args), [_Piece(1.0, 0.0, 0.0, 1.0)])
+        if fn is F.leaky_relu:
+            slope = args[1] if len(args) > 1 else kwargs.get("negative_slope", 0.01)
+            return self.activate(node, self.tensor_arg(node, args), [_Piece(1.0, 0.0, float(slope), 1.0)])
+        if fn in (F.hardtanh, torch.clamp, torch.clip, F.relu6):
+            lo, hi = _clamp_bounds(fn, args, kwargs)
+            return self.activate(node, self.tensor_arg(node, args), *_clamp_pieces(lo, hi))
+        if fn is torch.abs:
+            return self.activate(node, self.tensor_arg(node, args), _ABS)
+        if fn in (F.linear, F.conv2d):
+            return self.fixed_weight_call(node, fn, args, kwargs)
+        if fn is torch.cat:
+            return self.cat(node, args[0], args[1] if len(args) > 1 else kwargs.get("dim", 0))
+        if fn in (torch.flatten, torch.reshape, F.dropout, torch.permute, torch.transpose,
+                  torch.squeeze, torch.unsqueeze, F.avg_pool2d, F.adaptive_avg_pool2d):
+            return self.linear_call(node, fn, args, kwargs)
+        if fn in (F.max_pool2d, torch.amax, torch.max, F.max_pool1d, torch.maximum):
+            raise self.unsupported(node, "max units form max groups, not supported by the IR yet")
+        raise self.unsupported(node)
+
+    def call_method(self, node: fx.Node, name: str, args: tuple, kwargs: dict) -> Any:
+        x = args[0]
+        if name == "size":
+            return self.size(node, x, args[1] if len(args) > 1 else kwargs.get("dim"))
+        if name in ("relu", "relu_"):
+            return self.activate(node, self.tensor_arg(node, args), [_Piece(1.0, 0.0, 0.0, 1.0)])
+        if name in ("abs", "abs_"):
+            return self.activate(node, self.tensor_arg(node, args), _ABS)
+        if name in ("clamp", "clip", "clamp_"):
+            lo, hi = _clamp_bounds(torch.clamp, args, kwargs)
+            return self.activate(node, self.tensor_arg(node, args), *_clamp_pieces(lo, hi))
+        if name in ("add", "sub"):
+            sign = 1 if name == "add" else -1
+            return self.add(node, x, args[1], sign * kwargs.get("alpha", 1))
+        if name == "mul":
+            return self.multiply(node, x, args[1])
+        if name == "neg":
+            return self.scale(node, x, -1.0)
+        if name in ("view", "reshape", "flatten", "unflatten", "permute", "transpose",
+                    "contiguous", "squeeze", "unsqueeze"):
+            return self.linear_call(node, name, args, kwargs)
+        if name in ("amax", "max", "maximum"):
+            raise self.unsupported(node, "max units form max groups, not supported by the IR yet")
+        raise self.unsupported(node)
+
+    # ------------------------------------------------------------------ helpers
+    def tensor_arg(self, node: fx.Node, args: tuple) -> Affine:
+        if not args or not isinstance(args[0], Affine):
+            raise self.unsupported(node, "expected a tensor of the network as first argument")
+        return args[0]
+
+    def size(self, node: fx.Node, x: Any, dim: Any) -> Any:
+        if not isinstance(x, Affine):
+            raise self.unsupported(node)
+        full = (_BATCH,) + x.shape
+        return full if dim is None else full[dim]
+
+    def add(self, node: fx.Node, a: Any, b: Any, alpha: float) -> Any:
+        if isinstance(a, Affine) and isinstance(b, Affine):
+            try:  # torch's broadcasting over the per-sample dimensions
+                rows = a.rows() + alpha * b.rows()
+                c = a.offset() + alpha * b.offset()
+            except RuntimeError as exc:
+                raise self.unsupported(node, f"adding shapes {a.shape} and {b.shape}: {exc}") from exc
+            return Affine(rows.reshape(rows.shape[0], -1), c.reshape(-1), tuple(c.shape[1:]))
+        if isinstance(a, Affine):
+            const = torch.as_tensor(_as_constant(b), dtype=_F64) * alpha
+            return Affine(a.At, (a.offset() + const).reshape(-1), a.shape)
+        if isinstance(b, Affine):
+            scaled = self.scale(node, b, alpha)
+            return self.add(node, scaled, a, 1.0)
+        raise self.unsupported(node)
+
+    def scale(self, node: fx.Node, x: Any, k: Any) -> Affine:
+        if not isinstance(x, Affine):
+            raise self.unsupported(node)
+        k = torch.as_tensor(k, dtype=_F64)
+        return x.apply_linear(lambda t: t * k)
+
+    def multiply(self, node: fx.Node, a: Any, b: Any) -> Affine:
+        if isinstance(a, Affine) and isinstance(b, Affine):
+            raise self.unsupported(node, "the product of two values of the network is not piecewise linear")
+        x, k = (a, b) if isinstance(a, Affine) else (b, a)
+        return self.scale(node, x, _as_constant(k))
+
+    def getitem(self, node: fx.Node, x: Any, index: Any) -> Any:
+        if isinstance(x, tuple):
+            return x[index]
+        if not isinstance(x, Affine):
+            raise self.unsupported(node)
+        first = index[0] if isinstance(index, tuple) and index else index
+        if not (isinstance(first, slice) and first == slice(None)):
+            raise self.unsupported(node, "indexing must keep the batch dimension whole (x[:, ...])")
+        return x.apply_linear(lambda t: t[index])
+
+    def cat(self, node: fx.Node, parts: Any, dim: int) -> Affine:
+        if not all(isinstance(p, Affine) for p in parts):
+            raise self.unsupported(node, "torch.cat of the network's values only")
+        if dim == 0 or dim == -len(parts[0].shape) - 1:
+            raise self.unsupported(node, "concatenating along the batch dimension")
+        rows = torch.cat([p.rows() for p in parts], dim=dim)
+        c = torch.cat([p.offset() for p in parts], dim=dim)
+        return Affine(rows.reshape(rows.shape[0], -1), c.reshape(-1), tuple(c.shape[1:]))
+
+    def fixed_weight_call(self, node: fx.Node, fn: Any, args: tuple, kwargs: dict) -> Affine:
+        """``F.linear`` / ``F.conv2d`` whose weight and bias are constants (parameters)."""
+        x = self.tensor_arg(node, args)
+        rest = list(args[1:])
+        kw = dict(kwargs)
+        weight = rest.pop(0) if rest else kw.pop("weight")
+        bias = rest.pop(0) if rest else kw.pop("bias", None)
+        if isinstance(weight, Affine) or isinstance(bias, Affine):
+            raise self.unsupported(node, "weights computed from the input are not piecewise linear")
+        W = _as_constant(weight)
+        b = None if bias is None else _as_constant(bias)
+        return x.apply_affine(lambda t, with_bias: fn(t, W, b if with_bias else None, *rest, **kw))
+
+    def linear_call(self, node: fx.Node, fn: Any, args: tuple, kwargs: dict) -> Affine:
+        x = self.tensor_arg(node, args)
+        if fn is F.dropout:
+            training = args[2] if len(args) > 2 else kwargs.get("training", True)
+            if training:
+                raise self.unsupported(node, "F.dropout with training=True drops random units")
+            return x
+        rest = args[1:]
+
+        def op(t: torch.Tensor) -> torch.Tensor:
+            a = tuple(t.shape[0] if r is _BATCH else r for r in _flat_args(rest))
+            a = _restore(rest, a)
+            return getattr(t, fn)(*a, **kwargs) if isinstance(fn, str) else fn(t, *a, **kwargs)
+
+        out = x.apply_linear(op)
+        return out
+
+
+class _ValueFolder:
+    """The folder interface of ``_torch_import``'s module handlers, over one value."""
+
+    def __init__(self, value: Affine):
+        self.value = value
+        self.slopes: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.shape
+
+    @property
+    def dim(self) -> int:
+        return self.value.dim
+
+    is_identity = False
+
+    def affine(self, fn: Callable[[torch.Tensor, bool], torch.Tensor], where: str) -> None:
+        try:
+            self.value = self.value.apply_affine(fn)
+        except RuntimeError as exc:
+            raise ValueError(f"{where} cannot take features of shape {self.shape}: {exc}") from exc
+
+    def reshape(self, shape: tuple[int, ...]) -> None:
+        self.value = Affine(self.value.At, self.value.c, shape)
+
+    def activate(self, slopes: np.ndarray, where: str) -> None:
+        self.slopes = slopes
+
+
+# ---------------------------------------------------------------------- small helpers
+_ABS = [_Piece(1.0, 0.0, 0.0, 1.0), _Piece(-1.0, 0.0, 0.0, 1.0)]
+
+
+def _clamp_pieces(lo: float | None, hi: float | None) -> tuple[list[_Piece], float]:
+    """``clamp(v, lo, hi) = lo + relu(v - lo) - relu(v - hi)`` (one side open: one unit),
+    as pieces and the output constant."""
+    if lo is None and hi is None:
+        raise LoweringError("clamp without bounds")
+    if lo is not None and hi is not None and not lo < hi:
+        raise LoweringError(f"clamp/hardtanh needs min < max, got {lo} and {hi}")
+    if hi is None:  # max(v, lo) = lo + relu(v - lo)
+        return [_Piece(1.0, -lo, 0.0, 1.0)], lo
+    if lo is None:  # min(v, hi) = hi - relu(hi - v)
+        return [_Piece(-1.0, hi, 0.0, -1.0)], hi
+    return [_Piece(1.0, -lo, 0.0, 1.0), _Piece(1.0, -hi, 0.0, -1.0)], lo
+
+
+def _clamp_bounds(fn: Any, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    if fn is F.relu6:
+        return 0.0, 6.0
+    if fn is F.hardtanh:
+        lo = args[1] if len(args) > 1 else kwargs.get("min_val", -1.0)
+        hi = args[2] if len(args) > 2 else kwargs.get("max_val", 1.0)
+        return float(lo), float(hi)
+    lo = args[1] if len(args) > 1 else kwargs.get("min")
+    hi = args[2] if len(args) > 2 else kwargs.get("max")
+    for b in (lo, hi):
+        if b is not None and not isinstance(b, (int, float)):
+            raise LoweringError("clamp bounds must be Python numbers")
+    return (None if lo is None else float(lo)), (None if hi is None else float(hi))
+
+
+def _channel_slopes(w: torch.Tensor, shape: tuple[int, ...], where: str) -> np.ndarray:
+    if w.numel() == 1:
+        return np.full(math.prod(shape), float(w[0]))
+    if shape[0] != w.numel():
+        raise ValueError(f"{where} (PReLU) has {w.numel()} slopes but its input has shape {shape}")
+    return np.repeat(w.numpy(), math.prod(shape) // w.numel())
+
+
+def _as_constant(k: Any) -> Any:
+    if isinstance(k, (int, float)):
+        return float(k)
+    if torch.is_tensor(k):
+        return k.detach().to("cpu", _F64)
+    raise LoweringError(f"expected a constant, got {type(k).__name__}")
+
+
+def _fetch_attr(gm: fx.GraphModule, target: str) -> torch.Tensor:
+    obj: Any = gm
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _flat_args(args: tuple) -> list:
+    out = []
+    for a in args:
+        if isinstance(a, (tuple, list)):
+            out.extend(a)
+        else:
+            out.append(a)
+    return out
+
+
+def _restore(template: tuple, flat: tuple) -> tuple:
+    """``flat`` regrouped like ``template`` (a shape given as a tuple stays a tuple)."""
+    out, i = [], 0
+    for a in template:
+        if isinstance(a, (tuple, list)):
+            out.append(tuple(flat[i : i + len(a)]))
+            i += len(a)
+        else:
+            out.append(flat[i])
+            i += 1
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------- entry point
+def lower_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> list[Stage]:
+    """The stages of ``model`` traced with ``torch.fx`` (``input_shape``: one input's shape,
+    inferred from the first ``Linear``/``BatchNorm1d`` the graph calls when ``None``)."""
+    from .._torch_import import _infer_input_shape
+
+    try:
+        gm = fx.symbolic_trace(model)
+    except Exception as exc:  # data-dependent control flow, unsupported Python, ...
+        raise LoweringError(
+            f"torch.fx could not trace {type(model).__name__} ({type(exc).__name__}: {exc}); "
+            "regionlab converts models whose forward() is a fixed graph of supported "
+            f"operations ({SUPPORTED_OPS})"
+        ) from exc
+    if input_shape is None:
+        modules = dict(gm.named_modules())
+        called = [(n.target, modules[n.target]) for n in gm.graph.nodes if n.op == "call_module"]
+        input_shape = _infer_input_shape(called)
+    with torch.no_grad():
+        return Lowering(gm, input_shape).run()
