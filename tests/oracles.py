@@ -11,9 +11,27 @@ def numpy_forward(net, X):
     bits = []
     for st in net.stages:
         h = a @ st.weight.astype(np.float64).T + st.bias.astype(np.float64)
+        if st.group_offsets is not None:
+            a, b = numpy_max_groups(h, st.group_offsets, st.group_index)
+            bits.append(b)
+            continue
         bits.append(h[:, st.negative_slope != 1.0] > 0)
         a = np.where(h > 0, h, st.negative_slope * h)
     return a, np.concatenate(bits, axis=1)
+
+
+def numpy_max_groups(h, offsets, index):
+    """Max groups by a plain loop: each group's maximum and its winner (first on ties)
+    written little-endian in ceil(log2 k) bits."""
+    values, bits = [], []
+    for b, e in zip(offsets[:-1], offsets[1:]):
+        cand = h[:, index[b:e]]
+        win = np.argmax(cand, axis=1)  # numpy's tie rule: the first maximum
+        values.append(cand[np.arange(len(h)), win])
+        nb = int(np.ceil(np.log2(e - b))) if e - b > 1 else 0
+        bits.extend(((win >> i) & 1).astype(bool) for i in range(nb))
+    b = np.stack(bits, axis=1) if bits else np.zeros((len(h), 0), dtype=bool)
+    return np.stack(values, axis=1), b
 
 
 def zaslavsky_count(n_hyperplanes, dim):

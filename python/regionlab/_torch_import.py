@@ -41,7 +41,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
 
 from .net import PLNet, Stage
 
-__all__ = ["from_torch", "plnet_to_torch", "PerNeuronLeakyReLU"]
+__all__ = ["from_torch", "plnet_to_torch", "PerNeuronLeakyReLU", "MaxGroups"]
 
 _F64 = torch.float64
 _MAX_CHUNK_ELEMENTS = 1 << 22  # rows pushed through a layer at once are capped at ~32 MB
@@ -64,6 +64,31 @@ class PerNeuronLeakyReLU(nn.Module):
 
     def extra_repr(self) -> str:
         return f"num_features={self.negative_slope.numel()}"
+
+
+class MaxGroups(nn.Module):
+    """Max over groups of features: output ``g`` is ``max(x[..., index[offsets[g]:offsets[g+1]]])``
+    on the flattened features (maxout units, max-pool windows). ``PLNet.to_torch`` uses it for
+    max stages, and ``from_torch`` reads it back as one."""
+
+    def __init__(self, group_offsets: Any, group_index: Any):
+        super().__init__()
+        offsets = np.asarray(group_offsets, dtype=np.int64)
+        index = np.asarray(group_index, dtype=np.int64)
+        sizes = np.diff(offsets)
+        # a (groups, k_max) table; short groups repeat their first candidate (max unchanged)
+        table = np.repeat(index[offsets[:-1], None], sizes.max(initial=1), axis=1)
+        for g, (b, e) in enumerate(zip(offsets[:-1], offsets[1:])):
+            table[g, : e - b] = index[b:e]
+        self.register_buffer("group_offsets", torch.from_numpy(offsets.copy()))
+        self.register_buffer("group_index", torch.from_numpy(index.copy()))
+        self.register_buffer("table", torch.from_numpy(table))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)[:, self.table].amax(-1)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.table.shape[0]}, max_candidates={self.table.shape[1]}"
 
 
 # --------------------------------------------------------------------------- from_torch
@@ -317,7 +342,7 @@ class _Folder:
     def activate(self, slopes: np.ndarray, where: str) -> None:
         if not np.isfinite(slopes).all():
             raise ValueError(f"{where}: negative slope contains NaN or Inf")
-        if self.is_identity and self.stages:
+        if self.is_identity and self.stages and not self.stages[-1].is_max:
             # nothing affine since the last activation: both act on the same neuron
             last = self.stages[-1]
             s1 = last.negative_slope
@@ -326,6 +351,13 @@ class _Folder:
             self.stages[-1] = Stage(last.weight, last.bias, merged)
         else:
             self._emit(slopes)
+
+    def max_groups(self, offsets: np.ndarray, index: np.ndarray, where: str) -> None:
+        """Emit the pending map as a max stage over groups of the current features."""
+        A = np.eye(self.in_dim) if self.At is None else self.At.T.numpy().copy()
+        self.stages.append(Stage(A, self.c.numpy().copy(), np.ones(A.shape[0]), offsets, index))
+        self.shape = (len(offsets) - 1,)
+        self._start_block()
 
     def finish(self) -> list[Stage]:
         if not self.is_identity or not self.stages:
@@ -499,7 +531,15 @@ def _per_neuron_leaky_relu(f: _Folder, m: PerNeuronLeakyReLU, where: str) -> Non
     f.activate(slopes, where)
 
 
+def _max_groups(f: _Folder, m: MaxGroups, where: str) -> None:
+    if int(m.group_index.max()) >= f.dim:
+        raise ValueError(f"{where} (MaxGroups) indexes {int(m.group_index.max()) + 1} features "
+                         f"but receives {f.dim}")
+    f.max_groups(m.group_offsets.numpy().copy(), m.group_index.numpy().astype(np.int32), where)
+
+
 _HANDLERS: dict[type, Callable[[_Folder, Any, str], None]] = {
+    MaxGroups: _max_groups,
     nn.Linear: _linear,
     nn.ReLU: _relu,
     nn.LeakyReLU: _leaky_relu,
@@ -519,7 +559,8 @@ _HANDLERS: dict[type, Callable[[_Folder, Any, str], None]] = {
 _SUPPORTED = (
     "Sequential (nested), Linear, ReLU, LeakyReLU, PReLU, Identity, Flatten, Unflatten, "
     "Dropout (eval), BatchNorm1d/BatchNorm2d (eval statistics), Conv2d (padding_mode='zeros'), "
-    "AvgPool2d, AdaptiveAvgPool2d, regionlab PerNeuronLeakyReLU"
+    "AvgPool2d, AdaptiveAvgPool2d, regionlab PerNeuronLeakyReLU and MaxGroups; other models "
+    "(residual blocks, torch.cat, MaxPool2d, maxout, functional calls) are traced with torch.fx"
 )
 
 
@@ -568,11 +609,14 @@ def plnet_to_torch(net: PLNet) -> "nn.Sequential":
     layers: list[nn.Module] = []
     for k, st in enumerate(net.stages):
         # skip_init: no random initialisation, so the global torch RNG is left untouched
-        lin = torch.nn.utils.skip_init(nn.Linear, st.in_features, st.out_features, dtype=tdtype)
+        lin = torch.nn.utils.skip_init(nn.Linear, st.in_features, st.affine_features, dtype=tdtype)
         with torch.no_grad():
             lin.weight.copy_(torch.from_numpy(np.array(st.weight)))
             lin.bias.copy_(torch.from_numpy(np.array(st.bias)))
         layers.append(lin)
+        if st.is_max:
+            layers.append(MaxGroups(st.group_offsets, st.group_index))
+            continue
         act = _activation_module(st.negative_slope, last=k == len(net.stages) - 1)
         if act is not None:
             layers.append(act)

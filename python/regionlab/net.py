@@ -8,6 +8,12 @@ the neuron is: ``0`` ReLU, ``0 < s < 1`` (or any ``s != 1``) LeakyReLU, ``1`` id
 
 The activation pattern of an input is one bit per *kinked* neuron (``s != 1``), in
 stage order then neuron order: bit ``= h > 0``.
+
+A stage may instead end in **max groups** (maxout units, max-pool windows): group ``g``
+outputs the largest of its candidates ``h[i]``, ``i`` in its index list, and contributes
+the winner's position in that list to the pattern, in ``ceil(log2 k)`` bits (little-endian;
+ties go to the first candidate, like ``numpy.argmax``). A group of one candidate is an
+identity pass-through unit with no bits. The next stage takes one input per group.
 """
 
 from __future__ import annotations
@@ -27,23 +33,63 @@ _SUPPORTED_DTYPES = (np.float32, np.float64)
 
 @dataclass(frozen=True)
 class Stage:
-    """One affine map followed by a per-neuron (leaky) ReLU / identity activation."""
+    """One affine map followed by a per-neuron (leaky) ReLU / identity activation, or by
+    max groups (``group_offsets``/``group_index`` set: group ``g``'s candidates are
+    ``group_index[group_offsets[g]:group_offsets[g + 1]]``; slopes are then unused)."""
 
     weight: np.ndarray  # (out, in), C-contiguous, the net's dtype
     bias: np.ndarray  # (out,)
     negative_slope: np.ndarray  # (out,) float64; 1.0 means identity (no kink)
+    group_offsets: np.ndarray | None = None  # (n_groups + 1,) int64
+    group_index: np.ndarray | None = None  # (n_candidates,) int32
+
+    @classmethod
+    def max_groups(cls, weight: Any, bias: Any, groups: Sequence[Sequence[int]]) -> "Stage":
+        """An affine map followed by max groups given as lists of candidate indices."""
+        groups = [np.asarray(g, dtype=np.int64).reshape(-1) for g in groups]
+        offsets = np.concatenate([[0], np.cumsum([len(g) for g in groups])]).astype(np.int64)
+        index = np.concatenate(groups).astype(np.int32) if groups else np.zeros(0, np.int32)
+        w = np.asarray(weight)
+        return cls(w, np.asarray(bias), np.ones(w.shape[0]), offsets, index)
+
+    @property
+    def is_max(self) -> bool:
+        return self.group_offsets is not None
 
     @property
     def in_features(self) -> int:
         return int(self.weight.shape[1])
 
     @property
-    def out_features(self) -> int:
+    def affine_features(self) -> int:
+        """Outputs of the affine map (the candidates of a max stage)."""
         return int(self.weight.shape[0])
 
     @property
+    def out_features(self) -> int:
+        """Units passed to the next stage: the groups of a max stage, else the neurons."""
+        return len(self.group_offsets) - 1 if self.is_max else int(self.weight.shape[0])
+
+    @property
+    def group_sizes(self) -> np.ndarray:
+        return np.diff(self.group_offsets) if self.is_max else np.zeros(0, np.int64)
+
+    @property
+    def group_bits(self) -> np.ndarray:
+        """Pattern bits of each group: ``ceil(log2(k))`` for ``k`` candidates."""
+        k = self.group_sizes
+        return np.ceil(np.log2(np.maximum(k, 1))).astype(np.int64)
+
+    @property
+    def n_bits(self) -> int:
+        """Pattern bits this stage contributes."""
+        return int(self.group_bits.sum()) if self.is_max else int(self.kinked.sum())
+
+    @property
     def kinked(self) -> np.ndarray:
-        """Boolean mask of the neurons that contribute a pattern bit."""
+        """Boolean mask of the neurons that contribute a pattern bit (none in a max stage)."""
+        if self.is_max:
+            return np.zeros(self.affine_features, dtype=bool)
         return self.negative_slope != 1.0
 
 
@@ -70,6 +116,42 @@ def _slopes_from_spec(spec: Any, out: int, where: str) -> np.ndarray:
     return arr.copy()
 
 
+def _checked_groups(st: Stage, out: int, k: int) -> tuple[Any, Any]:
+    """Own copies of a max stage's group arrays, or a ValueError saying what is wrong."""
+    if st.group_offsets is None and st.group_index is None:
+        return None, None
+    if st.group_offsets is None or st.group_index is None:
+        raise ValueError(f"stage {k}: give both group_offsets and group_index (or neither)")
+    offsets = np.array(st.group_offsets, copy=True)
+    index = np.array(st.group_index, copy=True)
+    if offsets.dtype.kind not in "iu" or index.dtype.kind not in "iu":
+        raise TypeError(f"stage {k}: group offsets and indices must be integers")
+    offsets, index = offsets.astype(np.int64).reshape(-1), index.astype(np.int32).reshape(-1)
+    if len(offsets) < 2 or offsets[0] != 0 or offsets[-1] != len(index):
+        raise ValueError(
+            f"stage {k}: group_offsets must start at 0, end at len(group_index) "
+            f"({len(index)}) and describe at least one group"
+        )
+    if (np.diff(offsets) <= 0).any():
+        raise ValueError(f"stage {k}: every max group needs at least one candidate")
+    if len(index) and (index.min() < 0 or index.max() >= out):
+        raise ValueError(f"stage {k}: max group candidates must index the {out} affine outputs")
+    return offsets, index
+
+
+def _groups_from_spec(spec: tuple, out: int, where: str) -> list:
+    kind, arg = spec
+    if kind == "maxout":
+        k = int(arg)
+        if k < 1 or out % k:
+            raise ValueError(f"{where}: maxout groups of {k} need a multiple of {k} outputs, got {out}")
+        return [list(range(i, i + k)) for i in range(0, out, k)]
+    try:
+        return [list(map(int, g)) for g in arg]
+    except TypeError as exc:
+        raise TypeError(f"{where}: ('max', groups) needs a list of candidate index lists") from exc
+
+
 class PLNet:
     """A piecewise-linear network: affine stages with per-neuron (leaky) ReLU activations.
 
@@ -89,7 +171,10 @@ class PLNet:
             # cannot make the stages disagree with the C++ copy.
             w = np.array(st.weight, dtype=dtype, order="C", copy=True)
             b = np.array(st.bias, dtype=dtype, order="C", copy=True)
-            s = np.array(st.negative_slope, dtype=np.float64, order="C", copy=True)
+            if st.is_max and st.negative_slope is None:
+                s = np.ones(w.shape[0] if w.ndim == 2 else 0)
+            else:
+                s = np.array(st.negative_slope, dtype=np.float64, order="C", copy=True)
             if w.ndim != 2:
                 raise ValueError(f"stage {k}: weight must be 2-D (out, in), got shape {w.shape}")
             if b.shape != (w.shape[0],) or s.shape != (w.shape[0],):
@@ -102,10 +187,12 @@ class PLNet:
                 )
             for name, arr in (("weight", w), ("bias", b), ("negative_slope", s)):
                 check_finite(arr, f"stage {k} {name}")
-            for arr in (w, b, s):
-                arr.setflags(write=False)
-            fixed.append(Stage(w, b, s))
-            prev_out = w.shape[0]
+            offsets, index = _checked_groups(st, w.shape[0], k)
+            for arr in (w, b, s, offsets, index):
+                if arr is not None:
+                    arr.setflags(write=False)
+            fixed.append(Stage(w, b, s, offsets, index))
+            prev_out = fixed[-1].out_features
         self._stages = tuple(fixed)
         self._dtype = dtype
         self._core_net = None
@@ -124,8 +211,9 @@ class PLNet:
 
         ``activations`` is one spec for every hidden stage (the last stage is identity), or a
         list (or tuple) with one spec per stage. A spec is ``'relu'``, ``'leaky_relu'`` (slope 0.01),
-        ``('leaky_relu', slope)``, ``'identity'``, a float negative slope, or an array of
-        per-neuron negative slopes. ``dtype`` defaults to the weights' dtype when float32/64.
+        ``('leaky_relu', slope)``, ``'identity'``, a float negative slope, an array of
+        per-neuron negative slopes, ``('maxout', k)`` (max over consecutive groups of ``k``
+        outputs) or ``('max', groups)`` (a list of candidate index lists). ``dtype`` defaults to the weights' dtype when float32/64.
         """
         if isinstance(weights, np.ndarray) and weights.ndim == 2:
             weights = [weights]
@@ -148,7 +236,7 @@ class PLNet:
         is_single_leaky_spec = (
             isinstance(activations, tuple)
             and len(activations) == 2
-            and activations[0] in ("leaky_relu", "leakyrelu")
+            and activations[0] in ("leaky_relu", "leakyrelu", "maxout")
         )
         if isinstance(activations, (list, tuple)) and not is_single_leaky_spec:
             if len(activations) != n:
@@ -160,6 +248,9 @@ class PLNet:
         for k, (w, b, spec) in enumerate(zip(ws, bs, specs)):
             if w.ndim != 2:
                 raise ValueError(f"weight {k} must be 2-D (out, in), got shape {w.shape}")
+            if isinstance(spec, tuple) and len(spec) == 2 and spec[0] in ("max", "maxout"):
+                stages.append(Stage.max_groups(w, b, _groups_from_spec(spec, w.shape[0], f"stage {k}")))
+                continue
             stages.append(Stage(w, b, _slopes_from_spec(spec, w.shape[0], f"stage {k}")))
         return cls(stages, dtype=dtype)
 
@@ -187,13 +278,17 @@ class PLNet:
 
     @property
     def n_neurons(self) -> int:
-        """Number of kinked neurons, i.e. bits in an activation pattern."""
-        return int(sum(int(st.kinked.sum()) for st in self._stages))
+        """Bits in an activation pattern: kinked neurons, plus the winner bits of max groups."""
+        return int(sum(st.n_bits for st in self._stages))
 
     @property
     def neurons_per_stage(self) -> tuple[int, ...]:
-        """Kinked neurons in each stage (stages with none contribute no pattern bits)."""
-        return tuple(int(st.kinked.sum()) for st in self._stages)
+        """Pattern bits of each stage (stages with none contribute no pattern bits)."""
+        return tuple(st.n_bits for st in self._stages)
+
+    @property
+    def has_max_groups(self) -> bool:
+        return any(st.is_max for st in self._stages)
 
     def astype(self, dtype: Any) -> "PLNet":
         """The same network with weights in another dtype (float32 or float64)."""
@@ -204,6 +299,10 @@ class PLNet:
     def __repr__(self) -> str:
         acts = []
         for st in self._stages:
+            if st.is_max:
+                sizes = np.unique(st.group_sizes)
+                acts.append(f"max{int(sizes[0])}" if len(sizes) == 1 else "max")
+                continue
             s = np.unique(st.negative_slope)
             if len(s) == 1:
                 acts.append({0.0: "relu", 1.0: "id"}.get(float(s[0]), f"leaky{float(s[0]):g}"))
@@ -221,10 +320,13 @@ class PLNet:
             from . import _core
 
             cls = _core.Network32 if self._dtype == np.float32 else _core.Network64
+            no_groups = np.zeros(1, np.int64)
             self._core_net = cls(
                 [st.weight for st in self._stages],
                 [st.bias for st in self._stages],
                 [st.negative_slope for st in self._stages],
+                [st.group_offsets if st.is_max else no_groups for st in self._stages],
+                [st.group_index if st.is_max else np.zeros(0, np.int32) for st in self._stages],
             )
         return self._core_net
 

@@ -85,7 +85,7 @@ SlicePartition partition(const Network<double>& net, const SliceSpec& spec, int6
   for (int64_t k = 0; k < view.n_stages; ++k) {
     const StageView<double>& st = view.stages[k];
     info[size_t(k)].kinked_pos.assign(size_t(st.out), -1);
-    for (int64_t p = 0; p < st.n_kinked; ++p)
+    for (int64_t p = 0; p < st.n_kinked && st.n_groups == 0; ++p)  // max stages: no slopes
       info[size_t(k)].kinked_pos[size_t(st.kinked ? st.kinked[p] : p)] = int32_t(p);
     auto& wt = info[size_t(k)].weight_t;
     wt.resize(size_t(st.in * st.out));

@@ -145,11 +145,14 @@ class Subdivider {
     const int64_t n = int64_t(batch.size());
     plans_.assign(size_t(n), Plan{0, -1});
     gemm_nodes_.clear();
-    const int64_t max_delta = k == 0 ? 0 : net_.stages[k].in / kDeltaFraction;
+    // After a max stage the inputs are winners, not slopes: no rank-one updates.
+    const bool deltas = k > 0 && net_.stages[k - 1].n_groups == 0;
+    const int64_t max_delta = deltas ? net_.stages[k].in / kDeltaFraction : 0;
     int64_t family_first = -1;
     for (int64_t r = 0; r < n; ++r) {
       const bool sibling = family_first >= 0 && batch[size_t(r)].z == batch[size_t(family_first)].z;
-      if (sibling && differing_bits(k, batch[size_t(r)], batch[size_t(family_first)]) <= max_delta) {
+      if (sibling && deltas &&
+          differing_bits(k, batch[size_t(r)], batch[size_t(family_first)]) <= max_delta) {
         plans_[size_t(r)] = Plan{plans_[size_t(family_first)].product, family_first};
         continue;
       }
@@ -215,8 +218,16 @@ class Subdivider {
       return;
     }
     const StageView<double>& prev = net_.stages[k - 1];
-    const auto& pos = info_[size_t(k - 1)].kinked_pos;
     const double* z = node.z->data();
+    if (prev.n_groups > 0) {  // each group passes on its winner's map
+      const int64_t G = prev.n_groups;
+      for (int64_t g = 0; g < G; ++g) {
+        const int64_t j = winner(prev, node.pattern, g);
+        for (int c = 0; c <= D; ++c) dst[c * G + g] = z[c * prev.out + j];
+      }
+      return;
+    }
+    const auto& pos = info_[size_t(k - 1)].kinked_pos;
     act_.resize(size_t(prev.out));
     for (int64_t i = 0; i < prev.out; ++i) {
       const int32_t p = pos[size_t(i)];
@@ -250,6 +261,11 @@ class Subdivider {
         emit_final(std::move(cell), pattern, *z, k, sink);
       }
     };
+    if (st.n_groups > 0) {
+      split_by_max_groups(node, k, *z, emit);
+      counter_.add(k, produced);
+      return;
+    }
     if (st.n_kinked == 0) {
       emit(std::move(node.cell), node.pattern);
       counter_.add(k, produced);
@@ -297,10 +313,86 @@ class Subdivider {
     counter_.add(k, produced);
   }
 
+  // The affine output of stage st that group g's winner index (in `pattern`) selects.
+  static int64_t winner(const StageView<double>& st, const std::vector<uint64_t>& pattern,
+                        int64_t g) {
+    int64_t pos = st.bit_offset;
+    for (int64_t h = 0; h < g; ++h) pos += st.group_bits[h];
+    int64_t w = 0;
+    for (int32_t b = 0; b < st.group_bits[g]; ++b) w |= int64_t(test_bit(pattern, pos + b)) << b;
+    return st.group_index[st.group_offsets[g] + w];
+  }
+
+  // Splits the region into the cells where each group's candidates win, group after group:
+  // candidate i of a group keeps {h_i > h_j, j < i} and {h_j <= h_i, j > i} (ties go to the
+  // first candidate), so only comparisons that decide a winner ever cut.
+  template <class Emit>
+  void split_by_max_groups(Node<Cell>& node, int64_t k, const ZBlock& z, Emit&& emit) {
+    const StageView<double>& st = net_.stages[k];
+    struct Piece {
+      Cell cell;
+      std::vector<uint64_t> pattern;
+    };
+    std::vector<Piece> pieces, next;
+    pieces.push_back(Piece{std::move(node.cell), std::move(node.pattern)});
+    std::vector<double> diff(size_t(D + 1));
+    const LineCoeffs line{diff.data(), 1, box_size_};
+    Cell parts[2];
+    int64_t pos = st.bit_offset;
+    for (int64_t g = 0; g < st.n_groups; ++g) {
+      const int64_t b = st.group_offsets[g], kk = st.group_offsets[g + 1] - b;
+      const int32_t nb = st.group_bits[g];
+      if (kk == 1) continue;
+      next.clear();
+      for (Piece& piece : pieces) {
+        for (int64_t i = 0; i < kk; ++i) {
+          Cell cell = piece.cell;
+          bool alive = true;
+          for (int64_t j = 0; j < kk && alive; ++j) {
+            if (j == i) continue;
+            // The line h_hi - h_lo; candidate i keeps its positive side when j < i.
+            const bool keep_positive = j < i;
+            const int64_t hi = st.group_index[b + (keep_positive ? i : j)];
+            const int64_t lo = st.group_index[b + (keep_positive ? j : i)];
+            for (int c = 0; c <= D; ++c) diff[size_t(c)] = z[size_t(c * st.out + hi)] - z[size_t(c * st.out + lo)];
+            const Side side = cell.classify(line);
+            if (side == Side::cut) {
+              cell.split(line, parts[0], parts[1]);
+              cell = std::move(parts[keep_positive ? 1 : 0]);
+            } else if ((side == Side::positive) != keep_positive) {
+              alive = false;
+            }
+          }
+          if (!alive) continue;
+          Piece child{std::move(cell), piece.pattern};
+          for (int32_t bit = 0; bit < nb; ++bit)
+            if ((i >> bit) & 1) set_bit(child.pattern, pos + bit);
+          next.push_back(std::move(child));
+        }
+      }
+      pieces.swap(next);
+      pos += nb;
+    }
+    for (Piece& piece : pieces) emit(std::move(piece.cell), piece.pattern);
+  }
+
   // A region of the whole network: its output map is the last stage's activation of z.
   void emit_final(Cell&& cell, const std::vector<uint64_t>& pattern, const ZBlock& z, int64_t k,
                   RegionSink<Cell>& sink) const {
     const StageView<double>& st = net_.stages[k];
+    if (st.n_groups > 0) {  // the winners' maps
+      for (int64_t g = 0; g < st.n_groups; ++g) {
+        const int64_t j = winner(st, pattern, g);
+        for (int c = 0; c <= D; ++c) {
+          const double m = z[size_t(c * st.out + j)];
+          if (!std::isfinite(m)) throw_overflow(k);
+          sink.maps.push_back(m);
+        }
+      }
+      sink.patterns.insert(sink.patterns.end(), pattern.begin(), pattern.end());
+      sink.cells.push_back(std::move(cell));
+      return;
+    }
     const auto& pos = info_[size_t(k)].kinked_pos;
     for (int64_t o = 0; o < st.out; ++o) {
       const int32_t p = pos[size_t(o)];

@@ -86,6 +86,38 @@ void epilogue(const StageView<T>& st, T* H, int64_t rows, uint64_t* keys, int64_
   }
 }
 
+// Max stage: each row's groups take their largest candidate (the first on ties), written
+// compactly (n_groups per row) over the same buffer, and the winners' indices are packed.
+// Row r's outputs land at or before its own inputs, and each row is read before written.
+template <class T>
+void max_epilogue(const StageView<T>& st, T* H, int64_t rows, uint64_t* keys, int64_t n_words,
+                  T* row_out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    T* h = H + r * st.out;
+    for (int64_t j = 0; j < st.out; ++j) h[j] += st.bias[j];
+    uint64_t* key = keys ? keys + r * n_words : nullptr;
+    int64_t pos = st.bit_offset;
+    for (int64_t g = 0; g < st.n_groups; ++g) {
+      const int64_t b = st.group_offsets[g], e = st.group_offsets[g + 1];
+      int64_t win = 0;
+      T best = h[st.group_index[b]];
+      for (int64_t i = b + 1; i < e; ++i) {
+        const T v = h[st.group_index[i]];
+        if (v > best) best = v, win = i - b;
+      }
+      row_out[g] = best;
+      const int32_t nb = st.group_bits[g];
+      if (key && nb > 0) {
+        const uint64_t w = uint64_t(win);
+        key[pos >> 6] |= w << (pos & 63);
+        if ((pos & 63) + nb > 64) key[(pos >> 6) + 1] |= w >> (64 - (pos & 63));
+      }
+      pos += nb;
+    }
+    std::memcpy(H + r * st.n_groups, row_out, sizeof(T) * size_t(st.n_groups));
+  }
+}
+
 template <class T>
 int64_t run_block(const NetView<T>& net, const T* X, int64_t rows, BlockScratch<T> scratch,
                   uint64_t* keys, T* out) {
@@ -106,16 +138,20 @@ int64_t run_block(const NetView<T>& net, const T* X, int64_t rows, BlockScratch<
   for (int64_t k = 0; k < net.n_stages; ++k) {
     const StageView<T>& st = net.stages[k];
     const bool last = k + 1 == net.n_stages;
-    H = (last && out && gemm_rows == rows) ? out : bufs[k & 1];
+    H = (last && out && gemm_rows == rows && st.n_groups == 0) ? out : bufs[k & 1];
     Eigen::Map<const RowMat<T>> a(A, gemm_rows, st.in);
     Eigen::Map<const RowMat<T>> w(st.weight, st.out, st.in);
     Eigen::Map<RowMat<T>> h(H, gemm_rows, st.out);
     h.noalias() = a * w.transpose();
-    epilogue(st, H, rows, keys, net.n_words);  // padding rows are never read again
+    // padding rows are never read again (each GEMM row depends on its own input row only)
+    if (st.n_groups > 0)
+      max_epilogue(st, H, rows, keys, net.n_words, scratch.row);
+    else
+      epilogue(st, H, rows, keys, net.n_words);
     A = H;
   }
   if (out && H && H != out)
-    std::memcpy(out, H, sizeof(T) * size_t(rows * net.stages[net.n_stages - 1].out));
+    std::memcpy(out, H, sizeof(T) * size_t(rows * stage_width(net.stages[net.n_stages - 1])));
   return -1;
 }
 

@@ -164,6 +164,11 @@ def parse_model(model: Any) -> FlowModel:
     from ..net import PLNet
 
     if isinstance(model, PLNet):
+        if model.has_max_groups:
+            raise TypeError(
+                "gradient flow does not support max groups (maxout units, max pooling) yet; "
+                "the geometry and counting engines do"
+            )
         template = model.to_torch().double()
         return _parse_torch(template)
     try:

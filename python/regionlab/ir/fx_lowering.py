@@ -13,9 +13,11 @@ emitting anything. A piecewise-linear activation emits one stage:
   needed later (the skip of a residual block, the other branch of a ``cat``): either those
   values themselves or the basis, whichever needs fewer units.
 
-The output node's affine map becomes the last stage (slopes 1). Max units (max-pool,
-maxout) are refused: they are max groups, which must never be lowered to ReLUs (that
-would split regions along comparisons that do not decide the winner).
+The output node's affine map becomes the last stage (slopes 1). Max units (``MaxPool2d``,
+``F.max_pool2d``, ``amax``/``max(dim)`` for maxout, ``torch.maximum``) emit a max stage:
+one group per output, whose candidates are the window's or slice's entries (padding never
+wins); values still needed later pass through as groups of one. They are never lowered to
+ReLUs, which would split regions along comparisons that do not decide the winner.
 """
 
 from __future__ import annotations
@@ -36,10 +38,11 @@ _F64 = torch.float64
 
 SUPPORTED_OPS = (
     "Supported modules: Linear, Conv2d, BatchNorm1d/2d (eval), AvgPool2d, AdaptiveAvgPool2d, Flatten, "
-    "Unflatten, Dropout (eval), Identity, ReLU, LeakyReLU, PReLU, Hardtanh, ReLU6; supported "
+    "Unflatten, Dropout (eval), Identity, ReLU, LeakyReLU, PReLU, Hardtanh, ReLU6, MaxPool2d; supported "
     "functions and methods: +, -, unary -, * and / by constants, torch.cat, F.linear and "
     "F.conv2d with fixed weights, flatten, view, reshape, unflatten, indexing, "
-    "permute/transpose, contiguous, size, relu, leaky_relu, hardtanh, relu6, clamp, abs"
+    "permute/transpose, contiguous, size, relu, leaky_relu, hardtanh, relu6, clamp, abs, "
+    "F.max_pool2d, amax, max(dim).values, torch.maximum"
 )
 
 
@@ -85,6 +88,13 @@ class _Piece:
     beta: Any  # float, or a per-feature tensor
     slopes: Any  # float or per-feature array
     gamma: float
+
+
+@dataclass
+class _MaxResult:
+    """``x.max(dim)``: ``(values, indices)``; only the values are a value of the network."""
+
+    values: Affine
 
 
 class _Batch:
@@ -139,12 +149,24 @@ class Lowering:
         return self.stages
 
     # ------------------------------------------------------------------ stages
-    def emit(self, blocks: list[tuple[torch.Tensor, torch.Tensor, np.ndarray]]) -> None:
+    def emit(
+        self,
+        blocks: list[tuple[torch.Tensor, torch.Tensor, np.ndarray]],
+        groups: list[np.ndarray] | None = None,
+    ) -> None:
+        """One stage of the units in ``blocks`` (``(At, c, slopes)``); with ``groups``, a
+        max stage whose leading groups are those (candidate indices) and whose remaining
+        units pass through as groups of one."""
         W = torch.cat([At for At, _, _ in blocks], dim=1).T
         b = torch.cat([c for _, c, _ in blocks])
         slopes = np.concatenate([np.broadcast_to(s, (c.numel(),)) for _, c, s in blocks])
-        self.stages.append(Stage(W.numpy().copy(), b.numpy().copy(), slopes.astype(np.float64)))
-        self.m = W.shape[0]
+        stage = Stage(W.numpy().copy(), b.numpy().copy(), slopes.astype(np.float64))
+        if groups is not None:
+            n_candidates = int(blocks[0][1].numel())  # the first block holds the candidates
+            singles = [np.array([i]) for i in range(n_candidates, W.shape[0])]
+            stage = Stage.max_groups(stage.weight, stage.bias, list(groups) + singles)
+        self.stages.append(stage)
+        self.m = stage.out_features
 
     def live_values(self, exclude: fx.Node | None) -> list[fx.Node]:
         """Nodes holding a tensor value that a later node still reads."""
@@ -154,16 +176,12 @@ class Lowering:
             if isinstance(v, Affine) and self.last_use.get(n, -1) > self.position
         ]
 
-    def activate(self, node: fx.Node, v: Affine, pieces: list[_Piece], delta: float = 0.0) -> Affine:
-        D = v.dim
-        blocks = []
-        for p in pieces:
-            beta = torch.as_tensor(p.beta, dtype=_F64).expand(v.shape).reshape(-1)
-            blocks.append((v.At * p.alpha, v.c * p.alpha + beta, np.asarray(p.slopes, dtype=np.float64)))
+    def carry(self, node: fx.Node, old_m: int, blocks: list, groups: list | None = None) -> None:
+        """Emit ``blocks`` plus pass-through units for the values still needed later, and
+        re-express those values over the new stage's outputs."""
+        n_act = len(groups) if groups is not None else sum(int(c.numel()) for _, c, _ in blocks)
         live = self.live_values(node)
         carried_dim = sum(self.values[n].dim for n in live)
-        old_m = v.At.shape[0]
-        n_act = D * len(pieces)
         carry_basis = bool(live) and old_m < carried_dim
         if carry_basis:
             blocks.append((torch.eye(old_m, dtype=_F64), torch.zeros(old_m, dtype=_F64), np.ones(old_m)))
@@ -171,9 +189,8 @@ class Lowering:
             for n in live:
                 lv = self.values[n]
                 blocks.append((lv.At, lv.c, np.ones(lv.dim)))
-        self.emit(blocks)
+        self.emit(blocks, groups)
         new_m = self.m
-        # Re-express the live values over the new basis.
         offset = n_act
         for n in live:
             lv = self.values[n]
@@ -186,6 +203,15 @@ class Lowering:
                 c = torch.zeros(lv.dim, dtype=_F64)
                 offset += lv.dim
             self.values[n] = Affine(At, c, lv.shape)
+
+    def activate(self, node: fx.Node, v: Affine, pieces: list[_Piece], delta: float = 0.0) -> Affine:
+        D = v.dim
+        blocks = []
+        for p in pieces:
+            beta = torch.as_tensor(p.beta, dtype=_F64).expand(v.shape).reshape(-1)
+            blocks.append((v.At * p.alpha, v.c * p.alpha + beta, np.asarray(p.slopes, dtype=np.float64)))
+        self.carry(node, v.At.shape[0], blocks)
+        new_m = self.m
         At = torch.zeros((new_m, D), dtype=_F64)
         for j, p in enumerate(pieces):
             At[j * D : (j + 1) * D] = torch.eye(D, dtype=_F64) * p.gamma
@@ -234,8 +260,10 @@ class Lowering:
         x = args[0] if args else None
         if not isinstance(x, Affine) or len(args) != 1 or kwargs:
             raise self.unsupported(node, "a module must take the one tensor flowing through the net")
-        if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool2d)):
-            raise self.unsupported(node, "max pooling forms max groups, not supported by the IR yet")
+        if isinstance(m, nn.MaxPool2d) and type(m).forward is nn.MaxPool2d.forward:
+            if m.return_indices:
+                raise self.unsupported(node, "return_indices=True gives indices, not values")
+            return self.max_pool(node, x, m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode)
         _check_fixed_map(m, where)
         if type(m) in (nn.ReLU,) or (isinstance(m, nn.ReLU) and type(m).forward is nn.ReLU.forward):
             return self.activate(node, x, [_Piece(1.0, 0.0, 0.0, 1.0)])
@@ -288,8 +316,38 @@ class Lowering:
         if fn in (torch.flatten, torch.reshape, F.dropout, torch.permute, torch.transpose,
                   torch.squeeze, torch.unsqueeze, F.avg_pool2d, F.adaptive_avg_pool2d):
             return self.linear_call(node, fn, args, kwargs)
-        if fn in (F.max_pool2d, torch.amax, torch.max, F.max_pool1d, torch.maximum):
-            raise self.unsupported(node, "max units form max groups, not supported by the IR yet")
+        if fn is F.max_pool2d:
+            x = self.tensor_arg(node, args)
+            a = dict(zip(("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"), args[1:]))
+            a.update(kwargs)
+            if a.get("return_indices"):
+                raise self.unsupported(node, "return_indices=True gives indices, not values")
+            return self.max_pool(node, x, a["kernel_size"], a.get("stride"), a.get("padding", 0),
+                                 a.get("dilation", 1), a.get("ceil_mode", False))
+        if fn in (torch.amax, torch.max):
+            return self.max_method(node, "amax" if fn is torch.amax else "max", args, kwargs)
+        if fn is torch.maximum:
+            return self.maximum(node, args[0], args[1])
+        if fn is getattr:
+            return self.attribute(node, args[0], args[1])
+        raise self.unsupported(node)
+
+    def max_method(self, node: fx.Node, name: str, args: tuple, kwargs: dict) -> Any:
+        x = self.tensor_arg(node, args)
+        if name == "max" and len(args) > 1 and isinstance(args[1], Affine):
+            return self.maximum(node, x, args[1])
+        dim = args[1] if len(args) > 1 else kwargs.get("dim")
+        keepdim = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
+        values = self.max_over_dim(node, x, dim, keepdim)
+        return values if name == "amax" else _MaxResult(values)
+
+    def attribute(self, node: fx.Node, obj: Any, name: str) -> Any:
+        if isinstance(obj, _MaxResult) and name == "values":
+            return obj.values
+        if isinstance(obj, _MaxResult) and name == "indices":
+            raise self.unsupported(node, "the winners' indices are not a piecewise-linear value")
+        if isinstance(obj, Affine) and name == "shape":
+            return (_BATCH,) + obj.shape
         raise self.unsupported(node)
 
     def call_method(self, node: fx.Node, name: str, args: tuple, kwargs: dict) -> Any:
@@ -313,9 +371,76 @@ class Lowering:
         if name in ("view", "reshape", "flatten", "unflatten", "permute", "transpose",
                     "contiguous", "squeeze", "unsqueeze"):
             return self.linear_call(node, name, args, kwargs)
-        if name in ("amax", "max", "maximum"):
-            raise self.unsupported(node, "max units form max groups, not supported by the IR yet")
+        if name in ("amax", "max"):
+            return self.max_method(node, name, args, kwargs)
+        if name == "maximum":
+            return self.maximum(node, x, args[1])
         raise self.unsupported(node)
+
+    # ------------------------------------------------------------------ max groups
+    def max_stage(self, node: fx.Node, candidates: Affine, groups: list[np.ndarray],
+                  out_shape: tuple[int, ...]) -> Affine:
+        """Emit a max stage: group g outputs the max of ``candidates`` at ``groups[g]``."""
+        self.carry(node, candidates.At.shape[0], [(candidates.At, candidates.c, np.ones(candidates.dim))],
+                   groups)
+        G = len(groups)
+        At = torch.zeros((self.m, G), dtype=_F64)
+        At[:G] = torch.eye(G, dtype=_F64)
+        return Affine(At, torch.zeros(G, dtype=_F64), out_shape)
+
+    def max_pool(self, node: fx.Node, x: Affine, kernel: Any, stride: Any, padding: Any,
+                 dilation: Any, ceil_mode: bool) -> Affine:
+        if len(x.shape) != 3:
+            raise self.unsupported(node, f"max_pool2d needs (C, H, W) features, got {x.shape}")
+        C, H, W = x.shape
+        pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
+        kh, kw = pair(kernel)
+        sh, sw = pair(stride if stride not in (None, ()) else kernel)
+        ph, pw = pair(padding)
+        dh, dw = pair(dilation)
+        out = F.max_pool2d(torch.empty((1, C, H, W), device="meta"), (kh, kw), (sh, sw), (ph, pw),
+                           (dh, dw), ceil_mode)
+        OH, OW = out.shape[2:]
+        groups = []
+        for c in range(C):
+            for i in range(OH):
+                for j in range(OW):
+                    rows = [i * sh - ph + a * dh for a in range(kh)]
+                    cols = [j * sw - pw + b * dw for b in range(kw)]
+                    cand = [c * H * W + r * W + q for r in rows if 0 <= r < H for q in cols if 0 <= q < W]
+                    groups.append(np.array(cand, dtype=np.int64))
+        return self.max_stage(node, x, groups, (C, OH, OW))
+
+    def max_over_dim(self, node: fx.Node, x: Affine, dim: Any, keepdim: bool) -> Affine:
+        if dim is None:
+            raise self.unsupported(node, "a max over the whole tensor mixes the batch dimension")
+        if isinstance(dim, (tuple, list)):
+            if len(dim) != 1:
+                raise self.unsupported(node, "max over several dimensions at once")
+            dim = dim[0]
+        full = (1,) + x.shape
+        d = dim % len(full)
+        if d == 0:
+            raise self.unsupported(node, "a max over the batch dimension")
+        idx = torch.arange(x.dim).reshape(x.shape).movedim(d - 1, -1)
+        k = idx.shape[-1]
+        groups = [g.numpy().astype(np.int64) for g in idx.reshape(-1, k)]
+        shape = tuple(idx.shape[:-1]) + ((1,) if keepdim else ())
+        if keepdim:
+            shape = tuple(s for s in x.shape[: d - 1]) + (1,) + tuple(x.shape[d:])
+        return self.max_stage(node, x, groups, shape)
+
+    def maximum(self, node: fx.Node, a: Any, b: Any) -> Affine:
+        if not (isinstance(a, Affine) and isinstance(b, Affine)):
+            raise self.unsupported(node, "torch.maximum of two values of the network")
+        ra, rb = torch.broadcast_tensors(a.rows(), b.rows())
+        ca, cb = torch.broadcast_tensors(a.offset(), b.offset())
+        shape = tuple(ca.shape[1:])
+        D = math.prod(shape)
+        both = Affine(torch.cat([ra.reshape(ra.shape[0], -1), rb.reshape(rb.shape[0], -1)], 1),
+                      torch.cat([ca.reshape(-1), cb.reshape(-1)]), (2 * D,))
+        groups = [np.array([i, D + i]) for i in range(D)]
+        return self.max_stage(node, both, groups, shape)
 
     # ------------------------------------------------------------------ helpers
     def tensor_arg(self, node: fx.Node, args: tuple) -> Affine:
@@ -358,6 +483,8 @@ class Lowering:
         return self.scale(node, x, _as_constant(k))
 
     def getitem(self, node: fx.Node, x: Any, index: Any) -> Any:
+        if isinstance(x, _MaxResult):
+            return self.attribute(node, x, "values" if index == 0 else "indices")
         if isinstance(x, tuple):
             return x[index]
         if not isinstance(x, Affine):
