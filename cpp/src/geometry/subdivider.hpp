@@ -68,6 +68,17 @@ class RegionCounter {
   int64_t max_regions_;
 };
 
+// Calls f(point) with each corner of a cell (slice coordinates).
+template <class F>
+void for_each_corner(const IntervalCell& cell, F&& f) {
+  f(&cell.lo);
+  f(&cell.hi);
+}
+template <class F>
+void for_each_corner(const PolygonCell& cell, F&& f) {
+  for (size_t v = 0; v + 1 < cell.xy.size(); v += 2) f(&cell.xy[v]);
+}
+
 template <class Cell>
 class Subdivider {
   static constexpr int D = Cell::kDim;
@@ -345,10 +356,29 @@ class Subdivider {
       if (kk == 1) continue;
       next.clear();
       for (Piece& piece : pieces) {
+        // Candidates that win at a corner come first in every comparison: most others lose
+        // to one of them on the whole cell, after a single test.
+        order_.clear();
+        for_each_corner(piece.cell, [&](const double* x) {
+          int64_t best = 0;
+          double best_v = -HUGE_VAL;
+          for (int64_t i = 0; i < kk; ++i) {
+            const int64_t o = st.group_index[b + i];
+            double v = z[size_t(D * st.out + o)];
+            for (int c = 0; c < D; ++c) v += z[size_t(c * st.out + o)] * x[c];
+            if (v > best_v) best_v = v, best = i;
+          }
+          if (std::find(order_.begin(), order_.end(), best) == order_.end()) order_.push_back(best);
+        });
+        const size_t n_first = order_.size();
+        for (int64_t j = 0; j < kk; ++j)
+          if (std::find(order_.begin(), order_.begin() + long(n_first), j) == order_.begin() + long(n_first))
+            order_.push_back(j);
         for (int64_t i = 0; i < kk; ++i) {
           Cell cell = piece.cell;
           bool alive = true;
-          for (int64_t j = 0; j < kk && alive; ++j) {
+          for (size_t q = 0; q < order_.size() && alive; ++q) {
+            const int64_t j = order_[q];
             if (j == i) continue;
             // The line h_hi - h_lo; candidate i keeps its positive side when j < i.
             const bool keep_positive = j < i;
@@ -418,6 +448,7 @@ class Subdivider {
   std::vector<double> act_;  // activation slopes of the region's previous stage
   std::vector<std::shared_ptr<const ZBlock>> maps_;
   std::vector<int64_t> gemm_nodes_;
+  std::vector<int64_t> order_;  // a max group's candidates in the order they are compared
 };
 
 }  // namespace regionlab::geometry::detail
