@@ -12,6 +12,7 @@ import numpy as np
 from .. import io
 from ._common import (
     DEFAULT_MAX_REGIONS,
+    Rebased,
     as_geometry_net,
     as_point,
     check_max_regions,
@@ -80,13 +81,17 @@ class PlanePartition:
         return np.split(self.vertices, self.offsets[1:-1])
 
     def centroids(self) -> np.ndarray:
-        """The centroid (an interior point) of each region, ``(n_regions, 2)``."""
+        """The centroid (an interior point) of each region, ``(n_regions, 2)``.
+
+        Computed relative to each polygon's first corner (no cancellation for small regions
+        far from the origin) and in units of the extent's half-size (no overflow for huge
+        extents: finite wherever the areas are)."""
         counts = np.diff(self.offsets)
         ids = np.repeat(np.arange(self.n_regions), counts)
-        # Coordinates relative to each polygon's first corner: the shoelace sums then do not
-        # cancel catastrophically for small regions far from the origin.
+        s0, s1, t0, t1 = self.extent
+        scale = np.array([0.5 * s1 - 0.5 * s0, 0.5 * t1 - 0.5 * t0])
         base = self.vertices[self.offsets[:-1]]
-        v = self.vertices - base[ids]
+        v = (self.vertices - base[ids]) / scale
         w = np.arange(1, len(v) + 1)
         w[self.offsets[1:] - 1] = self.offsets[:-1]  # each polygon's last corner wraps to its first
         cross = v[:, 0] * v[w, 1] - v[w, 0] * v[:, 1]
@@ -96,7 +101,7 @@ class PlanePartition:
         ok = six_area > 0
         for k in (0, 1):
             c[ok, k] = np.bincount(ids, cross * (v[:, k] + v[w, k]), self.n_regions)[ok] / six_area[ok]
-        return base + c
+        return base + c * scale
 
     def pattern_bits(self) -> np.ndarray:
         """Activation patterns as bool ``(n_regions, n_neurons)``."""
@@ -207,8 +212,9 @@ def _one_copy_per_edge(seg, pairs, candidates, tol):
     return np.asarray(chosen, dtype=np.int64)
 
 
-def _add_boundary_edges(net, origin, u, v, extent, edges, segments, region, classes):
-    """Adds the region edges that are decision boundary.
+def _add_boundary_edges(slice_net, half, edges, segments, region, classes):
+    """Adds the region edges that are decision boundary (all in re-centred coordinates,
+    the box ``[-half, half]``; ``slice_net`` takes those coordinates as its input).
 
     Where the output has a kink exactly at the boundary (a ReLU on the output, or weights
     that make a neuron's zero line coincide with it), a class wins on one side of a region
@@ -223,20 +229,34 @@ def _add_boundary_edges(net, origin, u, v, extent, edges, segments, region, clas
     d = seg[:, 1] - seg[:, 0]
     normal = np.stack([-d[:, 1], d[:, 0]], axis=1) / np.linalg.norm(d, axis=1)[:, None]
     normal[((edges["interior"] - mid) * normal).sum(axis=1) > 0] *= -1  # point outwards
-    side = max(extent[1] - extent[0], extent[3] - extent[2])
+    side = 2.0 * float(half.max())
     # Just across: far enough that the output there is clear of rounding, close enough not
-    # to overshoot a thin neighbouring region.
+    # to overshoot a thin neighbouring region. In slice coordinates centred on the box, a
+    # step of 1e-10 of its size is always resolved (a step added to far-away input points
+    # would round back onto the edge).
     step = 1e-10 * side
     across = mid + step * normal
-    in_slice = ((across[:, 0] > extent[0]) & (across[:, 0] < extent[1])
-                & (across[:, 1] > extent[2]) & (across[:, 1] < extent[3]))
-    out = net.forward(origin + across[:, :1] * u + across[:, 1:] * v)
+    in_slice = (np.abs(across) < half).all(axis=1)
+    out = slice_net.forward(across)
     across_class = (out[:, 0] > 0).astype(np.int32) if out.shape[1] == 1 else out.argmax(axis=1)
     keep = in_slice & (across_class == edges["outside"])
     pairs = np.sort(np.stack([edges["inside"], edges["outside"]], axis=1), axis=1).astype(classes.dtype)
     chosen = _one_copy_per_edge(seg, pairs, np.flatnonzero(keep), 1e-9 * side)
     return (np.concatenate([segments, seg[chosen]]), np.concatenate([region, edges["region"][chosen]]),
             np.concatenate([classes, pairs[chosen]]))
+
+
+def _check_directions(u: np.ndarray, v: np.ndarray) -> None:
+    """u and v must span a plane. Their lengths do not matter (a slice may stretch one axis
+    by 1e10), so the test is on the unit vectors: the sine of their angle."""
+    nu, nv = np.linalg.norm(u), np.linalg.norm(v)
+    if nu == 0 or nv == 0:
+        raise ValueError(f"{'u' if nu == 0 else 'v'} is the zero vector; u and v must span the slice")
+    if not (np.isfinite(nu) and np.isfinite(nv)):
+        raise ValueError("u and v are too long for float64 (their norms overflow); scale them down")
+    if np.linalg.matrix_rank(np.stack([u / nu, v / nv])) < 2:
+        raise ValueError("u and v must be linearly independent directions (they span the slice); "
+                         "they are parallel, up to rounding")
 
 
 def plane(net: Any, origin: Any, u: Any, v: Any, *, extent=(-1.0, 1.0, -1.0, 1.0),
@@ -247,8 +267,10 @@ def plane(net: Any, origin: Any, u: Any, v: Any, *, extent=(-1.0, 1.0, -1.0, 1.0
     :class:`regionlab.PLNet` or a torch module; the points and directions are inputs (flat,
     or shaped like one input). Each stage's neurons cut every region found so far along
     their zero lines (in float64, both cores); regions come back as convex polygons with
-    their patterns, output maps and the decision boundary. Raises ``ValueError`` if some
-    layer prefix would need more than ``max_regions`` regions.
+    their patterns, output maps and the decision boundary. The work is done in coordinates
+    centred on the extent, so the answer does not depend on how the slice is written (see
+    the README for the resolution guaranteed). Raises ``ValueError`` if some layer prefix
+    would need more than ``max_regions`` regions.
     """
     from .. import _core
 
@@ -256,32 +278,36 @@ def plane(net: Any, origin: Any, u: Any, v: Any, *, extent=(-1.0, 1.0, -1.0, 1.0
     origin = as_point(origin, net.input_dim, "origin")
     u = as_point(u, net.input_dim, "u")
     v = as_point(v, net.input_dim, "v")
-    if np.linalg.matrix_rank(np.stack([u, v])) < 2:
-        raise ValueError("u and v must be linearly independent directions (they span the slice)")
+    _check_directions(u, v)
     ext = _check_extent(extent)
     max_regions = check_max_regions(max_regions)
-    basis = np.ascontiguousarray(np.stack([u, v, origin]))
-    raw = _core.partition_slice(net._core(), basis, [ext[0], ext[2]], [ext[1], ext[3]], max_regions)
+    box = Rebased(origin, np.stack([u, v]), [ext[0], ext[2]], [ext[1], ext[3]])
+    if not np.isfinite(box.origin).all():
+        raise ValueError("the extent's centre is too far out for float64 (origin + s u + t v "
+                         "overflows); use a smaller extent or shorter u and v")
+    half = box.half
+    local = box.slice_net(net)
+    raw = _core.partition_slice(local._core(), box.basis, list(-half), list(half), max_regions)
     if not np.all(np.isfinite(raw["measure"])):
         raise ValueError("the regions' areas overflow float64 on this extent; "
                          "use a smaller extent (or longer u and v over a smaller one)")
     segments, seg_region, seg_classes, edges = _core.decision_boundary(
         raw["vertices"], raw["offsets"], raw["maps"])
     segments, seg_region, seg_classes = _add_boundary_edges(
-        net, origin, u, v, ext, edges, segments, seg_region, seg_classes)
+        local, half, edges, segments, seg_region, seg_classes)
     return PlanePartition(
         origin=origin,
         u=u,
         v=v,
         extent=ext,
-        vertices=raw["vertices"],
+        vertices=raw["vertices"] + box.centre,
         offsets=raw["offsets"],
         areas=raw["measure"],
         patterns=packed_patterns(raw["patterns"], net.n_neurons),
-        maps=raw["maps"],
+        maps=box.shift_maps(raw["maps"]),
         n_regions_per_layer=tuple(int(x) for x in raw["regions_per_stage"]),
         n_neurons=net.n_neurons,
-        boundary=segments,
+        boundary=segments + box.centre,
         boundary_region=seg_region,
         boundary_classes=seg_classes,
         anchors=_anchors,

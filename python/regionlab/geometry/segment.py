@@ -10,6 +10,7 @@ import numpy as np
 from .. import io
 from ._common import (
     DEFAULT_MAX_REGIONS,
+    Rebased,
     as_geometry_net,
     as_point,
     check_max_regions,
@@ -134,7 +135,9 @@ def segment(net: Any, a: Any, b: Any, *, max_regions: int = DEFAULT_MAX_REGIONS)
 
     ``net`` is a :class:`regionlab.PLNet` or a torch module; ``a`` and ``b`` are inputs
     (flat, or shaped like one input). Regions are found by splitting the segment stage by
-    stage at each neuron's zero, in float64; the result lists them in order along the line.
+    stage at each neuron's zero, in float64, in coordinates centred on the segment's middle
+    (see the README for the resolution guaranteed); the result lists them in order along
+    the line.
     Raises ``ValueError`` if more than ``max_regions`` regions would be needed.
     """
     from .. import _core
@@ -145,11 +148,16 @@ def segment(net: Any, a: Any, b: Any, *, max_regions: int = DEFAULT_MAX_REGIONS)
     if np.array_equal(a, b):
         raise ValueError("a and b are the same point; a segment needs two distinct end points")
     max_regions = check_max_regions(max_regions)
-    basis = np.ascontiguousarray(np.stack([b - a, a]))
-    raw = _core.partition_slice(net._core(), basis, [0.0], [1.0], max_regions)
+    # Worked in t' = t - 1/2 on the network composed with the line (see Rebased): tolerances
+    # relative to the segment's length, the same whichever end it starts from.
+    box = Rebased(a, (b - a)[None], [0.0], [1.0])
+    local = box.slice_net(net)
+    raw = _core.partition_slice(local._core(), box.basis, [-0.5], [0.5], max_regions)
     cells, maps = raw["cells"], raw["maps"]
-    breakpoints = np.concatenate([cells[:1, 0], cells[:, 1]])
+    breakpoints = np.concatenate([cells[:1, 0], cells[:, 1]]) + 0.5
     change_t, before, after = _core.class_changes(cells, maps)
+    change_t = change_t + 0.5
+    maps = box.shift_maps(maps)
     return SegmentPartition(
         a=a,
         b=b,
