@@ -113,6 +113,22 @@ def packed_patterns(words: np.ndarray, n_neurons: int) -> np.ndarray:
     return np.ascontiguousarray(words.view(np.uint8)[:, :nbytes])
 
 
+def check_partition_sizes(f: dict, bad) -> None:
+    """File checks shared by the partitions: one region at least, patterns as wide as
+    n_neurons needs, the last layer's count equal to the regions."""
+    sizes = f["sizes"]
+    if sizes["n_regions"] < 1:
+        raise bad("areas" if "areas" in f else "breakpoints", "holds no region")
+    n_neurons = int(f["n_neurons"])
+    if sizes["pattern_bytes"] != (n_neurons + 7) // 8:
+        raise bad("n_neurons", f"is {n_neurons}, but the patterns hold {sizes['pattern_bytes']} "
+                               f"bytes per region (n_neurons / 8, rounded up)")
+    per_layer = f["n_regions_per_layer"]
+    if len(per_layer) and per_layer[-1] != sizes["n_regions"]:
+        raise bad("n_regions_per_layer", f"ends at {per_layer[-1]}, but there are "
+                                         f"{sizes['n_regions']} regions")
+
+
 def unpack_patterns(packed: np.ndarray, n_neurons: int) -> np.ndarray:
     return np.unpackbits(packed, axis=1, count=n_neurons, bitorder="little").astype(bool)
 

@@ -9,6 +9,7 @@ import numbers
 
 import numpy as np
 
+from .. import _fields as fields
 from .. import io
 from ._common import (
     DEFAULT_MAX_REGIONS,
@@ -16,6 +17,7 @@ from ._common import (
     as_geometry_net,
     as_point,
     check_max_regions,
+    check_partition_sizes,
     packed_patterns,
     unpack_patterns,
 )
@@ -136,49 +138,56 @@ class PlanePartition:
     # ------------------------------------------------------------------ files
     def save(self, path) -> str:
         """Write a ``.npz`` (see the README's file formats); ``rl.load`` reads it back."""
-        arrays = {
-            "origin": self.origin,
-            "u": self.u,
-            "v": self.v,
-            "extent": np.asarray(self.extent, dtype=np.float64),
-            "vertices": self.vertices,
-            "offsets": self.offsets,
-            "areas": self.areas,
-            "patterns": self.patterns,
-            "maps": self.maps,
-            "n_regions_per_layer": np.asarray(self.n_regions_per_layer, dtype=np.int64),
-            "neurons_per_layer": np.asarray(self.neurons_per_layer, dtype=np.int64),
-            "n_neurons": np.asarray(self.n_neurons, dtype=np.int64),
-            "boundary": self.boundary,
-            "boundary_region": self.boundary_region,
-            "boundary_classes": self.boundary_classes,
-        }
-        if self.anchors is not None:
-            arrays["anchors"] = self.anchors
-        return io.save_arrays(path, _KIND, _VERSION, arrays)
+        return io.save_arrays(path, _KIND, _VERSION, fields.to_arrays(self, _FIELDS))
 
     @classmethod
     def _from_arrays(cls, arrays: dict, version: int) -> "PlanePartition":
         if version != _VERSION:
             raise ValueError(f"unsupported PlanePartition file version {version}")
-        return cls(
-            origin=arrays["origin"],
-            u=arrays["u"],
-            v=arrays["v"],
-            extent=tuple(float(x) for x in arrays["extent"]),
-            vertices=arrays["vertices"],
-            offsets=arrays["offsets"],
-            areas=arrays["areas"],
-            patterns=arrays["patterns"],
-            maps=arrays["maps"],
-            n_regions_per_layer=tuple(int(x) for x in arrays["n_regions_per_layer"]),
-            n_neurons=int(arrays["n_neurons"]),
-            boundary=arrays["boundary"],
-            boundary_region=arrays["boundary_region"],
-            boundary_classes=arrays["boundary_classes"],
-            anchors=arrays.get("anchors"),
-            neurons_per_layer=tuple(int(x) for x in arrays["neurons_per_layer"]),
-        )
+        return cls(**fields.from_arrays(arrays, _FIELDS, _KIND, _check_file))
+
+
+_FIELDS = (
+    fields.Field("origin", np.float64, ("d",)),
+    fields.Field("u", np.float64, ("d",)),
+    fields.Field("v", np.float64, ("d",)),
+    fields.Field("extent", np.float64, (4,), attr=fields.as_tuple_of_floats),
+    fields.Field("vertices", np.float64, ("n_vertices", 2)),
+    fields.Field("areas", np.float64, ("n_regions",), low=0.0),
+    fields.Field("offsets", np.int64, ("n_regions + 1",), low=0, order="increasing"),
+    fields.Field("patterns", np.uint8, ("n_regions", "pattern_bytes")),
+    fields.Field("maps", np.float64, ("n_regions", "out_dim", 3)),
+    fields.Field("n_regions_per_layer", np.int64, ("n_layers",), low=1, high="n_regions + 1",
+                 order="sorted", attr=fields.as_tuple_of_ints),
+    fields.Field("neurons_per_layer", np.int64, ("n_layers",), low=1, attr=fields.as_tuple_of_ints),
+    fields.Field("n_neurons", np.int64, (), low=0, attr=fields.as_int),
+    fields.Field("boundary", np.float64, ("n_boundary", 2, 2)),
+    fields.Field("boundary_region", np.int64, ("n_boundary",), low=0, high="n_regions"),
+    fields.Field("boundary_classes", np.int32, ("n_boundary", 2), low=0),
+    fields.Field("anchors", np.float64, (3, 2), optional=True),
+)
+
+
+def _check_file(f: dict, bad) -> None:
+    """What ties a PlanePartition file's fields together, beyond their sizes."""
+    sizes = f["sizes"]
+    s0, s1, t0, t1 = f["extent"]
+    if not (s0 < s1 and t0 < t1):
+        raise bad("extent", f"must have s0 < s1 and t0 < t1, got {tuple(f['extent'])}")
+    check_partition_sizes(f, bad)
+    offsets = f["offsets"]
+    if offsets[0] != 0 or offsets[-1] != sizes["n_vertices"]:
+        raise bad("offsets", f"must run from 0 to the number of vertices "
+                             f"({sizes['n_vertices']}, in 'vertices'), "
+                             f"got {offsets[0]} .. {offsets[-1]}")
+    if (np.diff(offsets) < 3).any():
+        raise bad("offsets", "gives a region fewer than 3 vertices")
+    if sum(int(n) for n in f["neurons_per_layer"]) != int(f["n_neurons"]):
+        raise bad("neurons_per_layer", f"sums to {int(f['neurons_per_layer'].sum())}, "
+                                       f"but n_neurons is {int(f['n_neurons'])}")
+    n_classes = max(2, sizes["out_dim"])
+    if f["boundary_classes"].size and f["boundary_classes"].max() >= n_classes:
+        raise bad("boundary_classes", f"holds a class beyond the {n_classes} classes of the maps")
 
 
 io.register(_KIND, PlanePartition._from_arrays)

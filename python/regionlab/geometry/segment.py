@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _fields as fields
 from .. import io
 from ._common import (
     DEFAULT_MAX_REGIONS,
@@ -14,6 +15,7 @@ from ._common import (
     as_geometry_net,
     as_point,
     check_max_regions,
+    check_partition_sizes,
     packed_patterns,
     unpack_patterns,
 )
@@ -95,36 +97,44 @@ class SegmentPartition:
     # ------------------------------------------------------------------ files
     def save(self, path) -> str:
         """Write a ``.npz`` (see the README's file formats); ``rl.load`` reads it back."""
-        arrays = {
-            "a": self.a,
-            "b": self.b,
-            "breakpoints": self.breakpoints,
-            "patterns": self.patterns,
-            "maps": self.maps,
-            "n_regions_per_layer": np.asarray(self.n_regions_per_layer, dtype=np.int64),
-            "n_neurons": np.asarray(self.n_neurons, dtype=np.int64),
-            "change_t": self.change_t,
-            "change_before": self.change_before,
-            "change_after": self.change_after,
-        }
-        return io.save_arrays(path, _KIND, _VERSION, arrays)
+        return io.save_arrays(path, _KIND, _VERSION, fields.to_arrays(self, _FIELDS))
 
     @classmethod
     def _from_arrays(cls, arrays: dict, version: int) -> "SegmentPartition":
         if version != _VERSION:
             raise ValueError(f"unsupported SegmentPartition file version {version}")
-        return cls(
-            a=arrays["a"],
-            b=arrays["b"],
-            breakpoints=arrays["breakpoints"],
-            patterns=arrays["patterns"],
-            maps=arrays["maps"],
-            n_regions_per_layer=tuple(int(x) for x in arrays["n_regions_per_layer"]),
-            n_neurons=int(arrays["n_neurons"]),
-            change_t=arrays["change_t"],
-            change_before=arrays["change_before"],
-            change_after=arrays["change_after"],
-        )
+        return cls(**fields.from_arrays(arrays, _FIELDS, _KIND, _check_file))
+
+
+_FIELDS = (
+    fields.Field("a", np.float64, ("d",)),
+    fields.Field("b", np.float64, ("d",)),
+    fields.Field("breakpoints", np.float64, ("n_regions + 1",), low=0.0, order="sorted"),
+    fields.Field("patterns", np.uint8, ("n_regions", "pattern_bytes")),
+    fields.Field("maps", np.float64, ("n_regions", "out_dim", 2)),
+    fields.Field("n_regions_per_layer", np.int64, ("n_layers",), low=1, high="n_regions + 1",
+                 order="sorted", attr=fields.as_tuple_of_ints),
+    fields.Field("n_neurons", np.int64, (), low=0, attr=fields.as_int),
+    fields.Field("change_t", np.float64, ("n_changes",), low=0.0, order="sorted"),
+    fields.Field("change_before", np.int32, ("n_changes",), low=0),
+    fields.Field("change_after", np.int32, ("n_changes",), low=0),
+)
+
+
+def _check_file(f: dict, bad) -> None:
+    """What ties a SegmentPartition file's fields together, beyond their sizes."""
+    if np.array_equal(f["a"], f["b"]):
+        raise bad("b", "equals a: a segment needs two distinct end points")
+    check_partition_sizes(f, bad)
+    t = f["breakpoints"]
+    if t[0] != 0.0 or t[-1] != 1.0:
+        raise bad("breakpoints", f"must run from 0 to 1, got {t[0]} .. {t[-1]}")
+    if f["change_t"].size and f["change_t"].max() > 1.0:
+        raise bad("change_t", "holds a position beyond the segment's end (t > 1)")
+    n_classes = max(2, f["sizes"]["out_dim"])
+    for name in ("change_before", "change_after"):
+        if f[name].size and f[name].max() >= n_classes:
+            raise bad(name, f"holds a class beyond the {n_classes} classes of the maps")
 
 
 io.register(_KIND, SegmentPartition._from_arrays)
