@@ -121,19 +121,30 @@ class PlanePartition:
         return m[:, :, 0] * st[:, :1] + m[:, :, 1] * st[:, 1:] + m[:, :, 2]
 
     def plot(self, ax=None, *, color: str = "pattern", boundary: bool = True, layer: int = 1,
-             edgecolor="k", linewidth: float = 0.15, output: int = 0, cmap=None, anchors=True):
+             edgecolor="k", linewidth="auto", output: int = 0, cmap=None, anchors=True,
+             vmin=None, vmax=None, norm=None, title=True, colorbar: bool = False):
         """Draw the regions as filled polygons with thin edges and the decision boundary bold.
 
         ``color``: ``"pattern"`` (a colour per region), ``"output"`` (the output ``output``
         at the region's centroid, or the predicted class when there are several outputs),
         or ``"layer"`` (a colour per region of the first ``layer`` layers, so the finer
-        cuts of deeper layers show as edges inside it). Returns the matplotlib Axes.
+        cuts of deeper layers show as edges inside it). With one output, ``vmin``/``vmax``
+        or a matplotlib ``norm`` fix the colour scale (default: symmetric about 0 over this
+        slice), so pictures of several epochs compare; ``ax.collections[0]`` is then the
+        mappable for ``fig.colorbar`` (``colorbar=True`` draws one). ``linewidth="auto"``
+        thins the edges as regions grow many (0.15 pt up to 1,000 regions, then as
+        1/sqrt(n); none beyond 100,000). ``title``: True (the region count), a string, or
+        None/False for none. An axis-aligned slice is drawn in its input coordinates,
+        labelled ``x[i]``; otherwise in ``(s, t)``. When ``ax`` is None a figure is made,
+        shaped like the extent (aspect ratios beyond 4 are stretched), with constrained
+        layout. Returns the matplotlib Axes.
         """
         from ._plot import plot_plane
 
         return plot_plane(self, ax=ax, color=color, boundary=boundary, layer=layer,
                           edgecolor=edgecolor, linewidth=linewidth, output=output, cmap=cmap,
-                          anchors=anchors)
+                          anchors=anchors, vmin=vmin, vmax=vmax, norm=norm, title=title,
+                          colorbar=colorbar)
 
     # ------------------------------------------------------------------ files
     def save(self, path) -> str:

@@ -87,12 +87,15 @@ class SegmentPartition:
         m = self.maps[self.region_of(t)]
         return m[:, :, 0] * t[:, None] + m[:, :, 1]
 
-    def plot(self, ax=None, *, output: int | None = 0, boundary: bool = True, color="pattern"):
+    def plot(self, ax=None, *, output: int | None = 0, boundary: bool = True, color="pattern",
+             title=True):
         """Draw the regions as coloured bands along t, the output over them, and the class
-        changes as vertical lines. Returns the matplotlib Axes."""
+        changes as vertical lines. ``title``: True (the region count), a string, or
+        None/False. A new figure uses constrained layout, so its labels survive ``savefig``.
+        Returns the matplotlib Axes."""
         from ._plot import plot_segment
 
-        return plot_segment(self, ax=ax, output=output, boundary=boundary, color=color)
+        return plot_segment(self, ax=ax, output=output, boundary=boundary, color=color, title=title)
 
     # ------------------------------------------------------------------ files
     def save(self, path) -> str:
