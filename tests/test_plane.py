@@ -495,3 +495,24 @@ def test_boolean_points_are_refused_like_forward(which):
     with pytest.raises(TypeError, match="booleans") as forward_error:
         net.forward(args[which][None])
     assert "astype" in str(plane_error.value) and "astype" in str(forward_error.value)
+
+
+@pytest.mark.parametrize("half", [1e-12, 1.0, 1e12])
+@pytest.mark.parametrize("far", [0.0, 1e3])
+@pytest.mark.parametrize("written_from_zero", [False, True])
+def test_guaranteed_resolution_is_relative_to_the_extent(half, far, written_from_zero):
+    # The README's guarantee: features 1e-10 of the extent's half-side apart are resolved,
+    # whatever the extent's size, wherever it lies (here up to 1e3 half-sides out) and
+    # however it is written. A strip that thin between two parallel neurons is a region.
+    c = np.array([far * half, -0.5 * far * half])
+    width = 1e-10 * half
+    W = np.array([[1.0, 0.2], [1.0, 0.2]])
+    b = -W @ c - np.array([0.3 * half, 0.3 * half + width])
+    net = rl.PLNet.from_arrays([W, np.ones((1, 2))], [b, np.zeros(1)])
+    if written_from_zero:
+        p = rl.plane(net, [0, 0], [1, 0], [0, 1], extent=(c[0] - half, c[0] + half, c[1] - half, c[1] + half))
+    else:
+        p = rl.plane(net, c, [1, 0], [0, 1], extent=(-half, half, -half, half))
+    assert p.n_regions == 3
+    # The strip's area is its width (along s) times its height, up to the rounding of b.
+    np.testing.assert_allclose(np.sort(p.areas)[0], width * 2 * half, rtol=1e-3)
