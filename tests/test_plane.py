@@ -516,3 +516,14 @@ def test_guaranteed_resolution_is_relative_to_the_extent(half, far, written_from
     assert p.n_regions == 3
     # The strip's area is its width (along s) times its height, up to the rounding of b.
     np.testing.assert_allclose(np.sort(p.areas)[0], width * 2 * half, rtol=1e-3)
+
+
+def test_slices_whose_centre_overflows_are_errors():
+    net = random_net(np.random.default_rng(0), [2, 4, 1])
+    with pytest.raises(ValueError, match="centre is too far out"):
+        rl.plane(net, [0, 0], [1e10, 0], [0, 1], extent=(1e300, 1.5e300, 0, 1))
+    big = rl.PLNet.from_arrays([np.full((4, 2), 1e300), np.ones((1, 4))], [np.zeros(4), np.zeros(1)])
+    with pytest.raises(ValueError, match="overflow float64"):
+        rl.plane(big, [1e10, 0], [1, 0], [0, 1])
+    with pytest.raises(ValueError, match="overflow float64"):
+        rl.segment(big, [1e10, 0], [1e10, 1])

@@ -62,7 +62,8 @@ class Rebased:
         self.centre = 0.5 * lo + 0.5 * hi  # halves first: no overflow near float64's limit
         self.half = 0.5 * hi - 0.5 * lo
         self.directions = np.asarray(directions, dtype=np.float64).reshape(len(lo), -1)
-        self.origin = origin + self.centre @ self.directions
+        with np.errstate(over="ignore", invalid="ignore"):  # callers check isfinite
+            self.origin = origin + self.centre @ self.directions
 
     @property
     def basis(self) -> np.ndarray:
