@@ -168,3 +168,15 @@ def test_plane_labels_stay_inside_the_saved_figure(tmp_path):
     fig = ax.figure
     fig.savefig(tmp_path / "p.png")
     assert _inside_figure(fig, ax.xaxis.label) and _inside_figure(fig, ax.yaxis.label)
+
+
+def test_output_colours_of_a_huge_extent_are_finite():
+    # The colours come from the centroids, which stay finite however large the extent.
+    net = rl.PLNet.from_arrays([np.array([[1.0, 0.5], [0.2, -1.0]]), np.array([[1.0, -2.0]])],
+                               [np.zeros(2), np.zeros(1)])
+    p = rl.plane(net, [0, 0], [1, 0], [0, 1], extent=(-1e150, 1e150, -1e150, 1e150))
+    ax = p.plot(color="output")
+    ax.figure.canvas.draw()
+    values = np.asarray(ax.collections[0].get_array())
+    assert np.isfinite(values).all() and len(np.unique(np.sign(values))) == 2
+    assert np.isfinite(ax.collections[0].get_facecolor()).all()
