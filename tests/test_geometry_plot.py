@@ -178,5 +178,5 @@ def test_output_colours_of_a_huge_extent_are_finite():
     ax = p.plot(color="output")
     ax.figure.canvas.draw()
     values = np.asarray(ax.collections[0].get_array())
-    assert np.isfinite(values).all() and len(np.unique(np.sign(values))) == 2
+    assert np.isfinite(values).all() and np.ptp(values) > 1e149
     assert np.isfinite(ax.collections[0].get_facecolor()).all()
