@@ -11,7 +11,6 @@ from .. import _fields as fields
 from .. import io
 from ._common import (
     DEFAULT_MAX_REGIONS,
-    Rebased,
     as_geometry_net,
     as_point,
     check_max_regions,
@@ -19,6 +18,7 @@ from ._common import (
     packed_patterns,
     unpack_patterns,
 )
+from ._rebase import Rebased
 
 __all__ = ["SegmentPartition", "segment"]
 
