@@ -371,3 +371,159 @@ def test_overflowing_areas_and_bad_margin_are_errors():
         with pytest.raises(TypeError, match="margin"):
             rl.plane_through(net, [0, 0], [1, 0], [0, 1], margin=margin)
     assert rl.segment(net, [0, 0], [1, 1], max_regions=2**70).n_regions >= 1
+
+
+# ---------------------------------------------------------------- scale and parametrisation
+def _sampled_patterns(net, p, n=200, seed=0):
+    """The distinct patterns of points sampled inside the slice (strictly)."""
+    rng = np.random.default_rng(seed)
+    s0, s1, t0, t1 = p.extent
+    st_pts = np.stack([rng.uniform(s0, s1, n), rng.uniform(t0, t1, n)], axis=1)
+    pats = net.patterns(p.to_input(st_pts), packed=True)
+    return {row.tobytes() for row in pats}
+
+
+@pytest.mark.parametrize("scale", [1.0, 5.0, 100.0])
+def test_a_tiny_square_gives_the_same_regions_however_it_is_written(scale):
+    # Two lines cross at c; a square of half-width 1e-12 around c, written as origin 0 with
+    # an extent around c, or as origin c with an extent around 0. float64 resolves it (the
+    # samples inside show 4 patterns), so both must give the 4 quadrants.
+    W, c = np.array([[1.0, 2.0], [3.0, -1.0]]), np.array([1.0, 1.3]) * scale
+    net = rl.PLNet.from_arrays([W, np.ones((1, 2))], [-W @ c, np.zeros(1)])
+    e = 1e-12
+    a = rl.plane(net, [0, 0], [1, 0], [0, 1], extent=(c[0] - e, c[0] + e, c[1] - e, c[1] + e))
+    b = rl.plane(net, c, [1, 0], [0, 1], extent=(-e, e, -e, e))
+    assert len(_sampled_patterns(net, b)) == 4
+    assert a.n_regions == b.n_regions == 4
+    assert {r.tobytes() for r in a.patterns} == {r.tobytes() for r in b.patterns} == _sampled_patterns(net, a)
+    s0, s1, t0, t1 = a.extent  # c - e, c + e as float64 has them
+    np.testing.assert_allclose(a.areas.sum(), (s1 - s0) * (t1 - t0), rtol=1e-12)
+    np.testing.assert_allclose(b.areas.sum(), 4 * e * e, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_shifting_the_origin_along_the_slice_changes_nothing(seed):
+    # The same slice written with its origin at 0 and at its extent's centre: the same regions
+    # (the engine works around the centre either way), far from the origin too.
+    rng = np.random.default_rng(40 + seed)
+    net = random_net(rng, [3, 16, 16, 2], "relu")
+    u, v = np.eye(3)[:2]
+    half = 2.0 ** -(10 * seed)  # with the centre a multiple of it, both extents are exact
+    centre = np.round(rng.uniform(-1, 1, 2) * 10.0 ** (2 * seed) / half) * half
+    x0 = np.array([0.0, 0.0, rng.normal()])
+    origin_c = x0 + centre[0] * u + centre[1] * v
+    a = rl.plane(net, x0, u, v, extent=(centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half))
+    b = rl.plane(net, origin_c, u, v, extent=(-half, half, -half, half))
+    assert a.n_regions == b.n_regions
+    np.testing.assert_array_equal(a.patterns, b.patterns)
+    np.testing.assert_array_equal(a.areas, b.areas)
+    np.testing.assert_allclose(a.vertices - centre, b.vertices, atol=4e-16 * np.abs(centre).max())
+
+
+def _wedge_net(W, c):
+    # logit = relu(relu(W (x - c)) . 1): zero on the wedge where both neurons are off, whose
+    # two edges (on the neurons' lines) are the decision boundary.
+    return rl.PLNet.from_arrays([W, np.ones((1, 2))], [-W @ c, np.zeros(1)], ["relu", "relu"])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_boundary_edges_of_a_zero_logit_wedge_far_from_the_origin(seed):
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(2, 2))
+    c = np.array([1e6, -1e6]) + rng.uniform(-1, 1, 2)
+    ext = (-1e-3, 1e-3, -1e-3, 1e-3)
+    far = rl.plane(_wedge_net(W, c), c, [1, 0], [0, 1], extent=ext)
+    near = rl.plane(_wedge_net(W, np.zeros(2)), [0, 0], [1, 0], [0, 1], extent=ext)
+    assert len(near.boundary) == 2
+    assert len(far.boundary) == 2
+    np.testing.assert_allclose(_boundary_length(far), _boundary_length(near), rtol=1e-6)
+
+
+def test_boundary_far_out_written_from_the_origin_has_no_overflow():
+    # The same wedge at 1e8, written with origin 0: the boundary code works in coordinates
+    # centred on the extent (no int64 overflow, no warning).
+    import warnings
+
+    W = np.array([[1.0, 0.5], [-0.3, 1.0]])
+    c = np.array([1e8, 3e8])
+    e = 1e-3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = rl.plane(_wedge_net(W, c), [0, 0], [1, 0], [0, 1],
+                     extent=(c[0] - e, c[0] + e, c[1] - e, c[1] + e))
+    q = rl.plane(_wedge_net(W, np.zeros(2)), [0, 0], [1, 0], [0, 1], extent=(-e, e, -e, e))
+    assert len(p.boundary) == len(q.boundary) == 2
+    # The lines' offsets at the slice carry the rounding of W x at |x| ~ 3e8 (~1e-8).
+    np.testing.assert_allclose(_boundary_length(p), _boundary_length(q), rtol=1e-4)
+
+
+@pytest.mark.parametrize("size", [1e100, 1e150])
+def test_centroids_stay_finite_for_huge_extents(size):
+    net = rl.PLNet.from_arrays([np.array([[1.0, 0.5], [0.2, -1.0]]), np.ones((1, 2))], [np.zeros(2), np.zeros(1)])
+    p = rl.plane(net, [0, 0], [1, 0], [0, 1], extent=(-size, size, -size, size))
+    assert np.isfinite(p.areas).all() and p.n_regions == 4
+    c = p.centroids()
+    assert np.isfinite(c).all()
+    # Each centroid lies in its region: the pattern there is the region's own.
+    assert (net.patterns(p.to_input(c), packed=True) == p.patterns).all()
+    # The same slice scaled down to 1: the centroids scale with it.
+    q = rl.plane(net, [0, 0], [1, 0], [0, 1], extent=(-1, 1, -1, 1))
+    np.testing.assert_allclose(c / size, q.centroids(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("ratio", [1e-8, 1e8])
+def test_orthogonal_directions_of_very_different_lengths_are_accepted(ratio):
+    # Stretching one axis does not make u and v parallel; only their directions count.
+    net = random_net(np.random.default_rng(0), [2, 8, 1])
+    p = rl.plane(net, [0, 0], [1, 0], [0, ratio], extent=(-1, 1, -1 / ratio, 1 / ratio))
+    q = rl.plane(net, [0, 0], [1, 0], [0, 1], extent=(-1, 1, -1, 1))
+    assert p.n_regions == q.n_regions
+    np.testing.assert_array_equal(np.sort(p.patterns, axis=0), np.sort(q.patterns, axis=0))
+    with pytest.raises(ValueError, match="parallel"):
+        rl.plane(net, [0, 0], [1, 1e-17], [1e10, 0])
+    with pytest.raises(ValueError, match="zero vector"):
+        rl.plane(net, [0, 0], [0, 0], [1, 0])
+
+
+@pytest.mark.parametrize("which", ["origin", "u", "v"])
+def test_boolean_points_are_refused_like_forward(which):
+    net = random_net(np.random.default_rng(0), [2, 4, 1])
+    args = dict(origin=np.array([0.0, 0.0]), u=np.array([1.0, 0.0]), v=np.array([0.0, 1.0]))
+    args[which] = np.array([True, False]) if which != "v" else np.array([False, True])
+    with pytest.raises(TypeError, match="booleans") as plane_error:
+        rl.plane(net, args["origin"], args["u"], args["v"])
+    with pytest.raises(TypeError, match="booleans") as forward_error:
+        net.forward(args[which][None])
+    assert "astype" in str(plane_error.value) and "astype" in str(forward_error.value)
+
+
+@pytest.mark.parametrize("half", [1e-12, 1.0, 1e12])
+@pytest.mark.parametrize("far", [0.0, 1e3])
+@pytest.mark.parametrize("written_from_zero", [False, True])
+def test_guaranteed_resolution_is_relative_to_the_extent(half, far, written_from_zero):
+    # The README's guarantee: features 1e-10 of the extent's half-side apart are resolved,
+    # whatever the extent's size, wherever it lies (here up to 1e3 half-sides out) and
+    # however it is written. A strip that thin between two parallel neurons is a region.
+    c = np.array([far * half, -0.5 * far * half])
+    width = 1e-10 * half
+    W = np.array([[1.0, 0.2], [1.0, 0.2]])
+    b = -W @ c - np.array([0.3 * half, 0.3 * half + width])
+    net = rl.PLNet.from_arrays([W, np.ones((1, 2))], [b, np.zeros(1)])
+    if written_from_zero:
+        p = rl.plane(net, [0, 0], [1, 0], [0, 1], extent=(c[0] - half, c[0] + half, c[1] - half, c[1] + half))
+    else:
+        p = rl.plane(net, c, [1, 0], [0, 1], extent=(-half, half, -half, half))
+    assert p.n_regions == 3
+    # The strip's area is its width (along s) times its height, up to the rounding of b.
+    np.testing.assert_allclose(np.sort(p.areas)[0], width * 2 * half, rtol=1e-3)
+
+
+def test_slices_whose_centre_overflows_are_errors():
+    net = random_net(np.random.default_rng(0), [2, 4, 1])
+    with pytest.raises(ValueError, match="centre is too far out"):
+        rl.plane(net, [0, 0], [1e10, 0], [0, 1], extent=(1e300, 1.5e300, 0, 1))
+    big = rl.PLNet.from_arrays([np.full((4, 2), 1e300), np.ones((1, 4))], [np.zeros(4), np.zeros(1)])
+    with pytest.raises(ValueError, match="overflow float64"):
+        rl.plane(big, [1e10, 0], [1, 0], [0, 1])
+    with pytest.raises(ValueError, match="overflow float64"):
+        rl.segment(big, [1e10, 0], [1e10, 1])

@@ -89,3 +89,42 @@ def test_bad_input():
         rl.segment(net, [1, 1, 1], [1, 1])
     with pytest.raises(ValueError, match="max_regions"):
         rl.segment(random_net(np.random.default_rng(0), [2, 200, 1]), [-50, -50], [50, 50], max_regions=3)
+
+
+@pytest.mark.parametrize("gap", [1e-9, 1e-11, 1e-13])
+def test_a_segment_and_its_reverse_give_mirrored_regions(gap):
+    # A kink at `gap` (relative to the length) from one end: whichever end the segment starts
+    # from, it is resolved or not alike (tolerances are relative to the segment, not to
+    # where its first end lies), and the breakpoints mirror each other.
+    net = rl.PLNet.from_arrays([np.array([[1.0, 0.3]]), np.ones((1, 1))], [np.zeros(1), np.zeros(1)])
+    a, b = np.array([3 * gap, 0.0]), np.array([-3.0 + 3 * gap, 0.0])
+    forward, backward = rl.segment(net, a, b), rl.segment(net, b, a)
+    assert forward.n_regions == backward.n_regions
+    np.testing.assert_allclose(forward.breakpoints, 1 - backward.breakpoints[::-1], atol=1e-16)
+    np.testing.assert_allclose(forward.lengths.sum(), 1.0, rtol=1e-15)
+    if gap >= 1e-11:  # the guaranteed resolution (README): 1e-10 of the length
+        assert forward.n_regions == 2
+        np.testing.assert_allclose(forward.breakpoints[1], gap, rtol=1e-4)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_far_short_segments_match_their_copy_at_the_origin(seed):
+    # The same net shifted by 1e6: its regions along the same (shifted) short segment agree.
+    rng = np.random.default_rng(60 + seed)
+    net = random_net(rng, [2, 12, 12, 1], "relu")
+    shift = np.array([1e6, -2e6])
+    W1, b1 = net.stages[0].weight, net.stages[0].bias
+    far = rl.PLNet.from_arrays([W1] + [s.weight for s in net.stages[1:]],
+                               [b1 - W1 @ shift] + [s.bias for s in net.stages[1:]])
+    a, b = rng.normal(size=(2, 2)) * 1e-3
+    near_s, far_s = rl.segment(net, a, b), rl.segment(far, a + shift, b + shift)
+    assert near_s.n_regions == far_s.n_regions
+    # Offsets carry the rounding of W x at |x| ~ 2e6 (~1e-9 here, 1e-6 of the length).
+    np.testing.assert_allclose(far_s.breakpoints, near_s.breakpoints, atol=1e-5)
+    np.testing.assert_array_equal(far_s.patterns, near_s.patterns)
+
+
+def test_boolean_end_points_are_refused():
+    net = random_net(np.random.default_rng(0), [2, 4, 1])
+    with pytest.raises(TypeError, match="booleans"):
+        rl.segment(net, np.array([True, False]), [1.0, 1.0])

@@ -67,6 +67,7 @@ def load(path):
             raise ValueError(f"{path} is a malformed regionlab file (no {_FORMAT_KEY} entry)")
         kind = str(data[_KIND_KEY])
         version = int(data[_FORMAT_KEY])
+        _check_declared_sizes(data, f"{path} is a malformed {kind} file")
         arrays = {k: data[k] for k in data.files if not k.startswith("__regionlab_")}
     if kind not in _LOADERS:
         raise ValueError(f"{path} holds a {kind!r}, which this version of regionlab cannot load")
@@ -74,3 +75,27 @@ def load(path):
         return _LOADERS[kind](arrays, version)
     except KeyError as e:
         raise ValueError(f"{path} is a malformed {kind} file: it lacks the array {e.args[0]!r}") from None
+    except ValueError as e:  # the loader's checks name the field; say which file
+        raise ValueError(f"{path}: {e}") from e
+
+
+def _check_declared_sizes(data, malformed: str) -> None:
+    """Refuses an entry whose header declares more bytes than the file holds for it (a
+    corrupt or hostile header), before numpy tries to allocate them."""
+    for info in data.zip.infolist():
+        if not info.filename.endswith(".npy"):
+            continue
+        name = info.filename[:-4]
+        with data.zip.open(info) as fp:
+            try:
+                version = np.lib.format.read_magic(fp)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
+            except ValueError as e:
+                raise ValueError(f"{malformed}: entry {name!r} has an unreadable header ({e})") from None
+        declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if declared > info.file_size:
+            raise ValueError(f"{malformed}: field {name!r} declares shape {shape} "
+                             f"({declared:,} bytes) but the file holds {info.file_size:,} bytes for it")

@@ -33,7 +33,9 @@ def as_geometry_net(net: Any, example: Any = None) -> PLNet:
 def as_point(x: Any, input_dim: int, what: str) -> np.ndarray:
     """A point of input space as a float64 vector (input-shaped arrays are flattened)."""
     arr = to_numpy(x, what)
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
+    if arr.dtype.kind == "b":  # refused like net.forward refuses boolean inputs
+        raise TypeError(f"{what}: inputs are booleans; convert them with x.astype(np.float64)")
+    if arr.dtype == object or arr.dtype.kind not in "iuf":
         raise TypeError(f"{what}: expected a real vector, got dtype {arr.dtype}")
     arr = np.asarray(arr, dtype=np.float64).reshape(-1)
     if arr.size != input_dim:
@@ -57,6 +59,22 @@ def packed_patterns(words: np.ndarray, n_neurons: int) -> np.ndarray:
     """Core pattern words (n, n_words) uint64 as bytes in ``net.patterns(packed=True)`` layout."""
     nbytes = (n_neurons + 7) // 8
     return np.ascontiguousarray(words.view(np.uint8)[:, :nbytes])
+
+
+def check_partition_sizes(f: dict, bad) -> None:
+    """File checks shared by the partitions: one region at least, patterns as wide as
+    n_neurons needs, the last layer's count equal to the regions."""
+    sizes = f["sizes"]
+    if sizes["n_regions"] < 1:
+        raise bad("areas" if "areas" in f else "breakpoints", "holds no region")
+    n_neurons = int(f["n_neurons"])
+    if sizes["pattern_bytes"] != (n_neurons + 7) // 8:
+        raise bad("n_neurons", f"is {n_neurons}, but the patterns hold {sizes['pattern_bytes']} "
+                               f"bytes per region (n_neurons / 8, rounded up)")
+    per_layer = f["n_regions_per_layer"]
+    if len(per_layer) and per_layer[-1] != sizes["n_regions"]:
+        raise bad("n_regions_per_layer", f"ends at {per_layer[-1]}, but there are "
+                                         f"{sizes['n_regions']} regions")
 
 
 def unpack_patterns(packed: np.ndarray, n_neurons: int) -> np.ndarray:

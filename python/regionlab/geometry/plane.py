@@ -9,15 +9,19 @@ import numbers
 
 import numpy as np
 
+from .. import _fields as fields
 from .. import io
 from ._common import (
     DEFAULT_MAX_REGIONS,
     as_geometry_net,
     as_point,
     check_max_regions,
+    check_partition_sizes,
     packed_patterns,
     unpack_patterns,
 )
+from ._edges import add_boundary_edges
+from ._rebase import Rebased
 
 __all__ = ["PlanePartition", "plane", "plane_through"]
 
@@ -80,13 +84,17 @@ class PlanePartition:
         return np.split(self.vertices, self.offsets[1:-1])
 
     def centroids(self) -> np.ndarray:
-        """The centroid (an interior point) of each region, ``(n_regions, 2)``."""
+        """The centroid (an interior point) of each region, ``(n_regions, 2)``.
+
+        Computed relative to each polygon's first corner (no cancellation for small regions
+        far from the origin) and in units of the extent's half-size (no overflow for huge
+        extents: finite wherever the areas are)."""
         counts = np.diff(self.offsets)
         ids = np.repeat(np.arange(self.n_regions), counts)
-        # Coordinates relative to each polygon's first corner: the shoelace sums then do not
-        # cancel catastrophically for small regions far from the origin.
+        s0, s1, t0, t1 = self.extent
+        scale = np.array([0.5 * s1 - 0.5 * s0, 0.5 * t1 - 0.5 * t0])
         base = self.vertices[self.offsets[:-1]]
-        v = self.vertices - base[ids]
+        v = (self.vertices - base[ids]) / scale
         w = np.arange(1, len(v) + 1)
         w[self.offsets[1:] - 1] = self.offsets[:-1]  # each polygon's last corner wraps to its first
         cross = v[:, 0] * v[w, 1] - v[w, 0] * v[:, 1]
@@ -96,7 +104,7 @@ class PlanePartition:
         ok = six_area > 0
         for k in (0, 1):
             c[ok, k] = np.bincount(ids, cross * (v[:, k] + v[w, k]), self.n_regions)[ok] / six_area[ok]
-        return base + c
+        return base + c * scale
 
     def pattern_bits(self) -> np.ndarray:
         """Activation patterns as bool ``(n_regions, n_neurons)``."""
@@ -114,66 +122,84 @@ class PlanePartition:
         return m[:, :, 0] * st[:, :1] + m[:, :, 1] * st[:, 1:] + m[:, :, 2]
 
     def plot(self, ax=None, *, color: str = "pattern", boundary: bool = True, layer: int = 1,
-             edgecolor="k", linewidth: float = 0.15, output: int = 0, cmap=None, anchors=True):
+             edgecolor="k", linewidth="auto", output: int = 0, cmap=None, anchors=True,
+             vmin=None, vmax=None, norm=None, title=True, colorbar: bool = False):
         """Draw the regions as filled polygons with thin edges and the decision boundary bold.
 
         ``color``: ``"pattern"`` (a colour per region), ``"output"`` (the output ``output``
         at the region's centroid, or the predicted class when there are several outputs),
         or ``"layer"`` (a colour per region of the first ``layer`` layers, so the finer
-        cuts of deeper layers show as edges inside it). Returns the matplotlib Axes.
+        cuts of deeper layers show as edges inside it). With one output, ``vmin``/``vmax``
+        or a matplotlib ``norm`` fix the colour scale (default: symmetric about 0 over this
+        slice), so pictures of several epochs compare; ``ax.collections[0]`` is then the
+        mappable for ``fig.colorbar`` (``colorbar=True`` draws one). ``linewidth="auto"``
+        thins the edges as regions grow many (0.15 pt up to 1,000 regions, then as
+        1/sqrt(n); none beyond 100,000). ``title``: True (the region count), a string, or
+        None/False for none. An axis-aligned slice is drawn in its input coordinates,
+        labelled ``x[i]``; otherwise in ``(s, t)``. When ``ax`` is None a figure is made,
+        shaped like the extent (aspect ratios beyond 4 are stretched), with constrained
+        layout. Returns the matplotlib Axes.
         """
         from ._plot import plot_plane
 
         return plot_plane(self, ax=ax, color=color, boundary=boundary, layer=layer,
                           edgecolor=edgecolor, linewidth=linewidth, output=output, cmap=cmap,
-                          anchors=anchors)
+                          anchors=anchors, vmin=vmin, vmax=vmax, norm=norm, title=title,
+                          colorbar=colorbar)
 
     # ------------------------------------------------------------------ files
     def save(self, path) -> str:
         """Write a ``.npz`` (see the README's file formats); ``rl.load`` reads it back."""
-        arrays = {
-            "origin": self.origin,
-            "u": self.u,
-            "v": self.v,
-            "extent": np.asarray(self.extent, dtype=np.float64),
-            "vertices": self.vertices,
-            "offsets": self.offsets,
-            "areas": self.areas,
-            "patterns": self.patterns,
-            "maps": self.maps,
-            "n_regions_per_layer": np.asarray(self.n_regions_per_layer, dtype=np.int64),
-            "neurons_per_layer": np.asarray(self.neurons_per_layer, dtype=np.int64),
-            "n_neurons": np.asarray(self.n_neurons, dtype=np.int64),
-            "boundary": self.boundary,
-            "boundary_region": self.boundary_region,
-            "boundary_classes": self.boundary_classes,
-        }
-        if self.anchors is not None:
-            arrays["anchors"] = self.anchors
-        return io.save_arrays(path, _KIND, _VERSION, arrays)
+        return io.save_arrays(path, _KIND, _VERSION, fields.to_arrays(self, _FIELDS))
 
     @classmethod
     def _from_arrays(cls, arrays: dict, version: int) -> "PlanePartition":
         if version != _VERSION:
             raise ValueError(f"unsupported PlanePartition file version {version}")
-        return cls(
-            origin=arrays["origin"],
-            u=arrays["u"],
-            v=arrays["v"],
-            extent=tuple(float(x) for x in arrays["extent"]),
-            vertices=arrays["vertices"],
-            offsets=arrays["offsets"],
-            areas=arrays["areas"],
-            patterns=arrays["patterns"],
-            maps=arrays["maps"],
-            n_regions_per_layer=tuple(int(x) for x in arrays["n_regions_per_layer"]),
-            n_neurons=int(arrays["n_neurons"]),
-            boundary=arrays["boundary"],
-            boundary_region=arrays["boundary_region"],
-            boundary_classes=arrays["boundary_classes"],
-            anchors=arrays.get("anchors"),
-            neurons_per_layer=tuple(int(x) for x in arrays["neurons_per_layer"]),
-        )
+        return cls(**fields.from_arrays(arrays, _FIELDS, _KIND, _check_file))
+
+
+_FIELDS = (
+    fields.Field("origin", np.float64, ("d",)),
+    fields.Field("u", np.float64, ("d",)),
+    fields.Field("v", np.float64, ("d",)),
+    fields.Field("extent", np.float64, (4,), attr=fields.as_tuple_of_floats),
+    fields.Field("vertices", np.float64, ("n_vertices", 2)),
+    fields.Field("areas", np.float64, ("n_regions",), low=0.0),
+    fields.Field("offsets", np.int64, ("n_regions + 1",), low=0, order="increasing"),
+    fields.Field("patterns", np.uint8, ("n_regions", "pattern_bytes")),
+    fields.Field("maps", np.float64, ("n_regions", "out_dim", 3)),
+    fields.Field("n_regions_per_layer", np.int64, ("n_layers",), low=1, high="n_regions + 1",
+                 order="sorted", attr=fields.as_tuple_of_ints),
+    fields.Field("neurons_per_layer", np.int64, ("n_layers",), low=1, attr=fields.as_tuple_of_ints),
+    fields.Field("n_neurons", np.int64, (), low=0, attr=fields.as_int),
+    fields.Field("boundary", np.float64, ("n_boundary", 2, 2)),
+    fields.Field("boundary_region", np.int64, ("n_boundary",), low=0, high="n_regions"),
+    fields.Field("boundary_classes", np.int32, ("n_boundary", 2), low=0),
+    fields.Field("anchors", np.float64, (3, 2), optional=True),
+)
+
+
+def _check_file(f: dict, bad) -> None:
+    """What ties a PlanePartition file's fields together, beyond their sizes."""
+    sizes = f["sizes"]
+    s0, s1, t0, t1 = f["extent"]
+    if not (s0 < s1 and t0 < t1):
+        raise bad("extent", f"must have s0 < s1 and t0 < t1, got {tuple(f['extent'])}")
+    check_partition_sizes(f, bad)
+    offsets = f["offsets"]
+    if offsets[0] != 0 or offsets[-1] != sizes["n_vertices"]:
+        raise bad("offsets", f"must run from 0 to the number of vertices "
+                             f"({sizes['n_vertices']}, in 'vertices'), "
+                             f"got {offsets[0]} .. {offsets[-1]}")
+    if (np.diff(offsets) < 3).any():
+        raise bad("offsets", "gives a region fewer than 3 vertices")
+    if sum(int(n) for n in f["neurons_per_layer"]) != int(f["n_neurons"]):
+        raise bad("neurons_per_layer", f"sums to {int(f['neurons_per_layer'].sum())}, "
+                                       f"but n_neurons is {int(f['n_neurons'])}")
+    n_classes = max(2, sizes["out_dim"])
+    if f["boundary_classes"].size and f["boundary_classes"].max() >= n_classes:
+        raise bad("boundary_classes", f"holds a class beyond the {n_classes} classes of the maps")
 
 
 io.register(_KIND, PlanePartition._from_arrays)
@@ -191,52 +217,17 @@ def _check_extent(extent: Any) -> tuple:
     return ext
 
 
-def _one_copy_per_edge(seg, pairs, candidates, tol):
-    """The candidates (indices into seg) less repeats: the same edge seen from both sides
-    has the same classes and the same end points up to rounding (within tol)."""
-    chosen, seen = [], {}
-    for i in candidates:
-        ends = seg[i][np.lexsort(seg[i].T[::-1])]  # end points in a fixed order
-        cell = tuple(np.floor(ends.mean(axis=0) / tol).astype(np.int64))
-        near = [seen.get((pairs[i, 0], pairs[i, 1], cell[0] + dx, cell[1] + dy), [])
-                for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
-        if any(np.abs(ends - other).max() <= tol for group in near for other in group):
-            continue
-        seen.setdefault((pairs[i, 0], pairs[i, 1]) + cell, []).append(ends)
-        chosen.append(i)
-    return np.asarray(chosen, dtype=np.int64)
-
-
-def _add_boundary_edges(net, origin, u, v, extent, edges, segments, region, classes):
-    """Adds the region edges that are decision boundary.
-
-    Where the output has a kink exactly at the boundary (a ReLU on the output, or weights
-    that make a neuron's zero line coincide with it), a class wins on one side of a region
-    edge and only ties along it on the other. The core returns those edges as candidates
-    with the class inside; the network, evaluated just across the edge, tells whether the
-    tying class wins there. Each such edge shows up from both sides, so it is kept once.
-    """
-    seg = edges["segments"]
-    if len(seg) == 0:
-        return segments, region, classes
-    mid = seg.mean(axis=1)
-    d = seg[:, 1] - seg[:, 0]
-    normal = np.stack([-d[:, 1], d[:, 0]], axis=1) / np.linalg.norm(d, axis=1)[:, None]
-    normal[((edges["interior"] - mid) * normal).sum(axis=1) > 0] *= -1  # point outwards
-    side = max(extent[1] - extent[0], extent[3] - extent[2])
-    # Just across: far enough that the output there is clear of rounding, close enough not
-    # to overshoot a thin neighbouring region.
-    step = 1e-10 * side
-    across = mid + step * normal
-    in_slice = ((across[:, 0] > extent[0]) & (across[:, 0] < extent[1])
-                & (across[:, 1] > extent[2]) & (across[:, 1] < extent[3]))
-    out = net.forward(origin + across[:, :1] * u + across[:, 1:] * v)
-    across_class = (out[:, 0] > 0).astype(np.int32) if out.shape[1] == 1 else out.argmax(axis=1)
-    keep = in_slice & (across_class == edges["outside"])
-    pairs = np.sort(np.stack([edges["inside"], edges["outside"]], axis=1), axis=1).astype(classes.dtype)
-    chosen = _one_copy_per_edge(seg, pairs, np.flatnonzero(keep), 1e-9 * side)
-    return (np.concatenate([segments, seg[chosen]]), np.concatenate([region, edges["region"][chosen]]),
-            np.concatenate([classes, pairs[chosen]]))
+def _check_directions(u: np.ndarray, v: np.ndarray) -> None:
+    """u and v must span a plane. Their lengths do not matter (a slice may stretch one axis
+    by 1e10), so the test is on the unit vectors: the sine of their angle."""
+    nu, nv = np.linalg.norm(u), np.linalg.norm(v)
+    if nu == 0 or nv == 0:
+        raise ValueError(f"{'u' if nu == 0 else 'v'} is the zero vector; u and v must span the slice")
+    if not (np.isfinite(nu) and np.isfinite(nv)):
+        raise ValueError("u and v are too long for float64 (their norms overflow); scale them down")
+    if np.linalg.matrix_rank(np.stack([u / nu, v / nv])) < 2:
+        raise ValueError("u and v must be linearly independent directions (they span the slice); "
+                         "they are parallel, up to rounding")
 
 
 def plane(net: Any, origin: Any, u: Any, v: Any, *, extent=(-1.0, 1.0, -1.0, 1.0),
@@ -247,8 +238,10 @@ def plane(net: Any, origin: Any, u: Any, v: Any, *, extent=(-1.0, 1.0, -1.0, 1.0
     :class:`regionlab.PLNet` or a torch module; the points and directions are inputs (flat,
     or shaped like one input). Each stage's neurons cut every region found so far along
     their zero lines (in float64, both cores); regions come back as convex polygons with
-    their patterns, output maps and the decision boundary. Raises ``ValueError`` if some
-    layer prefix would need more than ``max_regions`` regions.
+    their patterns, output maps and the decision boundary. The work is done in coordinates
+    centred on the extent, so the answer does not depend on how the slice is written (see
+    the README for the resolution guaranteed). Raises ``ValueError`` if some layer prefix
+    would need more than ``max_regions`` regions.
     """
     from .. import _core
 
@@ -256,32 +249,36 @@ def plane(net: Any, origin: Any, u: Any, v: Any, *, extent=(-1.0, 1.0, -1.0, 1.0
     origin = as_point(origin, net.input_dim, "origin")
     u = as_point(u, net.input_dim, "u")
     v = as_point(v, net.input_dim, "v")
-    if np.linalg.matrix_rank(np.stack([u, v])) < 2:
-        raise ValueError("u and v must be linearly independent directions (they span the slice)")
+    _check_directions(u, v)
     ext = _check_extent(extent)
     max_regions = check_max_regions(max_regions)
-    basis = np.ascontiguousarray(np.stack([u, v, origin]))
-    raw = _core.partition_slice(net._core(), basis, [ext[0], ext[2]], [ext[1], ext[3]], max_regions)
+    box = Rebased(origin, np.stack([u, v]), [ext[0], ext[2]], [ext[1], ext[3]])
+    if not np.isfinite(box.origin).all():
+        raise ValueError("the extent's centre is too far out for float64 (origin + s u + t v "
+                         "overflows); use a smaller extent or shorter u and v")
+    half = box.half
+    local = box.slice_net(net)
+    raw = _core.partition_slice(local._core(), box.basis, list(-half), list(half), max_regions)
     if not np.all(np.isfinite(raw["measure"])):
         raise ValueError("the regions' areas overflow float64 on this extent; "
                          "use a smaller extent (or longer u and v over a smaller one)")
     segments, seg_region, seg_classes, edges = _core.decision_boundary(
         raw["vertices"], raw["offsets"], raw["maps"])
-    segments, seg_region, seg_classes = _add_boundary_edges(
-        net, origin, u, v, ext, edges, segments, seg_region, seg_classes)
+    segments, seg_region, seg_classes = add_boundary_edges(
+        local, half, edges, segments, seg_region, seg_classes)
     return PlanePartition(
         origin=origin,
         u=u,
         v=v,
         extent=ext,
-        vertices=raw["vertices"],
+        vertices=raw["vertices"] + box.centre,
         offsets=raw["offsets"],
         areas=raw["measure"],
         patterns=packed_patterns(raw["patterns"], net.n_neurons),
-        maps=raw["maps"],
+        maps=box.shift_maps(raw["maps"]),
         n_regions_per_layer=tuple(int(x) for x in raw["regions_per_stage"]),
         n_neurons=net.n_neurons,
-        boundary=segments,
+        boundary=segments + box.centre,
         boundary_region=seg_region,
         boundary_classes=seg_classes,
         anchors=_anchors,

@@ -7,15 +7,18 @@ from typing import Any
 
 import numpy as np
 
+from .. import _fields as fields
 from .. import io
 from ._common import (
     DEFAULT_MAX_REGIONS,
     as_geometry_net,
     as_point,
     check_max_regions,
+    check_partition_sizes,
     packed_patterns,
     unpack_patterns,
 )
+from ._rebase import Rebased
 
 __all__ = ["SegmentPartition", "segment"]
 
@@ -84,46 +87,57 @@ class SegmentPartition:
         m = self.maps[self.region_of(t)]
         return m[:, :, 0] * t[:, None] + m[:, :, 1]
 
-    def plot(self, ax=None, *, output: int | None = 0, boundary: bool = True, color="pattern"):
+    def plot(self, ax=None, *, output: int | None = 0, boundary: bool = True, color="pattern",
+             title=True):
         """Draw the regions as coloured bands along t, the output over them, and the class
-        changes as vertical lines. Returns the matplotlib Axes."""
+        changes as vertical lines. ``title``: True (the region count), a string, or
+        None/False. A new figure uses constrained layout, so its labels survive ``savefig``.
+        Returns the matplotlib Axes."""
         from ._plot import plot_segment
 
-        return plot_segment(self, ax=ax, output=output, boundary=boundary, color=color)
+        return plot_segment(self, ax=ax, output=output, boundary=boundary, color=color, title=title)
 
     # ------------------------------------------------------------------ files
     def save(self, path) -> str:
         """Write a ``.npz`` (see the README's file formats); ``rl.load`` reads it back."""
-        arrays = {
-            "a": self.a,
-            "b": self.b,
-            "breakpoints": self.breakpoints,
-            "patterns": self.patterns,
-            "maps": self.maps,
-            "n_regions_per_layer": np.asarray(self.n_regions_per_layer, dtype=np.int64),
-            "n_neurons": np.asarray(self.n_neurons, dtype=np.int64),
-            "change_t": self.change_t,
-            "change_before": self.change_before,
-            "change_after": self.change_after,
-        }
-        return io.save_arrays(path, _KIND, _VERSION, arrays)
+        return io.save_arrays(path, _KIND, _VERSION, fields.to_arrays(self, _FIELDS))
 
     @classmethod
     def _from_arrays(cls, arrays: dict, version: int) -> "SegmentPartition":
         if version != _VERSION:
             raise ValueError(f"unsupported SegmentPartition file version {version}")
-        return cls(
-            a=arrays["a"],
-            b=arrays["b"],
-            breakpoints=arrays["breakpoints"],
-            patterns=arrays["patterns"],
-            maps=arrays["maps"],
-            n_regions_per_layer=tuple(int(x) for x in arrays["n_regions_per_layer"]),
-            n_neurons=int(arrays["n_neurons"]),
-            change_t=arrays["change_t"],
-            change_before=arrays["change_before"],
-            change_after=arrays["change_after"],
-        )
+        return cls(**fields.from_arrays(arrays, _FIELDS, _KIND, _check_file))
+
+
+_FIELDS = (
+    fields.Field("a", np.float64, ("d",)),
+    fields.Field("b", np.float64, ("d",)),
+    fields.Field("breakpoints", np.float64, ("n_regions + 1",), low=0.0, order="sorted"),
+    fields.Field("patterns", np.uint8, ("n_regions", "pattern_bytes")),
+    fields.Field("maps", np.float64, ("n_regions", "out_dim", 2)),
+    fields.Field("n_regions_per_layer", np.int64, ("n_layers",), low=1, high="n_regions + 1",
+                 order="sorted", attr=fields.as_tuple_of_ints),
+    fields.Field("n_neurons", np.int64, (), low=0, attr=fields.as_int),
+    fields.Field("change_t", np.float64, ("n_changes",), low=0.0, order="sorted"),
+    fields.Field("change_before", np.int32, ("n_changes",), low=0),
+    fields.Field("change_after", np.int32, ("n_changes",), low=0),
+)
+
+
+def _check_file(f: dict, bad) -> None:
+    """What ties a SegmentPartition file's fields together, beyond their sizes."""
+    if np.array_equal(f["a"], f["b"]):
+        raise bad("b", "equals a: a segment needs two distinct end points")
+    check_partition_sizes(f, bad)
+    t = f["breakpoints"]
+    if t[0] != 0.0 or t[-1] != 1.0:
+        raise bad("breakpoints", f"must run from 0 to 1, got {t[0]} .. {t[-1]}")
+    if f["change_t"].size and f["change_t"].max() > 1.0:
+        raise bad("change_t", "holds a position beyond the segment's end (t > 1)")
+    n_classes = max(2, f["sizes"]["out_dim"])
+    for name in ("change_before", "change_after"):
+        if f[name].size and f[name].max() >= n_classes:
+            raise bad(name, f"holds a class beyond the {n_classes} classes of the maps")
 
 
 io.register(_KIND, SegmentPartition._from_arrays)
@@ -134,7 +148,9 @@ def segment(net: Any, a: Any, b: Any, *, max_regions: int = DEFAULT_MAX_REGIONS)
 
     ``net`` is a :class:`regionlab.PLNet` or a torch module; ``a`` and ``b`` are inputs
     (flat, or shaped like one input). Regions are found by splitting the segment stage by
-    stage at each neuron's zero, in float64; the result lists them in order along the line.
+    stage at each neuron's zero, in float64, in coordinates centred on the segment's middle
+    (see the README for the resolution guaranteed); the result lists them in order along
+    the line.
     Raises ``ValueError`` if more than ``max_regions`` regions would be needed.
     """
     from .. import _core
@@ -145,11 +161,16 @@ def segment(net: Any, a: Any, b: Any, *, max_regions: int = DEFAULT_MAX_REGIONS)
     if np.array_equal(a, b):
         raise ValueError("a and b are the same point; a segment needs two distinct end points")
     max_regions = check_max_regions(max_regions)
-    basis = np.ascontiguousarray(np.stack([b - a, a]))
-    raw = _core.partition_slice(net._core(), basis, [0.0], [1.0], max_regions)
+    # Worked in t' = t - 1/2 on the network composed with the line (see Rebased): tolerances
+    # relative to the segment's length, the same whichever end it starts from.
+    box = Rebased(a, (b - a)[None], [0.0], [1.0])
+    local = box.slice_net(net)
+    raw = _core.partition_slice(local._core(), box.basis, [-0.5], [0.5], max_regions)
     cells, maps = raw["cells"], raw["maps"]
-    breakpoints = np.concatenate([cells[:1, 0], cells[:, 1]])
+    breakpoints = np.concatenate([cells[:1, 0], cells[:, 1]]) + 0.5
     change_t, before, after = _core.class_changes(cells, maps)
+    change_t = change_t + 0.5
+    maps = box.shift_maps(maps)
     return SegmentPartition(
         a=a,
         b=b,
