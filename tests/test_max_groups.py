@@ -152,3 +152,12 @@ def test_flow_refuses_max_groups_clearly(rng):
     net = max_net(rng)
     with pytest.raises(TypeError, match="max groups"):
         rl.flow.integrate(net, rng.standard_normal((5, 2)), np.ones(5), loss="mse", t_end=1.0)
+
+
+def test_a_first_stage_max_group_keeps_its_groups_in_any_slice(rng):
+    """The slice is folded into the first stage: its max groups must survive that."""
+    net = max_net(rng)
+    a = rl.plane(net, [0.5, -0.25], [1, 0], [0, 1], extent=(-1, 1, -1, 1))
+    b = rl.plane(net, [0, 0], [1, 0], [0, 1], extent=(-0.5, 1.5, -1.25, 0.75))
+    assert a.n_regions == b.n_regions
+    np.testing.assert_array_equal(np.sort(a.patterns, axis=0), np.sort(b.patterns, axis=0))

@@ -58,4 +58,5 @@ class Rebased:
         if not (np.isfinite(weight).all() and np.isfinite(bias).all()):
             raise ValueError("the first layer's pre-activations overflow float64 on this slice; "
                              "rescale the weights or the slice")
-        return PLNet([Stage(weight, bias, first.negative_slope), *net.stages[1:]], dtype=np.float64)
+        composed = Stage(weight, bias, first.negative_slope, first.group_offsets, first.group_index)
+        return PLNet([composed, *net.stages[1:]], dtype=np.float64)
