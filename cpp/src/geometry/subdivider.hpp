@@ -375,7 +375,8 @@ class Subdivider {
           if (std::find(order_.begin(), order_.begin() + long(n_first), j) == order_.begin() + long(n_first))
             order_.push_back(j);
         for (int64_t i = 0; i < kk; ++i) {
-          Cell cell = piece.cell;
+          const Cell* cell = &piece.cell;  // copied only once a comparison cuts it
+          Cell owned;
           bool alive = true;
           for (size_t q = 0; q < order_.size() && alive; ++q) {
             const int64_t j = order_[q];
@@ -385,16 +386,17 @@ class Subdivider {
             const int64_t hi = st.group_index[b + (keep_positive ? i : j)];
             const int64_t lo = st.group_index[b + (keep_positive ? j : i)];
             for (int c = 0; c <= D; ++c) diff[size_t(c)] = z[size_t(c * st.out + hi)] - z[size_t(c * st.out + lo)];
-            const Side side = cell.classify(line);
+            const Side side = cell->classify(line);
             if (side == Side::cut) {
-              cell.split(line, parts[0], parts[1]);
-              cell = std::move(parts[keep_positive ? 1 : 0]);
+              cell->split(line, parts[0], parts[1]);
+              owned = std::move(parts[keep_positive ? 1 : 0]);
+              cell = &owned;
             } else if ((side == Side::positive) != keep_positive) {
               alive = false;
             }
           }
           if (!alive) continue;
-          Piece child{std::move(cell), piece.pattern};
+          Piece child{cell == &owned ? std::move(owned) : piece.cell, piece.pattern};
           for (int32_t bit = 0; bit < nb; ++bit)
             if ((i >> bit) & 1) set_bit(child.pattern, pos + bit);
           next.push_back(std::move(child));
