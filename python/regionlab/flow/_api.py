@@ -229,12 +229,12 @@ def distance(traj_a: Trajectory, traj_b: Trajectory):
     Returns ``(t, d)`` on the union of both runs' record times that lie in the time range
     they share (``[max of starts, min of ends]``; times within ``1e-12`` relative of each
     other count once): no record in that range is left out. Where a run has no record at
-    a time of that grid, its parameters there come from its dense output
-    (``integrate(..., dense=True)``: to the run's tolerances), else by linear
-    interpolation between its neighbouring records (for GD the segment between iterates;
-    for gradient flow an approximation of order ``(record spacing)^2``: record both runs
-    at the times you compare, or keep the dense output). ValueError when the runs share no
-    time or are of different models.
+    a time of that grid, its parameters come from its dense output
+    (``integrate(..., dense=True)``, to the run's tolerances) or, for gradient descent, by
+    linear interpolation between its neighbouring records. A gradient-flow run with
+    neither raises ValueError (record it at the other run's times, ``record=other.t``, or
+    keep its dense output). ValueError too when the runs share no time or are of
+    different models.
     """
     for tr in (traj_a, traj_b):
         if not isinstance(tr, Trajectory):
@@ -253,8 +253,8 @@ def distance(traj_a: Trajectory, traj_b: Trajectory):
     grid = grid[(grid >= lo - slack) & (grid <= hi + slack)]
     keep = np.concatenate([[True], np.diff(grid) > 1e-12 * np.maximum(1.0, np.abs(grid[1:]))])
     grid = np.clip(grid[keep], lo, hi)
-    pa = traj_a._timeline().at(grid, allow_linear=True)[0]
-    pb = traj_b._timeline().at(grid, allow_linear=True)[0]
+    pa = traj_a._timeline().at(grid)[0]
+    pb = traj_b._timeline().at(grid)[0]
     return grid, np.linalg.norm(pa - pb, axis=1)
 
 

@@ -6,8 +6,8 @@ A time within ``1e-12 * max(1, |t|)`` of a record time is that record. Otherwise
   dense output of the accepted step containing ``t`` (each step is a smooth piece: steps
   are cut at every kink), as the integrator itself does for its records;
 - a gradient-descent run interpolates linearly between the neighbouring records;
-- a gradient-flow run without dense output has only its records (``at`` raises there;
-  :func:`~regionlab.flow.distance` interpolates linearly, see its docstring).
+- a gradient-flow run without dense output has only its records: any other time raises
+  ValueError (a chord between records would be silently inaccurate).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Timeline:
             out[hit] = c[hit]
         return out
 
-    def at(self, times: np.ndarray, *, allow_linear: bool = False):
+    def at(self, times: np.ndarray):
         """(parameters (m, P), record index or -1 per time); times within the range."""
         rec = self.records(times)
         out = np.empty((len(times), self.flat.shape[1]))
@@ -54,7 +54,7 @@ class Timeline:
             return out, rec
         if self.dense is not None:
             out[off] = self._dense_at(times[off])
-        elif self.linear or allow_linear:
+        elif self.linear:
             out[off] = self._linear_at(times[off])
         else:
             raise ValueError(
