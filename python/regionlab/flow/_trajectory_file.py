@@ -93,19 +93,20 @@ def _check_model(out: dict) -> None:
     if len(has_bias) != n_layers or not np.all((has_bias == 0) | (has_bias == 1)):
         raise _bad("layer_has_bias", f"must hold one 0/1 flag per layer ({n_layers}), "
                    f"got {len(has_bias)} entries")
+    n_neurons = sum(widths[1:])
+    if len(out["layer_slopes"]) != n_neurons:
+        raise _bad("layer_widths", f"(with {n_neurons} neurons) and field 'layer_slopes' (with "
+                   f"{len(out['layer_slopes'])} slopes, one per neuron) disagree")
     n_params = sum(widths[k] * widths[k + 1] + (widths[k + 1] if has_bias[k] else 0)
-                   for k in range(n_layers))  # Python ints: no overflow
+                   for k in range(n_layers))  # Python ints: no overflow, nothing allocated
     if out["flat_params"].shape[1] != n_params:
-        raise _bad("flat_params", f"has {out['flat_params'].shape[1]} columns, but layer_widths "
-                   f"and layer_has_bias make {n_params} parameters")
+        raise _bad("flat_params", f"has {out['flat_params'].shape[1]} columns, but field "
+                   f"'layer_widths' with 'layer_has_bias' makes {n_params} parameters")
     n_names = n_layers + int(np.sum(has_bias))
     names = out["param_names"]
     if len(names) != n_names or len(set(names.tolist())) != n_names:
         raise _bad("param_names", f"must hold {n_names} distinct names (one per weight and "
                    f"bias), got {len(names)}")
-    if len(out["layer_slopes"]) != sum(widths[1:]):
-        raise _bad("layer_slopes", f"must hold one slope per neuron ({sum(widths[1:])}), got "
-                   f"{len(out['layer_slopes'])}")
 
 
 def _check_records(out: dict) -> None:
