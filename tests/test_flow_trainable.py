@@ -155,3 +155,24 @@ def test_trainable_names_are_saved_and_loaded(tmp_path):
     assert back.trainable == ["0.weight", "0.bias"]
     np.testing.assert_allclose(back.sample_grad_norms(-1, X, y), tr.sample_grad_norms(-1, X, y),
                                rtol=1e-14)
+
+
+def test_sliding_with_a_frozen_output_layer_keeps_it_fixed_and_z_on_the_kink():
+    from flow_reference import preacts
+
+    model = make_mlp((2, 6, 1), 0.0, True, seed=0)
+    model[2].weight.requires_grad_(False)
+    model[2].bias.requires_grad_(False)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 2))
+    y = np.tanh(X @ rng.standard_normal(2))
+    tr = rl.flow.integrate(model, X, y, loss="mse", t_end=10.0, record=51)
+    assert len(tr.sliding) >= 1
+    for rec in tr.params:
+        np.testing.assert_array_equal(rec["2.weight"], tr.params[0]["2.weight"])
+    for r in tr.sliding:
+        inside = (tr.t > r["t_start"] + 1e-6) & (tr.t < r["t_end"] - 1e-6)
+        assert inside.any()
+        for th in tr.flat_params[inside]:
+            assert abs(preacts(model, th, X)[r["layer"]][r["sample"], r["neuron"]]) < 1e-8
+    assert np.all(np.diff(tr.loss) <= 1e-12)
