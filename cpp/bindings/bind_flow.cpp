@@ -114,12 +114,14 @@ void bind_flow(py::module_& m) {
       "flow_gd",
       [](const FlowProblem& p, const CArray<double>& theta, double lr, int64_t steps,
          int64_t record_every, bool events, int threads, double momentum, double weight_decay,
-         int64_t batch_size, std::vector<int64_t> order) {
+         int64_t batch_size, const CArray<int64_t>& order) {
         const double* th = checked_theta(p, theta);
+        if (order.ndim() != 1) throw py::value_error("order must be a 1-D array of sample indices");
         flow::GdOptions opt;
         opt.lr = lr; opt.steps = steps; opt.record_every = record_every; opt.events = events;
         opt.threads = threads; opt.momentum = momentum; opt.weight_decay = weight_decay;
-        opt.batch_size = batch_size; opt.order = std::move(order);
+        opt.batch_size = batch_size;
+        opt.order.assign(order.data(), order.data() + order.shape(0));
         FlowResult r;
         {
           py::gil_scoped_release release;
@@ -130,7 +132,7 @@ void bind_flow(py::module_& m) {
       py::arg("problem"), py::arg("theta"), py::arg("lr"), py::arg("steps"),
       py::arg("record_every"), py::arg("events"), py::arg("threads") = 1,
       py::arg("momentum") = 0.0, py::arg("weight_decay") = 0.0, py::arg("batch_size") = 0,
-      py::arg("order") = std::vector<int64_t>());
+      py::arg("order") = CArray<int64_t>(0));
 
   m.def(
       "flow_gradient",

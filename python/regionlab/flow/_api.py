@@ -143,10 +143,7 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
              "evaluations": int(r["evaluations"]),
              "low_order_steps": int(r["low_order_steps"]), "n_events": len(ev),
              "n_sliding": len(sl), "rtol": rtol, "atol": atol, "t_end": t_end}
-    dense_out = None
-    if dense:
-        dense_out = {k: r.get("dense_" + k, np.zeros((0, 5 * len(fm.theta0())) if k == "coef"
-                                                      else 0)) for k in ("t0", "t1", "h", "coef")}
+    dense_out = {k: r["dense_" + k] for k in ("t0", "t1", "h", "coef")} if dense else None
     return Trajectory(fm, r["t"], r["loss"], r["sample_loss"], r["margin"], r["params"], ev, sl,
                       stats, trainable=names, dense=dense_out, problem=problem)
 
