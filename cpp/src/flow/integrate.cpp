@@ -55,14 +55,16 @@ class Recorder {
   BatchWorkspace ws_;
 };
 
+// RMS of v / (atol + rtol |y|) over `count` entries (0: all). Frozen parameters (precond
+// 0) have v = 0 exactly: counting only the trained ones keeps the tolerance theirs.
 double scaled_norm(const std::vector<double>& v, const std::vector<double>& y, double rtol,
-                   double atol) {
+                   double atol, size_t count = 0) {
   double s = 0;
   for (size_t k = 0; k < v.size(); ++k) {
     const double r = v[k] / (atol + rtol * std::abs(y[k]));
     s += r * r;
   }
-  return std::sqrt(s / double(v.size()));
+  return std::sqrt(s / double(count ? count : v.size()));
 }
 
 // Bogacki-Shampine 3(2) (Hairer, Norsett & Wanner II.4): three new stages and FSAL.
@@ -75,12 +77,16 @@ using Vec = std::vector<double>;
 // Stage and error buffers of one step.
 struct StepWork {
   Vec tmp, k2, k3, k4, k5, k6, err, ymax;
-  explicit StepWork(size_t np) : tmp(np), k2(np), k3(np), k4(np), k5(np), k6(np), err(np), ymax(np) {}
+  size_t trained;  // parameters with a nonzero preconditioner
+  StepWork(size_t np, const std::vector<double>& precond)
+      : tmp(np), k2(np), k3(np), k4(np), k5(np), k6(np), err(np), ymax(np),
+        trained(size_t(std::count_if(precond.begin(), precond.end(),
+                                     [](double c) { return c != 0.0; }))) {}
 };
 
 double error_norm(const Vec& y, const Vec& y1, StepWork& w, double rtol, double atol) {
   for (size_t k = 0; k < y.size(); ++k) w.ymax[k] = std::max(std::abs(y[k]), std::abs(y1[k]));
-  return scaled_norm(w.err, w.ymax, rtol, atol);
+  return scaled_norm(w.err, w.ymax, rtol, atol, w.trained);
 }
 
 // A step of h from (y, f0 = f(y)): y1, f1 = f(y1) (the field's last full evaluation, so
@@ -245,13 +251,13 @@ void keep_dense(const DenseOutput& dense, double t0, double t1, FlowResult& out)
 // Hairer's starting step for a method of order `order`: one explicit Euler probe.
 double starting_step(FlowField& field, const Vec& y, const Vec& f0, double t_end, double rtol,
                      double atol, int order, StepWork& w) {
-  const double n0 = scaled_norm(y, y, rtol, atol), n1 = scaled_norm(f0, y, rtol, atol);
+  const double n0 = scaled_norm(y, y, rtol, atol), n1 = scaled_norm(f0, y, rtol, atol, w.trained);
   double h0 = (n0 < 1e-5 || n1 < 1e-5) ? 1e-6 : 0.01 * n0 / n1;
   h0 = std::min(h0, t_end);
   for (size_t k = 0; k < y.size(); ++k) w.tmp[k] = y[k] + h0 * f0[k];
   field.stage_rhs(w.tmp.data(), w.k2.data());  // no pair slides at t = 0: nothing to undo
   for (size_t k = 0; k < y.size(); ++k) w.err[k] = (w.k2[k] - f0[k]) / h0;
-  const double n2 = scaled_norm(w.err, y, rtol, atol);
+  const double n2 = scaled_norm(w.err, y, rtol, atol, w.trained);
   const double h1 = std::max(n1, n2) <= 1e-15 ? std::max(1e-6, h0 * 1e-3)
                                              : std::pow(0.01 / std::max(n1, n2), 1.0 / (order + 1));
   return std::min(100 * h0, h1);
@@ -270,7 +276,7 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
   Recorder rec(p, out);
   InterruptPoller poll(interrupted);
   Vec y(theta0, theta0 + np), f0(np), y1(np), f1(np), buf(np);
-  StepWork work(np);
+  StepWork work(np, p.precond);
   DenseOutput dense;
   for (Vec* v : {&dense.r1, &dense.r2, &dense.r3, &dense.r4, &dense.r5}) v->assign(np, 0.0);
 
