@@ -47,7 +47,7 @@ def test_at_agrees_with_the_independent_tiny_step_reference():
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-7)
 
 
-def test_at_outside_the_run_and_without_dense_output_is_refused(tmp_path):
+def test_at_outside_the_run_or_without_data_is_refused(tmp_path):
     model, X, y = problem()
     tr = rl.flow.integrate(model, X, y, loss="mse", t_end=1.0, record=3)
     for bad in (-0.1, 1.5, np.nan):
@@ -55,8 +55,6 @@ def test_at_outside_the_run_and_without_dense_output_is_refused(tmp_path):
             tr.at(bad)
     with pytest.raises(TypeError, match="number"):
         tr.at("1")
-    with pytest.raises(ValueError, match="dense=True"):
-        tr.at(0.3)
     assert tr.at(0.5)[1] == tr.loss[1]
     dense = rl.flow.integrate(model, X, y, loss="mse", t_end=1.0, record=3, dense=True)
     back = rl.load(dense.save(tmp_path / "dense"))
@@ -117,8 +115,8 @@ def test_distance_of_a_run_with_itself_on_other_grids_is_zero():
     assert len(t) == 14
     assert d.max() < 1e-12
     plain = rl.flow.integrate(model, X, y, loss="mse", t_end=1.0, record=[0.05, 0.33, 0.61])
-    with pytest.raises(ValueError, match="dense=True"):
-        rl.flow.distance(a, plain)  # plain has no record at 0.1, nor a dense output
+    t, d = rl.flow.distance(a, plain)  # plain is run again to record a's times
+    assert len(t) == 14 and d.max() < 1e-12
     same = rl.flow.integrate(model, X, y, loss="mse", t_end=1.0, record=a.t)
     t, d = rl.flow.distance(same, a)
     assert len(t) == 11 and d.max() < 1e-12
@@ -132,6 +130,30 @@ def test_distance_of_different_models_is_refused():
     with pytest.raises(ValueError, match="different models"):
         rl.flow.distance(a, b)
 
+
+
+def test_without_dense_output_the_flow_is_run_again_or_refused_after_load(tmp_path):
+    model, X, y = problem(seed=6)
+    tr = rl.flow.integrate(model, X, y, loss="mse", t_end=2.0, record=3)
+    exact = rl.flow.integrate(model, X, y, loss="mse", t_end=2.0, record=[0.37, 1.21])
+    for k, t in enumerate((0.37, 1.21)):
+        params, loss = tr.at(t)
+        got = np.concatenate([params[n].ravel() for n in tr.param_names])
+        np.testing.assert_allclose(got, exact.flat_params[k + 1], rtol=1e-13, atol=1e-14)
+        assert loss == pytest.approx(exact.loss[k + 1], rel=1e-13)
+    back = rl.load(tr.save(tmp_path / "plain"))
+    with pytest.raises(ValueError, match="X, y"):
+        back.at(0.37)
+    with pytest.raises(ValueError, match="X, y"):
+        rl.flow.distance(back, exact)
+    params, _ = back.at(0.37, X, y)
+    np.testing.assert_allclose(params["0.weight"], exact.params[1]["0.weight"], rtol=1e-13)
+    # frozen parameters stay frozen when run again
+    model[2].weight.requires_grad_(False)
+    frozen = rl.flow.integrate(model, X, y, loss="mse", t_end=1.0, record=2)
+    np.testing.assert_array_equal(frozen.at(0.3)[0]["2.weight"], frozen.params[0]["2.weight"])
+    back = rl.load(frozen.save(tmp_path / "frozen"))
+    np.testing.assert_array_equal(back.at(0.3, X, y)[0]["2.weight"], frozen.params[0]["2.weight"])
 
 
 def test_distance_keeps_to_the_shared_time_range():

@@ -9,13 +9,13 @@ import numpy as np
 
 from ._batches import batch_order
 from ._model import parse_model, prepare_data
+from ._rerun import METHODS as _METHODS
 from ._trainable import TRAINABLE_DOC, resolve_trainable, trainable_mask
 from ._trajectory import Trajectory, events_from_core
 from ._zero_units import zero_unit_sliding
 
 __all__ = ["integrate", "gd", "distance"]
 
-_METHODS = {"dopri5": 0, "rk4": 1, "euler": 2, "bs3": 3}
 _ADAPTIVE = ("dopri5", "bs3")
 
 
@@ -70,8 +70,8 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
     {trainable}
 
     ``dense=True`` keeps the integrator's dense output of every step (about 5 floats per
-    parameter per step), so that ``traj.at(t)`` gives the parameters at any time to the
-    run's tolerances; it is saved with the trajectory.
+    parameter per step; saved with the trajectory), so that ``traj.at(t)`` gives the
+    parameters at any time to the run's tolerances without running the flow again.
 
     A pre-activation exactly 0 counts as inactive (as in torch's autograd). So a ReLU unit
     whose weights and bias are exactly 0 stays at 0 for ever, every sample on its kink:
@@ -142,7 +142,8 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
              "steps": int(r["steps"]), "rejected": int(r["rejected"]),
              "evaluations": int(r["evaluations"]),
              "low_order_steps": int(r["low_order_steps"]), "n_events": len(ev),
-             "n_sliding": len(sl), "rtol": rtol, "atol": atol, "t_end": t_end}
+             "n_sliding": len(sl), "rtol": rtol, "atol": atol, "t_end": t_end,
+             "step": step_v, "max_steps": max_steps}
     dense_out = {k: r["dense_" + k] for k in ("t0", "t1", "h", "coef")} if dense else None
     return Trajectory(fm, r["t"], r["loss"], r["sample_loss"], r["margin"], r["params"], ev, sl,
                       stats, trainable=names, dense=dense_out, problem=problem)
@@ -226,12 +227,11 @@ def distance(traj_a: Trajectory, traj_b: Trajectory):
     Returns ``(t, d)`` on the union of both runs' record times that lie in the time range
     they share (``[max of starts, min of ends]``; times within ``1e-12`` relative of each
     other count once): no record in that range is left out. Where a run has no record at
-    a time of that grid, its parameters come from its dense output
-    (``integrate(..., dense=True)``, to the run's tolerances) or, for gradient descent, by
-    linear interpolation between its neighbouring records. A gradient-flow run with
-    neither raises ValueError (record it at the other run's times, ``record=other.t``, or
-    keep its dense output). ValueError too when the runs share no time or are of
-    different models.
+    a time of that grid, its parameters come as from ``Trajectory.at``: the dense output
+    (``integrate(..., dense=True)``), else the flow run again once, recording at the
+    missing times (in the session that made it; after ``rl.load`` that needs the data, so
+    ValueError), and for gradient descent the line between neighbouring records.
+    ValueError too when the runs are of different models or share no time.
     """
     for tr in (traj_a, traj_b):
         if not isinstance(tr, Trajectory):

@@ -6,14 +6,17 @@ A time within ``1e-12 * max(1, |t|)`` of a record time is that record. Otherwise
   dense output of the accepted step containing ``t`` (each step is a smooth piece: steps
   are cut at every kink), as the integrator itself does for its records;
 - a gradient-descent run interpolates linearly between the neighbouring records;
-- a gradient-flow run without dense output has only its records: any other time raises
-  ValueError (a chord between records would be silently inaccurate).
+- a gradient-flow run without dense output is run again from its start with the same
+  settings, recording at those times (``_rerun.py``: what a run recording there would
+  have given, at the cost of one run); that needs its data (kept in the session, or
+  passed again after ``rl.load``), else ValueError: a chord between records would be
+  silently inaccurate.
 """
 
 from __future__ import annotations
 
 import numbers
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -21,8 +24,10 @@ REL = 1e-12
 
 
 class Timeline:
-    def __init__(self, t: np.ndarray, flat: np.ndarray, dense: Optional[dict], linear: bool):
+    def __init__(self, t: np.ndarray, flat: np.ndarray, dense: Optional[dict], linear: bool,
+                 rerun: Optional[Callable] = None):
         self.t, self.flat, self.dense, self.linear = t, flat, dense, linear
+        self.rerun = rerun  # times -> parameters, by running the flow again (or None)
 
     def check_time(self, t) -> float:
         if isinstance(t, bool) or not isinstance(t, (numbers.Real, np.floating, np.integer)):
@@ -56,11 +61,14 @@ class Timeline:
             out[off] = self._dense_at(times[off])
         elif self.linear:
             out[off] = self._linear_at(times[off])
+        elif self.rerun is not None:
+            out[off] = self.rerun(times[off])
         else:
             raise ValueError(
-                f"t={times[off[0]]:g} is not a record time of this gradient-flow run; run "
-                "integrate(..., dense=True) to keep the dense output (parameters at any t), "
-                "or pass record=[...] with the times you need")
+                f"t={times[off[0]]:g} is not a record time of this gradient-flow run, which "
+                "was loaded from a file without its dense output: pass the run's X, y to run "
+                "it again (traj.at(t, X, y)), or keep the dense output with "
+                "integrate(..., dense=True), or record=[...] the times you need")
         return out, rec
 
     def _linear_at(self, times: np.ndarray) -> np.ndarray:

@@ -9,7 +9,9 @@ import numpy as np
 from .. import io
 from . import _trajectory_file as tfile
 from ._model import FlowLayer, FlowModel, prepare_data
+from ._rerun import rerun as run_again
 from ._timeline import Timeline
+from ._trainable import trainable_mask
 
 __all__ = ["Trajectory", "EVENT_DTYPE", "SLIDING_DTYPE"]
 
@@ -36,8 +38,8 @@ class Trajectory:
       (became active), -1 (inactive) or 0 (entered a sliding mode on the kink).
     - ``sliding``: structured array (sample, layer, neuron, t_start, t_end), one row per
       interval a pair spent on its kink (t_end is the run's end when it never left).
-      Pairs of a kinked unit whose weights and bias are exactly 0 at every record sit on
-      their kink for the whole run (z = 0 for every sample) and are listed here too.
+      Gradient flow: pairs of a kinked unit whose weights and bias are exactly 0 at every
+      record sit on their kink for the whole run (z = 0 for every sample), listed here too.
     - ``trainable``: the names of the parameters the run trained (the others stayed fixed).
     - ``stats``: dict with steps, rejected, evaluations, n_events, method, loss, ...
     - ``at(t)``: parameters and loss at any time of the run (see its docstring).
@@ -114,41 +116,42 @@ class Trajectory:
         """``(params, loss)`` at time ``t`` in ``[t[0], t[-1]]``; ValueError outside.
 
         ``params`` is a dict shaped like the ``state_dict``. At a record time, the record.
-        Between records: gradient flow run with ``integrate(..., dense=True)`` evaluates
-        the integrator's own dense output of the step containing ``t`` (accurate to the
-        run's tolerances; without it, only record times are available: ValueError);
-        gradient descent interpolates linearly between the neighbouring records (at a
-        step time ``k * lr`` that is a record with ``record_every=1``). The loss between
-        records is the mean loss at those parameters on the run's data (after
-        ``rl.load``, pass the run's ``X`` and ``y``).
+        Between records, gradient flow: from the integrator's own dense output of the step
+        containing ``t`` when the run kept it (``integrate(..., dense=True)``, accurate to
+        the run's tolerances), else by running the flow again from its start with the
+        same settings, recording at ``t`` (exactly what a run recording at ``t`` gives; it
+        costs one run). Gradient descent: linear interpolation between the neighbouring
+        records (a step time ``k * lr`` is a record with ``record_every=1``). The loss is
+        the mean loss at those parameters. Both need the run's data between records: kept
+        in the session; after ``rl.load`` pass the run's ``X`` and ``y``.
         """
-        tl = self._timeline()
-        tv = tl.check_time(t)
-        flat, rec = tl.at(np.array([tv]))
-        flat = flat[0]
-        params = {k: v for k, v in self._model.split(flat).items()}
+        timeline = self._timeline(X, y)
+        flat, rec = timeline.at(np.array([timeline.check_time(t)]))
+        params = dict(self._model.split(flat[0]))
         if rec[0] >= 0:
             return params, float(self.loss[rec[0]])
-        return params, self._loss_at(flat, X, y)
+        return params, float(_core().flow_gradient(self._data(X, y), flat[0])[0])
 
-    def _timeline(self) -> Timeline:
-        return Timeline(self.t, self._flat, self._dense,
-                        linear=self.stats.get("method") == "gd")
+    def _timeline(self, X: Any = None, y: Any = None) -> Timeline:
+        gd = self.stats.get("method") == "gd"
+        can_rerun = not gd and (self._problem is not None or X is not None or y is not None)
+        rerun = (lambda times: run_again(self._data(X, y), self._flat[0], self.stats, times)
+                 ) if can_rerun else None
+        return Timeline(self.t, self._flat, self._dense, linear=gd, rerun=rerun)
 
-    def _loss_at(self, flat: np.ndarray, X: Any, y: Any) -> float:
-        from .. import _core
-
+    def _data(self, X: Any, y: Any):
+        """The run's C++ problem (data, loss, frozen entries): kept, or built from X, y."""
         if X is not None or y is not None:
             if X is None or y is None:
-                raise ValueError("pass both X and y (the run's data) to compute the loss")
-            Xa, Y = prepare_data(self._model, X, y, self.stats["loss"])
-            problem = self._model.build_problem(Xa, Y, self.stats["loss"], "standard")
-        elif self._problem is not None:
-            problem = self._problem
-        else:
+                raise ValueError("pass both X and y (the run's data)")
+            loss = self.stats["loss"]
+            Xa, Y = prepare_data(self._model, X, y, loss)
+            return self._model.build_problem(Xa, Y, loss, self.stats["parameterization"],
+                                             trainable_mask(self._model, self.trainable))
+        if self._problem is None:
             raise ValueError("this trajectory was loaded from a file and does not hold its "
-                             "data: pass at(t, X, y) with the run's X and y for the loss")
-        return float(_core.flow_gradient(problem, np.ascontiguousarray(flat))[0])
+                             "data: pass at(t, X, y) with the run's X and y")
+        return self._problem
 
     # ------------------------------------------------------------------ save / load
     def save(self, path) -> str:
@@ -203,6 +206,12 @@ class Trajectory:
             dense = {k: a["dense_" + k] for k in ("t0", "t1", "h", "coef")}
         return cls(FlowModel(layers), a["t"], a["loss"], a["sample_loss"], a["margin"],
                    a["flat_params"], events, sliding, stats, trainable=trainable, dense=dense)
+
+
+def _core():
+    from .. import _core as core
+
+    return core
 
 
 def _parse_stat(v: str):
