@@ -1,4 +1,5 @@
-"""Malformed Trajectory files fail on load with a ValueError naming the field, allocating nothing."""
+"""Malformed Trajectory files fail on load with a ValueError naming the field, before
+allocating anything."""
 
 import numpy as np
 import pytest

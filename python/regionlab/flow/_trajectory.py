@@ -94,7 +94,8 @@ class Trajectory:
         return int(i) % n
 
     def sample_grad_norms(self, i: int, X: Any, y: Any) -> np.ndarray:
-        """Per-sample gradient norms ``|grad_theta loss_i|`` at record ``i`` (X, y as in the run)."""
+        """Per-sample gradient norms ``|grad_theta loss_i|`` over the trained parameters at
+        record ``i`` (X, y as in the run)."""
         from ..metrics import _sample_grad_norms
 
         return _sample_grad_norms(self._model, self._flat[self._index(i)], X, y,

@@ -76,7 +76,8 @@ def validate(a: dict, version: int) -> dict:
     _check_model(out)
     _check_records(out)
     _check_tables(out)
-    if "trainable" in out and not set(out["trainable"].tolist()) <= set(out["param_names"].tolist()):
+    names = set(out["param_names"].tolist())
+    if "trainable" in out and not set(out["trainable"].tolist()) <= names:
         raise _bad("trainable", "names parameters that param_names does not list")
     if len(out["stats_keys"]) != len(out["stats_values"]):
         raise _bad("stats_values", "does not have one value per key in stats_keys")
