@@ -153,6 +153,11 @@ def test_trainable_names_are_saved_and_loaded(tmp_path):
     tr = rl.flow.integrate(model, X, y, loss="mse", t_end=0.5)
     back = rl.load(tr.save(tmp_path / "frozen"))
     assert back.trainable == ["0.weight", "0.bias"]
+    for run in (tr, back):  # a run continued from model(-1) keeps the same ones frozen
+        grads = {n: p.requires_grad for n, p in run.model(-1).named_parameters()}
+        assert grads == {"0.weight": True, "0.bias": True, "2.weight": False, "2.bias": False}
+    chosen = rl.flow.gd(model, X, y, loss="mse", lr=0.1, steps=1, trainable=["2.bias"])
+    assert [n for n, p in chosen.model(0).named_parameters() if p.requires_grad] == ["2.bias"]
     np.testing.assert_allclose(back.sample_grad_norms(-1, X, y), tr.sample_grad_norms(-1, X, y),
                                rtol=1e-14)
 

@@ -83,9 +83,15 @@ class Trajectory:
         """A fresh float64 torch module holding the parameters of record ``i``.
 
         It is a deep copy of the module the run started from (after ``rl.load``: an
-        equivalent ``nn.Sequential`` of Linear and activation layers).
+        equivalent ``nn.Sequential`` of Linear and activation layers). Its parameters
+        require grad exactly when the run trained them, so a run continued from it keeps
+        the same ones frozen.
         """
-        return self._model.to_torch(self._flat[self._index(i)])
+        module = self._model.to_torch(self._flat[self._index(i)])
+        trained = set(self.trainable)
+        for name in self._model.names:
+            module.get_parameter(name).requires_grad_(name in trained)
+        return module
 
     def _index(self, i: int) -> int:
         n = len(self.t)
