@@ -91,8 +91,9 @@ def loss_fn(out, y, loss):
     raise ValueError(loss)
 
 
-def field(model, theta, X, y, loss, masks=None):
-    """-grad L at theta (flat, state_dict order) by torch autograd; masks fix the slopes."""
+def field(model, theta, X, y, loss, masks=None, trainable=None):
+    """-grad L at theta (flat, state_dict order) by torch autograd; masks fix the slopes;
+    trainable (flat 0/1, or None for all) keeps only the trained entries."""
     params = unflatten(model, theta)
     leaves = []
     for w, b in params:
@@ -104,7 +105,16 @@ def field(model, theta, X, y, loss, masks=None):
     _, out = _forward(model, params, torch.as_tensor(X, dtype=F64), masks)
     L = loss_fn(out, y, loss)
     grads = torch.autograd.grad(L, leaves)
-    return -torch.cat([g.reshape(-1) for g in grads]).numpy(), float(L.detach())
+    f = -torch.cat([g.reshape(-1) for g in grads]).numpy()
+    if trainable is not None:
+        f = np.where(np.asarray(trainable) > 0, f, 0.0)
+    return f, float(L.detach())
+
+
+def trainable_vector(model, names):
+    """Flat 0/1 vector in state_dict order: 1 for the parameters in names."""
+    return np.concatenate([np.full(p.numel(), 1.0 if n in names else 0.0)
+                           for n, p in model.named_parameters()])
 
 
 def sign_masks(model, theta, X):
@@ -112,16 +122,17 @@ def sign_masks(model, theta, X):
     return [np.where(z > 0, 1.0, s) for z, s in zip(preacts(model, theta, X), slopes)]
 
 
-def rk4_with_crossings(model, theta0, X, y, loss, t_end, h):
+def rk4_with_crossings(model, theta0, X, y, loss, t_end, h, trainable=None):
     """Fixed-step RK4 on the masked field; a step that changes a sign is cut back (by
-    bisection on its length) to the crossing, where that pair's slope is flipped."""
+    bisection on its length) to the crossing, where that pair's slope is flipped.
+    trainable: flat 0/1 vector (None: all); the other entries get a zero field."""
     slopes = slopes_of(model)
     theta = np.array(theta0, dtype=np.float64)
     masks = sign_masks(model, theta, X)
     t, crossings = 0.0, []
 
     def step(th, hh):
-        f = lambda v: field(model, v, X, y, loss, masks)[0]  # noqa: E731
+        f = lambda v: field(model, v, X, y, loss, masks, trainable)[0]  # noqa: E731
         k1 = f(th)
         k2 = f(th + 0.5 * hh * k1)
         k3 = f(th + 0.5 * hh * k2)

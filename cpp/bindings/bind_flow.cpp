@@ -48,6 +48,12 @@ py::dict result_to_dict(const FlowProblem& p, const FlowResult& r) {
   d["rejected"] = r.rejected;
   d["evaluations"] = r.evaluations;
   d["low_order_steps"] = r.low_order_steps;
+  if (!r.dense_t0.empty()) {
+    d["dense_t0"] = vec_to_array(r.dense_t0);
+    d["dense_t1"] = vec_to_array(r.dense_t1);
+    d["dense_h"] = vec_to_array(r.dense_h);
+    d["dense_coef"] = rows_to_array(r.dense_coef, 5 * p.n_params);
+  }
   return d;
 }
 
@@ -83,7 +89,7 @@ void bind_flow(py::module_& m) {
       "flow_integrate",
       [](const FlowProblem& p, const CArray<double>& theta, int method, double t_end,
          double rtol, double atol, double step, int64_t max_steps, bool events,
-         std::vector<double> record_times, int threads) {
+         std::vector<double> record_times, int threads, bool keep_dense) {
         const double* th = checked_theta(p, theta);
         if (method < 0 || method > 3) throw py::value_error("unknown method code");
         flow::IntegrateOptions opt;
@@ -92,6 +98,7 @@ void bind_flow(py::module_& m) {
         opt.max_steps = max_steps; opt.events = events;
         opt.record_times = std::move(record_times);
         opt.threads = threads;
+        opt.keep_dense = keep_dense;
         FlowResult r;
         {
           py::gil_scoped_release release;
@@ -101,23 +108,31 @@ void bind_flow(py::module_& m) {
       },
       py::arg("problem"), py::arg("theta"), py::arg("method"), py::arg("t_end"), py::arg("rtol"),
       py::arg("atol"), py::arg("step"), py::arg("max_steps"), py::arg("events"),
-      py::arg("record_times"), py::arg("threads") = 1);
+      py::arg("record_times"), py::arg("threads") = 1, py::arg("keep_dense") = false);
 
   m.def(
       "flow_gd",
       [](const FlowProblem& p, const CArray<double>& theta, double lr, int64_t steps,
-         int64_t record_every, bool events, int threads) {
+         int64_t record_every, bool events, int threads, double momentum, double weight_decay,
+         int64_t batch_size, const CArray<int64_t>& order) {
         const double* th = checked_theta(p, theta);
+        if (order.ndim() != 1) throw py::value_error("order must be a 1-D array of sample indices");
+        flow::GdOptions opt;
+        opt.lr = lr; opt.steps = steps; opt.record_every = record_every; opt.events = events;
+        opt.threads = threads; opt.momentum = momentum; opt.weight_decay = weight_decay;
+        opt.batch_size = batch_size;
+        opt.order.assign(order.data(), order.data() + order.shape(0));
         FlowResult r;
         {
           py::gil_scoped_release release;
-          r = flow::gradient_descent(p, th, lr, steps, record_every, events, threads,
-                                     python_interrupt_check());
+          r = flow::gradient_descent(p, th, opt, python_interrupt_check());
         }
         return result_to_dict(p, r);
       },
       py::arg("problem"), py::arg("theta"), py::arg("lr"), py::arg("steps"),
-      py::arg("record_every"), py::arg("events"), py::arg("threads") = 1);
+      py::arg("record_every"), py::arg("events"), py::arg("threads") = 1,
+      py::arg("momentum") = 0.0, py::arg("weight_decay") = 0.0, py::arg("batch_size") = 0,
+      py::arg("order") = CArray<int64_t>(0));
 
   m.def(
       "flow_gradient",

@@ -78,6 +78,7 @@ def flow_integrate(
     events: bool,
     record_times: list[float],
     threads: int = 1,
+    keep_dense: bool = False,
 ) -> dict: ...
 def flow_gd(
     problem: FlowProblem,
@@ -87,6 +88,10 @@ def flow_gd(
     record_every: int,
     events: bool,
     threads: int = 1,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    batch_size: int = 0,
+    order: list[int] | npt.NDArray[np.int64] = ...,
 ) -> dict: ...
 def flow_gradient(
     problem: FlowProblem, theta: npt.NDArray[np.float64]

@@ -11,40 +11,52 @@ from typing import Any
 import numpy as np
 
 from .flow._model import FlowModel, parse_model, prepare_data
+from .flow._trainable import TRAINABLE_DOC, resolve_trainable, trainable_mask
 from ._validate import as_float_matrix, check_finite
 
 __all__ = ["ntk", "sample_grad_norms"]
 
 
-def ntk(model: Any, X: Any, *, parameterization: str = "standard") -> np.ndarray:
+def ntk(model: Any, X: Any, *, parameterization: str = "standard",
+        trainable: Any = None) -> np.ndarray:
     """The empirical NTK Gram matrix ``J P J^T`` from per-sample output gradients.
 
-    ``J`` holds ``d f_c(x_i) / d theta`` (all trainable parameters, float64) and ``P`` the
-    parameterization's preconditioner (``"standard"``: identity). Shape ``(n, n)`` for a
-    one-output model, ``(n, k, n, k)`` for ``k`` outputs.
+    ``J`` holds ``d f_c(x_i) / d theta`` over the trainable parameters (float64) and ``P``
+    the parameterization's preconditioner (``"standard"``: identity). Shape ``(n, n)`` for
+    a one-output model, ``(n, k, n, k)`` for ``k`` outputs.
+
+    {trainable}
     """
     fm = parse_model(model)
+    mask = trainable_mask(fm, resolve_trainable(fm, trainable))
     Xa = as_float_matrix(X, fm.widths[0], np.dtype(np.float64), "X")
     check_finite(Xa, "X")
     n, k = Xa.shape[0], fm.widths[-1]
     problem = fm.build_problem(Xa, np.zeros((n, k)), "mse", parameterization)
     from . import _core
 
-    J = _core.flow_output_jacobian(problem, fm.theta0())
-    K = (J * fm.precond(parameterization)) @ J.T
+    keep = mask > 0
+    J = _core.flow_output_jacobian(problem, fm.theta0())[:, keep]
+    K = (J * fm.precond(parameterization)[keep]) @ J.T
     return K if k == 1 else K.reshape(n, k, n, k)
 
 
-def sample_grad_norms(model: Any, X: Any, y: Any, *, loss: str) -> np.ndarray:
-    """``|grad_theta loss(f(x_i), y_i)|`` for each sample (shape ``(n,)``)."""
+def sample_grad_norms(model: Any, X: Any, y: Any, *, loss: str,
+                      trainable: Any = None) -> np.ndarray:
+    """``|grad_theta loss(f(x_i), y_i)|`` over the trainable parameters, for each sample
+    (shape ``(n,)``); ``trainable`` as in :func:`ntk`."""
     fm = parse_model(model)
-    return _sample_grad_norms(fm, fm.theta0(), X, y, loss)
+    return _sample_grad_norms(fm, fm.theta0(), X, y, loss, resolve_trainable(fm, trainable))
 
 
-def _sample_grad_norms(fm: FlowModel, theta: np.ndarray, X: Any, y: Any, loss: str) -> np.ndarray:
+def _sample_grad_norms(fm: FlowModel, theta: np.ndarray, X: Any, y: Any, loss: str,
+                       trainable: list) -> np.ndarray:
     Xa, Y = prepare_data(fm, X, y, loss)
     problem = fm.build_problem(Xa, Y, loss, "standard")
     from . import _core
 
     G = _core.flow_sample_gradients(problem, np.ascontiguousarray(theta, dtype=np.float64))
-    return np.linalg.norm(G, axis=1)
+    return np.linalg.norm(G[:, trainable_mask(fm, trainable) > 0], axis=1)
+
+
+ntk.__doc__ = ntk.__doc__.replace("{trainable}", TRAINABLE_DOC)

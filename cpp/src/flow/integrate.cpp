@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "field.hpp"
+#include "interrupt_poller.hpp"
 #include "regionlab/errors.hpp"
 
 namespace regionlab::flow {
@@ -33,24 +34,6 @@ constexpr double d1 = -12715105075.0 / 11282082432, d3 = 87487479700.0 / 3270041
                  d4 = -10690763975.0 / 1880347072, d5 = 701980252875.0 / 199316789632,
                  d6 = -1453857185.0 / 822651844, d7 = 69997945.0 / 29380423;
 
-// Polls the interrupt check about every 20 ms.
-class InterruptPoller {
- public:
-  explicit InterruptPoller(const InterruptCheck& check) : check_(check), last_(clock::now()) {}
-  void poll() {
-    if (!check_) return;
-    const auto now = clock::now();
-    if (now - last_ < std::chrono::milliseconds(20)) return;
-    last_ = now;
-    if (check_()) throw Interrupted();
-  }
-
- private:
-  using clock = std::chrono::steady_clock;
-  const InterruptCheck& check_;
-  clock::time_point last_;
-};
-
 // Takes the records: parameters, loss, per-sample loss and margin (sign slopes).
 class Recorder {
  public:
@@ -72,14 +55,16 @@ class Recorder {
   BatchWorkspace ws_;
 };
 
+// RMS of v / (atol + rtol |y|) over `count` entries (0: all). Frozen parameters (precond
+// 0) have v = 0 exactly: counting only the trained ones keeps the tolerance theirs.
 double scaled_norm(const std::vector<double>& v, const std::vector<double>& y, double rtol,
-                   double atol) {
+                   double atol, size_t count = 0) {
   double s = 0;
   for (size_t k = 0; k < v.size(); ++k) {
     const double r = v[k] / (atol + rtol * std::abs(y[k]));
     s += r * r;
   }
-  return std::sqrt(s / double(v.size()));
+  return std::sqrt(s / double(count ? count : v.size()));
 }
 
 // Bogacki-Shampine 3(2) (Hairer, Norsett & Wanner II.4): three new stages and FSAL.
@@ -92,12 +77,16 @@ using Vec = std::vector<double>;
 // Stage and error buffers of one step.
 struct StepWork {
   Vec tmp, k2, k3, k4, k5, k6, err, ymax;
-  explicit StepWork(size_t np) : tmp(np), k2(np), k3(np), k4(np), k5(np), k6(np), err(np), ymax(np) {}
+  size_t trained;  // parameters with a nonzero preconditioner
+  StepWork(size_t np, const std::vector<double>& precond)
+      : tmp(np), k2(np), k3(np), k4(np), k5(np), k6(np), err(np), ymax(np),
+        trained(size_t(std::count_if(precond.begin(), precond.end(),
+                                     [](double c) { return c != 0.0; }))) {}
 };
 
 double error_norm(const Vec& y, const Vec& y1, StepWork& w, double rtol, double atol) {
   for (size_t k = 0; k < y.size(); ++k) w.ymax[k] = std::max(std::abs(y[k]), std::abs(y1[k]));
-  return scaled_norm(w.err, w.ymax, rtol, atol);
+  return scaled_norm(w.err, w.ymax, rtol, atol, w.trained);
 }
 
 // A step of h from (y, f0 = f(y)): y1, f1 = f(y1) (the field's last full evaluation, so
@@ -242,16 +231,33 @@ class StepControl {
   bool rejected_ = false;
 };
 
+// Appends the accepted piece [t0, t1] of a step's dense output to out.dense_* (the
+// coefficients a lower-order piece does not use are stored as 0).
+void keep_dense(const DenseOutput& dense, double t0, double t1, FlowResult& out) {
+  out.dense_t0.push_back(t0);
+  out.dense_t1.push_back(t1);
+  out.dense_h.push_back(dense.h);
+  const size_t P = dense.r1.size();
+  const Vec* rows[5] = {&dense.r1, &dense.r2, &dense.r3, &dense.r4, &dense.r5};
+  const int used = dense.quartic ? 5 : dense.cubic ? 4 : 2;
+  for (int r = 0; r < 5; ++r) {
+    if (r < used)
+      out.dense_coef.insert(out.dense_coef.end(), rows[r]->begin(), rows[r]->end());
+    else
+      out.dense_coef.insert(out.dense_coef.end(), P, 0.0);
+  }
+}
+
 // Hairer's starting step for a method of order `order`: one explicit Euler probe.
 double starting_step(FlowField& field, const Vec& y, const Vec& f0, double t_end, double rtol,
                      double atol, int order, StepWork& w) {
-  const double n0 = scaled_norm(y, y, rtol, atol), n1 = scaled_norm(f0, y, rtol, atol);
+  const double n0 = scaled_norm(y, y, rtol, atol), n1 = scaled_norm(f0, y, rtol, atol, w.trained);
   double h0 = (n0 < 1e-5 || n1 < 1e-5) ? 1e-6 : 0.01 * n0 / n1;
   h0 = std::min(h0, t_end);
   for (size_t k = 0; k < y.size(); ++k) w.tmp[k] = y[k] + h0 * f0[k];
   field.stage_rhs(w.tmp.data(), w.k2.data());  // no pair slides at t = 0: nothing to undo
   for (size_t k = 0; k < y.size(); ++k) w.err[k] = (w.k2[k] - f0[k]) / h0;
-  const double n2 = scaled_norm(w.err, y, rtol, atol);
+  const double n2 = scaled_norm(w.err, y, rtol, atol, w.trained);
   const double h1 = std::max(n1, n2) <= 1e-15 ? std::max(1e-6, h0 * 1e-3)
                                              : std::pow(0.01 / std::max(n1, n2), 1.0 / (order + 1));
   return std::min(100 * h0, h1);
@@ -270,7 +276,7 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
   Recorder rec(p, out);
   InterruptPoller poll(interrupted);
   Vec y(theta0, theta0 + np), f0(np), y1(np), f1(np), buf(np);
-  StepWork work(np);
+  StepWork work(np, p.precond);
   DenseOutput dense;
   for (Vec* v : {&dense.r1, &dense.r2, &dense.r3, &dense.r4, &dense.r5}) v->assign(np, 0.0);
 
@@ -330,6 +336,7 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
     const bool has_event = ev.tau <= 1.0;
     const double t_stop = has_event ? (ev.tau >= 1.0 && last ? opt.t_end : t + ev.tau * h)
                                     : (last ? opt.t_end : t + h);
+    if (opt.keep_dense) keep_dense(dense, t, t_stop, out);
     while (next_rec < rt.size() && rt[next_rec] <= t_stop) {
       const double tau = std::min(1.0, (rt[next_rec] - t) / h);
       if (tau >= 1.0 && !has_event) {
@@ -355,67 +362,6 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
   while (next_rec < rt.size()) rec.record(rt[next_rec++], y.data());
   field.finish(t);
   out.evaluations = field.evaluations;
-  return out;
-}
-
-FlowResult gradient_descent(const FlowProblem& p, const double* theta0, double lr,
-                            int64_t steps, int64_t record_every, bool events, int threads,
-                            const InterruptCheck& interrupted) {
-  if (!(lr > 0) || !std::isfinite(lr)) throw InvalidInput("lr must be a positive number");
-  if (steps < 0) throw InvalidInput("steps must be >= 0");
-  if (record_every < 1) throw InvalidInput("record_every must be >= 1");
-  const int64_t P = p.n_params, L = p.n_layers();
-  FlowResult out;
-  InterruptPoller poll(interrupted);
-  BatchGradientFn kernel = batch_gradient();
-  BatchWorkspace ws(p, threads);
-  if (threads <= 0) autotune_threads(p, ws, theta0, nullptr);
-  std::vector<double> theta(theta0, theta0 + P), g(static_cast<size_t>(P));
-  std::vector<std::vector<uint8_t>> prev(static_cast<size_t>(L));
-  auto record = [&](int64_t k) {
-    out.t.push_back(double(k) * lr);
-    out.loss.push_back(ws.loss);
-    out.params.insert(out.params.end(), theta.begin(), theta.end());
-    out.sample_loss.insert(out.sample_loss.end(), ws.sample_loss.begin(), ws.sample_loss.end());
-    out.margin.insert(out.margin.end(), ws.margin.begin(), ws.margin.end());
-  };
-  auto compare_signs = [&](int64_t k) {
-    for (int64_t l = 0; l < L; ++l) {
-      const int64_t w = p.width[l + 1];
-      auto& pv = prev[l];
-      const bool first = pv.empty();
-      if (first) pv.resize(size_t(p.n * w));
-      for (int64_t i = 0; i < p.n; ++i)
-        for (int64_t j = 0; j < w; ++j) {
-          const uint8_t on = ws.Z[l][i * w + j] > 0;
-          if (!first && on != pv[i * w + j] && p.kinked(l, j)) {
-            out.ev_time.push_back(double(k) * lr); out.ev_sample.push_back(i);
-            out.ev_layer.push_back(l); out.ev_neuron.push_back(j);
-            out.ev_state.push_back(on ? 1 : -1);
-          }
-          pv[i * w + j] = on;
-        }
-    }
-  };
-  for (int64_t k = 0; k <= steps; ++k) {
-    poll.poll();
-    ws.need_loss = k % record_every == 0 || k == steps;  // the loss only where recorded
-    ws.keep_z = events;
-    kernel(p, ws, theta.data(), nullptr, k < steps ? g.data() : nullptr);
-    if (events) compare_signs(k);
-    if (k % record_every == 0 || k == steps) record(k);
-    if (k == steps) break;
-    for (int64_t r = 0; r < P; ++r) theta[r] += lr * g[r];
-    bool finite = true;
-    for (int64_t r = 0; r < P; ++r) finite &= std::isfinite(theta[r]);
-    if (!finite) {
-      std::ostringstream msg;
-      msg << "gd: the parameters became NaN/Inf at step " << k + 1 << "; lower lr";
-      throw InvalidInput(msg.str());
-    }
-  }
-  out.steps = steps;
-  out.evaluations = steps + 1;
   return out;
 }
 

@@ -7,12 +7,15 @@ from typing import Any
 
 import numpy as np
 
+from ._batches import batch_order
 from ._model import parse_model, prepare_data
+from ._rerun import METHODS as _METHODS
+from ._trainable import TRAINABLE_DOC, resolve_trainable, trainable_mask
 from ._trajectory import Trajectory, events_from_core
+from ._zero_units import zero_unit_sliding
 
 __all__ = ["integrate", "gd", "distance"]
 
-_METHODS = {"dopri5": 0, "rk4": 1, "euler": 2, "bs3": 3}
 _ADAPTIVE = ("dopri5", "bs3")
 
 
@@ -54,12 +57,26 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
               atol: float = 1e-9, method: str = "dopri5", record: Any = None,
               events: bool = True, parameterization: str = "standard",
               max_steps: int = 1_000_000, step: float | None = None,
-              threads: int | None = None) -> Trajectory:
+              threads: int | None = None, trainable: Any = None,
+              dense: bool = False) -> Trajectory:
     """Gradient flow ``d theta/dt = -P grad L(theta)`` from the model's parameters, exactly.
 
-    ``L = mean_i loss(f(x_i), y_i)``: ``"mse"`` (``1/2 |f - y|^2``), ``"logistic"``
-    (``log(1 + exp(-y f))``, labels +-1), ``"exp"`` (``exp(-y f)``, labels +-1),
-    ``"cross_entropy"`` (integer class labels). Computed in float64 in C++.
+    ``L = mean_i loss(f(x_i), y_i)``: ``"mse"`` (``1/2 |f - y|^2``), ``"logistic"`` or its
+    alias ``"bce"`` (``log(1 + exp(-y f))``), ``"exp"`` (``exp(-y f)``), ``"cross_entropy"``
+    (integer class labels). The margin losses take labels in {-1, +1} or in {0, 1} (0 is
+    mapped to -1: ``"bce"`` on {0, 1} labels is torch's ``BCEWithLogitsLoss``); any other
+    labels raise ValueError. Computed in float64 in C++.
+
+    {trainable}
+
+    ``dense=True`` keeps the integrator's dense output of every step (about 5 floats per
+    parameter per step; saved with the trajectory), so that ``traj.at(t)`` gives the
+    parameters at any time to the run's tolerances without running the flow again.
+
+    A pre-activation exactly 0 counts as inactive (as in torch's autograd). So a ReLU unit
+    whose weights and bias are exactly 0 stays at 0 for ever, every sample on its kink:
+    one Filippov solution among several (slopes in [0, 1] on the kink could move it off);
+    its pairs are reported in ``traj.sliding`` as held for the whole run.
 
     The field is discontinuous where a pre-activation ``z`` of some (sample, neuron) pair
     crosses 0. On each smooth piece the activation pattern is held fixed and the solver
@@ -107,60 +124,114 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
         step_v = _positive(step, "step")
     else:
         step_v = 0.0 if step is None else _positive(step, "step")
+    names = resolve_trainable(fm, trainable)
     Xa, Y = prepare_data(fm, X, y, loss)
-    problem = fm.build_problem(Xa, Y, loss, parameterization)
+    problem = fm.build_problem(Xa, Y, loss, parameterization, trainable_mask(fm, names))
     times = _record_times(record, t_end)
     threads = 0 if threads is None else _count(threads, "threads", 1)
     from .. import _core
 
     r = _core.flow_integrate(problem, fm.theta0(), _METHODS[method], t_end, rtol, atol, step_v,
-                             max_steps, bool(events), times.tolist(), threads)
+                             max_steps, bool(events), times.tolist(), threads, bool(dense))
     ev, sl = events_from_core(r)
+    zero = zero_unit_sliding(fm, r["params"], r["t"], len(Xa))
+    if len(zero):
+        sl = np.concatenate([sl, zero])
+        sl = sl[np.argsort(sl["t_start"], kind="stable")]
     stats = {"method": method, "loss": loss, "parameterization": parameterization,
              "steps": int(r["steps"]), "rejected": int(r["rejected"]),
              "evaluations": int(r["evaluations"]),
              "low_order_steps": int(r["low_order_steps"]), "n_events": len(ev),
-             "n_sliding": len(sl), "rtol": rtol, "atol": atol, "t_end": t_end}
+             "n_sliding": len(sl), "rtol": rtol, "atol": atol, "t_end": t_end,
+             "step": step_v, "max_steps": max_steps}
+    dense_out = {k: r["dense_" + k] for k in ("t0", "t1", "h", "coef")} if dense else None
     return Trajectory(fm, r["t"], r["loss"], r["sample_loss"], r["margin"], r["params"], ev, sl,
-                      stats)
+                      stats, trainable=names, dense=dense_out, problem=problem)
 
 
 def gd(model: Any, X: Any, y: Any, *, loss: str, lr: float, steps: int,
        record_every: int | None = None, events: bool = True,
-       parameterization: str = "standard", threads: int | None = None) -> Trajectory:
-    """Full-batch gradient descent ``theta <- theta - lr * P grad L``, all steps in C++.
+       parameterization: str = "standard", threads: int | None = None,
+       trainable: Any = None, batch_size: int | None = None, seed: Any = None,
+       momentum: float = 0.0, weight_decay: float = 0.0) -> Trajectory:
+    """Gradient descent ``theta <- theta - lr * P grad L``, all steps in C++.
 
     Record ``k`` sits at time ``t = k * lr``, the gradient flow's time axis, so GD and
     :func:`integrate` compare point by point (:func:`distance`). Records every
-    ``record_every`` steps (default ``max(1, steps // 100)``) and the last step. Slopes come
-    from the sign of ``z`` (``z == 0`` inactive, as in torch's autograd). Events are the sign
-    changes between consecutive iterates, stamped with the later time. ``threads`` as in
-    :func:`integrate`.
+    ``record_every`` steps (default ``max(1, steps // 100)``) and the last step; the
+    recorded loss is always the mean over all samples. Slopes come from the sign of ``z``
+    (``z == 0`` inactive, as in torch's autograd). Events are the sign changes over all
+    samples between consecutive iterates, stamped with the later time. ``threads`` and
+    ``loss`` (labels) as in :func:`integrate`.
+
+    {trainable}
+
+    ``momentum`` and ``weight_decay`` follow ``torch.optim.SGD`` (dampening 0, no
+    Nesterov): ``d = grad + weight_decay * theta``, ``buf = momentum * buf + d`` (``buf = d``
+    at the first step), ``theta -= lr * P * buf``; frozen parameters are not decayed.
+
+    ``batch_size``: None (full batch) or a number of samples: each step then uses the mean
+    loss of one mini-batch. Epoch ``e`` takes the samples in the order of the ``e``-th
+    ``permutation(n)`` of ``np.random.default_rng(seed)``, cut into consecutive batches (the
+    last one shorter when ``batch_size`` does not divide ``n``, like a ``DataLoader`` with
+    ``drop_last=False``); ``steps`` counts batches, epochs follow each other.
+    :func:`regionlab.flow.minibatches` lists the same batches (for a torch loop). With
+    mini-batches and ``events=True``, each step also runs a forward pass over all samples.
     """
     fm = parse_model(model)
     lr = _positive(lr, "lr")
     steps = _count(steps, "steps", 0)
     record_every = max(1, steps // 100) if record_every is None else _count(
         record_every, "record_every", 1)
+    momentum = _non_negative(momentum, "momentum")
+    weight_decay = _non_negative(weight_decay, "weight_decay")
+    names = resolve_trainable(fm, trainable)
     Xa, Y = prepare_data(fm, X, y, loss)
-    problem = fm.build_problem(Xa, Y, loss, parameterization)
+    n = len(Xa)
+    if batch_size is None:
+        if seed is not None:
+            raise ValueError("seed= only orders mini-batches: pass batch_size= too")
+        bs, order = 0, np.zeros(0, dtype=np.int64)
+    else:
+        bs = min(_count(batch_size, "batch_size", 1), n)
+        order = batch_order(n, bs, steps, seed) if bs < n else np.zeros(0, dtype=np.int64)
+    problem = fm.build_problem(Xa, Y, loss, parameterization, trainable_mask(fm, names))
     from .. import _core
 
     threads = 0 if threads is None else _count(threads, "threads", 1)
-    r = _core.flow_gd(problem, fm.theta0(), lr, steps, record_every, bool(events), threads)
+    r = _core.flow_gd(problem, fm.theta0(), lr, steps, record_every, bool(events), threads,
+                      momentum, weight_decay, bs, order)
     ev, sl = events_from_core(r)
     stats = {"method": "gd", "loss": loss, "parameterization": parameterization, "lr": lr,
              "steps": int(r["steps"]), "rejected": 0, "evaluations": int(r["evaluations"]),
-             "n_events": len(ev), "n_sliding": 0}
+             "n_events": len(ev), "n_sliding": 0, "momentum": momentum,
+             "weight_decay": weight_decay, "batch_size": bs or n,
+             "seed": int(seed) if isinstance(seed, (int, np.integer)) else str(seed)}
     return Trajectory(fm, r["t"], r["loss"], r["sample_loss"], r["margin"], r["params"], ev, sl,
-                      stats)
+                      stats, trainable=names, problem=problem)
 
 
-def distance(traj_a: Trajectory, traj_b: Trajectory, *, rtol: float = 1e-9):
-    """Euclidean parameter distance at the record times the two trajectories share.
+def _non_negative(value: Any, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}") from None
+    if not np.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return v
 
-    Returns ``(t, d)``: the common times (equal within ``rtol * max(1, |t|)``) and
-    ``|theta_a(t) - theta_b(t)|`` over all parameters.
+
+def distance(traj_a: Trajectory, traj_b: Trajectory):
+    """Euclidean parameter distance ``|theta_a(t) - theta_b(t)|`` over all parameters.
+
+    Returns ``(t, d)`` on the union of both runs' record times that lie in the time range
+    they share (``[max of starts, min of ends]``; times within ``1e-12`` relative of each
+    other count once): no record in that range is left out. Where a run has no record at
+    a time of that grid, its parameters come as from ``Trajectory.at``: the dense output
+    (``integrate(..., dense=True)``), else the flow run again once, recording at the
+    missing times (in the session that made it; after ``rl.load`` that needs the data, so
+    ValueError), and for gradient descent the line between neighbouring records.
+    ValueError too when the runs are of different models or share no time.
     """
     for tr in (traj_a, traj_b):
         if not isinstance(tr, Trajectory):
@@ -169,15 +240,20 @@ def distance(traj_a: Trajectory, traj_b: Trajectory, *, rtol: float = 1e-9):
         traj_a.flat_params.shape[1] != traj_b.flat_params.shape[1]
     ):
         raise ValueError("the trajectories are of different models (parameter names differ)")
-    ta, tb = traj_a.t, traj_b.t
-    j = np.searchsorted(tb, ta)
-    ia, ib = [], []
-    for i, t in enumerate(ta):
-        for c in (j[i] - 1, j[i]):
-            if 0 <= c < len(tb) and abs(tb[c] - t) <= rtol * max(1.0, abs(t)):
-                ia.append(i)
-                ib.append(c)
-                break
-    ia, ib = np.array(ia, dtype=np.int64), np.array(ib, dtype=np.int64)
-    d = np.linalg.norm(traj_a.flat_params[ia] - traj_b.flat_params[ib], axis=1)
-    return ta[ia], d
+    lo = max(traj_a.t[0], traj_b.t[0])
+    hi = min(traj_a.t[-1], traj_b.t[-1])
+    slack = 1e-12 * max(1.0, abs(hi))
+    if lo > hi + slack:
+        raise ValueError(f"the runs share no time: [{traj_a.t[0]:g}, {traj_a.t[-1]:g}] and "
+                         f"[{traj_b.t[0]:g}, {traj_b.t[-1]:g}]")
+    grid = np.union1d(traj_a.t, traj_b.t)
+    grid = grid[(grid >= lo - slack) & (grid <= hi + slack)]
+    keep = np.concatenate([[True], np.diff(grid) > 1e-12 * np.maximum(1.0, np.abs(grid[1:]))])
+    grid = np.clip(grid[keep], lo, hi)
+    pa = traj_a._timeline().at(grid)[0]
+    pb = traj_b._timeline().at(grid)[0]
+    return grid, np.linalg.norm(pa - pb, axis=1)
+
+
+integrate.__doc__ = integrate.__doc__.replace("{trainable}", TRAINABLE_DOC)
+gd.__doc__ = gd.__doc__.replace("{trainable}", TRAINABLE_DOC)

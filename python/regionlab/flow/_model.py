@@ -12,14 +12,14 @@ weight (row-major) then the bias: the order of the Sequential's ``state_dict``.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
 
 from .._validate import as_float_matrix, check_finite, to_numpy
 
-LOSSES = {"mse": 0, "logistic": 1, "exp": 2, "cross_entropy": 3}
+LOSSES = {"mse": 0, "logistic": 1, "bce": 1, "exp": 2, "cross_entropy": 3}
 PARAMETERIZATIONS = ("standard", "ntk", "mean_field")
 _SUPPORTED = "Linear, ReLU, LeakyReLU, Identity (in an nn.Sequential), or a regionlab PLNet"
 
@@ -39,6 +39,7 @@ class FlowModel:
 
     layers: list
     template: Any = None  # the torch module (deep-copied in model(i)); None after rl.load
+    requires_grad: dict = field(default_factory=dict)  # name -> requires_grad (absent: True)
 
     @property
     def widths(self) -> list:
@@ -103,8 +104,14 @@ class FlowModel:
                 parts.append(np.full(ly.bias.size, cb))
         return np.concatenate(parts)
 
-    def build_problem(self, X: np.ndarray, Y: np.ndarray, loss: str, parameterization: str):
+    def build_problem(self, X: np.ndarray, Y: np.ndarray, loss: str, parameterization: str,
+                      mask: Optional[np.ndarray] = None):
+        """The C++ problem; ``mask`` (flat 0/1) zeroes the preconditioner of frozen entries."""
         from .. import _core
+
+        precond = self.precond(parameterization)
+        if mask is not None:
+            precond = precond * mask
 
         return _core.FlowProblem(
             [int(w) for w in self.widths],
@@ -113,7 +120,7 @@ class FlowModel:
             X,
             Y,
             LOSSES[loss],
-            self.precond(parameterization),
+            precond,
         )
 
     def to_torch(self, flat: np.ndarray):
@@ -163,14 +170,16 @@ def parse_model(model: Any) -> FlowModel:
     """A FlowModel from a torch MLP or a PLNet; TypeError for anything else."""
     from ..net import PLNet
 
-    if isinstance(model, PLNet):
+    if isinstance(model, PLNet):  # no requires_grad of its own: everything trains
         if model.has_max_groups:
             raise TypeError(
                 "gradient flow does not support max groups (maxout units, max pooling) yet; "
                 "the geometry and counting engines do"
             )
         template = model.to_torch().double()
-        return _parse_torch(template)
+        fm = _parse_torch(template)
+        fm.requires_grad = {}
+        return fm
     try:
         from torch import nn
     except ImportError:  # pragma: no cover - only without torch
@@ -245,7 +254,8 @@ def _parse_torch(model) -> FlowModel:
         for name in (ly.weight_name, ly.bias_name):
             if name is not None and name not in names:
                 raise TypeError(f"parameter {name} not found in the model's named_parameters()")
-    return FlowModel(layers, template=model)
+    requires_grad = {n: bool(p.requires_grad) for n, p in names.items()}
+    return FlowModel(layers, template=model, requires_grad=requires_grad)
 
 
 def prepare_data(fm: FlowModel, X: Any, y: Any, loss: str):
@@ -264,12 +274,10 @@ def prepare_data(fm: FlowModel, X: Any, y: Any, loss: str):
         Y = ya.astype(np.float64).reshape(n, -1)
         if Y.shape[1] != k:
             raise ValueError(f"mse: y has {Y.shape[1]} columns but the model has {k} outputs")
-    elif loss in ("logistic", "exp"):
+    elif loss in ("logistic", "bce", "exp"):
         if k != 1:
             raise ValueError(f"{loss} loss needs a model with one output, this one has {k}")
-        Y = ya.astype(np.float64).reshape(n, -1)
-        if Y.shape[1] != 1 or not np.all(np.abs(Y) == 1):
-            raise ValueError(f"{loss} loss needs labels in {{-1, +1}}, one per sample")
+        Y = sign_labels(ya.astype(np.float64).reshape(n, -1), loss)
     else:
         if k < 2:
             raise ValueError("cross_entropy needs a model with at least two outputs")
@@ -279,3 +287,16 @@ def prepare_data(fm: FlowModel, X: Any, y: Any, loss: str):
         Y[np.arange(n), ya.astype(np.int64)] = 1.0
     check_finite(Y, "y")
     return Xa, np.ascontiguousarray(Y)
+
+
+def sign_labels(Y: np.ndarray, loss: str) -> np.ndarray:
+    """Labels for the margin losses as +-1: {-1, +1} as given, {0, 1} mapped 0 -> -1."""
+    if Y.shape[1] != 1:
+        raise ValueError(f"{loss} loss needs one label per sample, got {Y.shape[1]} columns")
+    values = set(np.unique(Y).tolist())
+    if values <= {-1.0, 1.0}:
+        return Y
+    if values <= {0.0, 1.0}:
+        return 2.0 * Y - 1.0
+    raise ValueError(f"{loss} loss needs labels in {{-1, +1}} or in {{0, 1}} (0 is mapped to "
+                     f"-1), got the values {sorted(values)[:8]}")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
 from .. import io
-from ._model import FlowLayer, FlowModel
+from . import _trajectory_file as tfile
+from ._model import FlowLayer, FlowModel, prepare_data
+from ._rerun import rerun as run_again
+from ._timeline import Timeline
+from ._trainable import trainable_mask
 
 __all__ = ["Trajectory", "EVENT_DTYPE", "SLIDING_DTYPE"]
 
@@ -18,7 +22,6 @@ EVENT_DTYPE = np.dtype(
 SLIDING_DTYPE = np.dtype(
     [("sample", "i8"), ("layer", "i8"), ("neuron", "i8"), ("t_start", "f8"), ("t_end", "f8")]
 )
-_FORMAT = 1
 
 
 class Trajectory:
@@ -35,12 +38,20 @@ class Trajectory:
       (became active), -1 (inactive) or 0 (entered a sliding mode on the kink).
     - ``sliding``: structured array (sample, layer, neuron, t_start, t_end), one row per
       interval a pair spent on its kink (t_end is the run's end when it never left).
+      Gradient flow: pairs of a kinked unit whose weights and bias are exactly 0 at every
+      record sit on their kink for the whole run (z = 0 for every sample), listed here too.
+    - ``trainable``: the names of the parameters the run trained (the others stayed fixed).
     - ``stats``: dict with steps, rejected, evaluations, n_events, method, loss, ...
+    - ``at(t)``: parameters and loss at any time of the run (see its docstring).
     """
 
     def __init__(self, model: FlowModel, t, loss, sample_loss, margin, params_flat, events,
-                 sliding, stats: dict):
+                 sliding, stats: dict, *, trainable: Optional[list] = None,
+                 dense: Optional[dict] = None, problem: Any = None):
         self._model = model
+        self.trainable = list(model.names if trainable is None else trainable)
+        self._dense = dense  # dense output pieces (integrate(dense=True)), or None
+        self._problem = problem  # the run's C++ problem (its data), for at(t)'s loss
         self.t = np.asarray(t, dtype=np.float64)
         self.loss = np.asarray(loss, dtype=np.float64)
         self.sample_loss = np.asarray(sample_loss, dtype=np.float64)
@@ -72,9 +83,15 @@ class Trajectory:
         """A fresh float64 torch module holding the parameters of record ``i``.
 
         It is a deep copy of the module the run started from (after ``rl.load``: an
-        equivalent ``nn.Sequential`` of Linear and activation layers).
+        equivalent ``nn.Sequential`` of Linear and activation layers). Its parameters
+        require grad exactly when the run trained them, so a run continued from it keeps
+        the same ones frozen.
         """
-        return self._model.to_torch(self._flat[self._index(i)])
+        module = self._model.to_torch(self._flat[self._index(i)])
+        trained = set(self.trainable)
+        for name in self._model.names:
+            module.get_parameter(name).requires_grad_(name in trained)
+        return module
 
     def _index(self, i: int) -> int:
         n = len(self.t)
@@ -83,11 +100,12 @@ class Trajectory:
         return int(i) % n
 
     def sample_grad_norms(self, i: int, X: Any, y: Any) -> np.ndarray:
-        """Per-sample gradient norms ``|grad_theta loss_i|`` at record ``i`` (X, y as in the run)."""
+        """Per-sample gradient norms ``|grad_theta loss_i|`` over the trained parameters at
+        record ``i`` (X, y as in the run)."""
         from ..metrics import _sample_grad_norms
 
         return _sample_grad_norms(self._model, self._flat[self._index(i)], X, y,
-                                  self.stats["loss"])
+                                  self.stats["loss"], self.trainable)
 
     def __repr__(self) -> str:
         return (
@@ -96,9 +114,58 @@ class Trajectory:
             f"events={len(self.events)}, sliding={len(self.sliding)})"
         )
 
+    # ------------------------------------------------------------------ any time t
+    @property
+    def has_dense_output(self) -> bool:
+        return self._dense is not None
+
+    def at(self, t: float, X: Any = None, y: Any = None):
+        """``(params, loss)`` at time ``t`` in ``[t[0], t[-1]]``; ValueError outside.
+
+        ``params`` is a dict shaped like the ``state_dict``. At a record time, the record.
+        Between records, gradient flow: from the integrator's own dense output of the step
+        containing ``t`` when the run kept it (``integrate(..., dense=True)``, accurate to
+        the run's tolerances), else by running the flow again from its start with the
+        same settings, recording at ``t`` (exactly what a run recording at ``t`` gives; it
+        costs one run). Gradient descent: linear interpolation between the neighbouring
+        records (a step time ``k * lr`` is a record with ``record_every=1``). The loss is
+        the mean loss at those parameters. Both need the run's data between records: kept
+        in the session; after ``rl.load`` pass the run's ``X`` and ``y``.
+        """
+        timeline = self._timeline(X, y)
+        flat, rec = timeline.at(np.array([timeline.check_time(t)]))
+        params = dict(self._model.split(flat[0]))
+        if rec[0] >= 0:
+            return params, float(self.loss[rec[0]])
+        return params, float(_core().flow_gradient(self._data(X, y), flat[0])[0])
+
+    def _timeline(self, X: Any = None, y: Any = None) -> Timeline:
+        gd = self.stats.get("method") == "gd"
+        can_rerun = not gd and (self._problem is not None or X is not None or y is not None)
+        rerun = (lambda times: run_again(self._data(X, y), self._flat[0], self.stats, times)
+                 ) if can_rerun else None
+        return Timeline(self.t, self._flat, self._dense, linear=gd, rerun=rerun)
+
+    def _data(self, X: Any, y: Any):
+        """The run's C++ problem (data, loss, frozen entries): kept, or built from X, y."""
+        if X is not None or y is not None:
+            if X is None or y is None:
+                raise ValueError("pass both X and y (the run's data)")
+            loss = self.stats["loss"]
+            Xa, Y = prepare_data(self._model, X, y, loss)
+            return self._model.build_problem(Xa, Y, loss, self.stats["parameterization"],
+                                             trainable_mask(self._model, self.trainable))
+        if self._problem is None:
+            raise ValueError("this trajectory was loaded from a file and does not hold its "
+                             "data: pass at(t, X, y) with the run's X and y")
+        return self._problem
+
     # ------------------------------------------------------------------ save / load
     def save(self, path) -> str:
-        """Write the trajectory to ``path`` (``.npz``); read it back with ``rl.load``."""
+        """Write the trajectory to ``path`` (``.npz``); read it back with ``rl.load``.
+
+        The dense output (``integrate(..., dense=True)``) is saved with it; the data is not.
+        """
         arrays = {
             "t": self.t, "loss": self.loss, "sample_loss": self.sample_loss,
             "margin": self.margin, "flat_params": self._flat,
@@ -106,7 +173,10 @@ class Trajectory:
             "layer_widths": np.array(self._model.widths, dtype=np.int64),
             "layer_has_bias": np.array([ly.bias is not None for ly in self._model.layers]),
             "layer_slopes": np.concatenate([ly.slopes for ly in self._model.layers]),
+            "trainable": np.array(self.trainable, dtype=str),
         }
+        if self._dense is not None:
+            arrays.update({"dense_" + k: v for k, v in self._dense.items()})
         for f in EVENT_DTYPE.names:
             arrays["events_" + f] = self.events[f]
         for f in SLIDING_DTYPE.names:
@@ -114,12 +184,11 @@ class Trajectory:
         stat_keys = sorted(self.stats)
         arrays["stats_keys"] = np.array(stat_keys, dtype=str)
         arrays["stats_values"] = np.array([str(self.stats[k]) for k in stat_keys], dtype=str)
-        return io.save_arrays(path, "Trajectory", _FORMAT, arrays)
+        return io.save_arrays(path, "Trajectory", tfile.FORMAT, arrays)
 
     @classmethod
-    def _from_arrays(cls, a: dict, version: int) -> "Trajectory":
-        if version != _FORMAT:
-            raise ValueError(f"Trajectory format {version} is not supported (expected {_FORMAT})")
+    def _from_arrays(cls, arrays: dict, version: int) -> "Trajectory":
+        a = tfile.validate(arrays, version)  # every field checked before anything is built
         widths = [int(w) for w in a["layer_widths"]]
         names = [str(s) for s in a["param_names"]]
         slopes = np.asarray(a["layer_slopes"], dtype=np.float64)
@@ -138,8 +207,18 @@ class Trajectory:
         stats = {}
         for k, v in zip(a["stats_keys"], a["stats_values"]):
             stats[str(k)] = _parse_stat(str(v))
+        trainable = [str(s) for s in a["trainable"]] if "trainable" in a else None
+        dense = None
+        if "dense_t0" in a:
+            dense = {k: a["dense_" + k] for k in ("t0", "t1", "h", "coef")}
         return cls(FlowModel(layers), a["t"], a["loss"], a["sample_loss"], a["margin"],
-                   a["flat_params"], events, sliding, stats)
+                   a["flat_params"], events, sliding, stats, trainable=trainable, dense=dense)
+
+
+def _core():
+    from .. import _core as core
+
+    return core
 
 
 def _parse_stat(v: str):

@@ -21,6 +21,7 @@ struct IntegrateOptions {
   bool events = true;           // false: keep no event table (kinks are still located)
   int threads = 1;              // batch-gradient threads; 0: up to num_threads(), timed
   std::vector<double> record_times;  // increasing, within [0, t_end]
+  bool keep_dense = false;      // keep every step's dense output (FlowResult::dense_*)
 };
 
 // Event new_state: +1 the pair became active (z > 0), -1 inactive, 0 it entered sliding.
@@ -32,16 +33,37 @@ struct FlowResult {
   std::vector<int64_t> sl_sample, sl_layer, sl_neuron;
   int64_t steps = 0, rejected = 0, evaluations = 0;
   int64_t low_order_steps = 0;  // dopri5: accepted Bogacki-Shampine steps
+  // With keep_dense, one row per accepted piece [t0, t1] (a step, cut at its event):
+  // theta(t) = r1 + tau (r2 + (1-tau) (r3 + tau (r4 + (1-tau) r5))), tau = (t - t0) / h,
+  // r5 = 0 for cubic pieces, r3 = r4 = r5 = 0 for linear ones. dense_coef holds r1..r5,
+  // n_params each, per piece.
+  std::vector<double> dense_t0, dense_t1, dense_h, dense_coef;
+};
+
+struct GdOptions {
+  double lr = 0.1;
+  int64_t steps = 0, record_every = 1;
+  bool events = true;
+  int threads = 1;
+  double momentum = 0, weight_decay = 0;  // torch.optim.SGD's (dampening 0, no Nesterov)
+  // Mini-batches: 0 (or >= n) for full batch. Else step k uses batch k % nb (nb =
+  // ceil(n / batch_size)) of epoch k / nb: the samples order[e*n + b*batch_size ...],
+  // batch_size of them (fewer in an epoch's last batch); order holds one permutation of
+  // [0, n) per epoch, concatenated, for at least ceil(steps / nb) epochs.
+  int64_t batch_size = 0;
+  std::vector<int64_t> order;
 };
 
 FlowResult integrate(const FlowProblem& p, const double* theta0, const IntegrateOptions& opt,
                      const InterruptCheck& interrupted);
 
-// Gradient descent theta <- theta - lr * precond * grad L with slopes from the sign of z,
-// recording at every record_every-th step and at the last (time k * lr). Events (when
-// asked) are the sign changes between consecutive iterates, stamped with the later time.
-FlowResult gradient_descent(const FlowProblem& p, const double* theta0, double lr,
-                            int64_t steps, int64_t record_every, bool events, int threads,
+// Gradient descent with slopes from the sign of z (torch.optim.SGD's update with
+// d = precond * (grad L_batch + weight_decay * theta), buf = momentum * buf + d,
+// theta -= lr * buf), recording the full-data loss at every record_every-th step and at
+// the last (time k * lr). Events (when asked) are the sign changes over all samples between
+// consecutive iterates, stamped with the later time (with mini-batches this costs one
+// full-data forward pass per step).
+FlowResult gradient_descent(const FlowProblem& p, const double* theta0, const GdOptions& opt,
                             const InterruptCheck& interrupted);
 
 }  // namespace regionlab::flow
