@@ -348,14 +348,15 @@ class _Folder:
             s1 = last.negative_slope
             # s1 < 0 makes s1*h positive for h < 0, which the second activation passes
             merged = np.where(s1 >= 0, s1 * slopes, s1)
-            self.stages[-1] = Stage(last.weight, last.bias, merged)
+            self.stages[-1] = Stage(last.weight, last.bias, merged, origin=last.origin)
         else:
-            self._emit(slopes)
+            self._emit(slopes, tuple((_source_path(where), j, "relu") for j in range(self.dim)))
 
     def max_groups(self, offsets: np.ndarray, index: np.ndarray, where: str) -> None:
         """Emit the pending map as a max stage over groups of the current features."""
         A = np.eye(self.in_dim) if self.At is None else self.At.T.numpy().copy()
-        self.stages.append(Stage(A, self.c.numpy().copy(), np.ones(A.shape[0]), offsets, index))
+        origin = tuple((_source_path(where), g, "max") for g in range(len(offsets) - 1))
+        self.stages.append(Stage(A, self.c.numpy().copy(), np.ones(A.shape[0]), offsets, index, origin))
         self.shape = (len(offsets) - 1,)
         self._start_block()
 
@@ -364,10 +365,15 @@ class _Folder:
             self._emit(np.ones(self.dim))
         return self.stages
 
-    def _emit(self, slopes: np.ndarray) -> None:
+    def _emit(self, slopes: np.ndarray, origin: tuple | None = None) -> None:
         A = np.eye(self.in_dim) if self.At is None else self.At.T.numpy().copy()
-        self.stages.append(Stage(A, self.c.numpy().copy(), np.array(slopes, dtype=np.float64)))
+        self.stages.append(Stage(A, self.c.numpy().copy(), np.array(slopes, dtype=np.float64), origin=origin))
         self._start_block()
+
+
+def _source_path(where: str) -> str:
+    """A module's path as ``named_modules`` gives it (``model.layer1.0`` -> ``layer1.0``)."""
+    return where[len("model."):] if where.startswith("model.") else where
 
 
 def _map_rows(

@@ -26,9 +26,21 @@ import numpy as np
 
 from ._validate import as_float_matrix, check_finite
 
-__all__ = ["Stage", "PLNet", "from_torch"]
+__all__ = ["Stage", "PLNet", "PatternEntry", "from_torch"]
 
 _SUPPORTED_DTYPES = (np.float32, np.float64)
+
+
+@dataclass(frozen=True)
+class PatternEntry:
+    """One kinked neuron or max group of a :class:`PLNet`'s pattern (see ``pattern_layout``)."""
+
+    bit: int  # first bit in the pattern
+    n_bits: int  # 1 for a neuron; ceil(log2 k) for a group of k candidates
+    stage: int
+    source: str  # module path (or traced graph node) in the source model
+    unit: int  # flat index into that module's output
+    role: str  # "relu", "lower", "upper", "positive", "negative" or "max"
 
 
 @dataclass(frozen=True)
@@ -42,15 +54,21 @@ class Stage:
     negative_slope: np.ndarray  # (out,) float64; 1.0 means identity (no kink)
     group_offsets: np.ndarray | None = None  # (n_groups + 1,) int64
     group_index: np.ndarray | None = None  # (n_candidates,) int32
+    # Where each unit (slope stage: each affine output; max stage: each group) comes from
+    # in the source model: (module path, unit index in that module's output, role); see
+    # PLNet.pattern_layout. None: "stage k", the unit's own index.
+    origin: tuple[tuple[str, int, str], ...] | None = None
 
     @classmethod
-    def max_groups(cls, weight: Any, bias: Any, groups: Sequence[Sequence[int]]) -> "Stage":
+    def max_groups(
+        cls, weight: Any, bias: Any, groups: Sequence[Sequence[int]], origin: Any = None
+    ) -> "Stage":
         """An affine map followed by max groups given as lists of candidate indices."""
         groups = [np.asarray(g, dtype=np.int64).reshape(-1) for g in groups]
         offsets = np.concatenate([[0], np.cumsum([len(g) for g in groups])]).astype(np.int64)
         index = np.concatenate(groups).astype(np.int32) if groups else np.zeros(0, np.int32)
         w = np.asarray(weight)
-        return cls(w, np.asarray(bias), np.ones(w.shape[0]), offsets, index)
+        return cls(w, np.asarray(bias), np.ones(w.shape[0]), offsets, index, origin)
 
     @property
     def is_max(self) -> bool:
@@ -114,6 +132,18 @@ def _slopes_from_spec(spec: Any, out: int, where: str) -> np.ndarray:
     if arr.shape != (out,):
         raise ValueError(f"{where}: per-neuron slopes have shape {arr.shape}, expected ({out},)")
     return arr.copy()
+
+
+def _checked_origin(origin: Any, units: int, k: int) -> tuple | None:
+    if origin is None:
+        return None
+    try:
+        origin = tuple((str(p), int(u), str(r)) for p, u, r in origin)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"stage {k}: origin must hold (module path, unit, role) triples") from exc
+    if len(origin) != units:
+        raise ValueError(f"stage {k}: origin has {len(origin)} entries for {units} units")
+    return origin
 
 
 def _checked_groups(st: Stage, out: int, k: int) -> tuple[Any, Any]:
@@ -191,7 +221,8 @@ class PLNet:
             for arr in (w, b, s, offsets, index):
                 if arr is not None:
                     arr.setflags(write=False)
-            fixed.append(Stage(w, b, s, offsets, index))
+            origin = _checked_origin(st.origin, len(offsets) - 1 if offsets is not None else w.shape[0], k)
+            fixed.append(Stage(w, b, s, offsets, index, origin))
             prev_out = fixed[-1].out_features
         self._stages = tuple(fixed)
         self._dtype = dtype
@@ -289,6 +320,60 @@ class PLNet:
     @property
     def has_max_groups(self) -> bool:
         return any(st.is_max for st in self._stages)
+
+    @property
+    def pattern_layout(self) -> list["PatternEntry"]:
+        """What each part of an activation pattern is, in the source model's terms.
+
+        One :class:`PatternEntry` per kinked neuron (one bit) and per max group with more
+        than one candidate (``ceil(log2 k)`` bits holding the winner's position), in
+        pattern order: its first bit, its bit count, the stage, the module path it came
+        from (``from_torch``: the activation's or pool's path, e.g. ``"layer1.relu"``; a
+        traced function: its graph node, e.g. ``"relu_1"``), the unit (flat index into
+        that module's output) and its role: ``"relu"`` (a (leaky) ReLU neuron),
+        ``"lower"``/``"upper"`` (the two kinks of a clamp/hardtanh/relu6), ``"positive"``/
+        ``"negative"`` (the two halves of abs), ``"max"`` (a group).
+        """
+        entries, bit = [], 0
+        for k, st in enumerate(self._stages):
+            n_units = st.out_features if st.is_max else st.affine_features
+            origin = st.origin or tuple(
+                (f"stage{k}", u, "max" if st.is_max else "relu") for u in range(n_units)
+            )
+            if st.is_max:
+                units = [(g, int(nb)) for g, nb in enumerate(st.group_bits) if nb > 0]
+            else:
+                units = [(int(u), 1) for u in np.flatnonzero(st.kinked)]
+            for u, nb in units:
+                path, unit, role = origin[u]
+                entries.append(PatternEntry(bit, nb, k, path, unit, role))
+                bit += nb
+        return entries
+
+    def explain_pattern(self, pattern: Any) -> dict[str, dict[str, np.ndarray]]:
+        """One pattern (bool ``(n_neurons,)``, or packed uint8) read back per source module:
+        ``{path: {role: values}}`` with values indexed like the module's flat output units
+        (``-1`` where a unit has no entry): 0/1 for neurons, the winner's position for groups."""
+        bits = np.asarray(pattern)
+        if bits.dtype == np.uint8 and bits.shape == ((self.n_neurons + 7) // 8,):
+            bits = np.unpackbits(bits, count=self.n_neurons, bitorder="little")
+        bits = bits.astype(np.int64).reshape(-1)
+        if bits.shape != (self.n_neurons,):
+            raise ValueError(
+                f"explain_pattern: expected {self.n_neurons} bits (or {(self.n_neurons + 7) // 8} "
+                f"packed bytes), got shape {np.shape(pattern)}"
+            )
+        layout = self.pattern_layout
+        sizes: dict[tuple[str, str], int] = {}
+        for e in layout:
+            sizes[e.source, e.role] = max(sizes.get((e.source, e.role), 0), e.unit + 1)
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for (path, role), n in sizes.items():
+            out.setdefault(path, {})[role] = np.full(n, -1, dtype=np.int64)
+        for e in layout:
+            value = int(bits[e.bit : e.bit + e.n_bits] @ (1 << np.arange(e.n_bits)))
+            out[e.source][e.role][e.unit] = value
+        return out
 
     def astype(self, dtype: Any) -> "PLNet":
         """The same network with weights in another dtype (float32 or float64)."""

@@ -3,9 +3,11 @@ what makes every tolerance relative to the slice's own size."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from ..net import PLNet, Stage
+from ..net import PLNet
 
 
 class Rebased:
@@ -58,5 +60,5 @@ class Rebased:
         if not (np.isfinite(weight).all() and np.isfinite(bias).all()):
             raise ValueError("the first layer's pre-activations overflow float64 on this slice; "
                              "rescale the weights or the slice")
-        composed = Stage(weight, bias, first.negative_slope, first.group_offsets, first.group_index)
+        composed = dataclasses.replace(first, weight=weight, bias=bias)
         return PLNet([composed, *net.stages[1:]], dtype=np.float64)

@@ -88,6 +88,7 @@ class _Piece:
     beta: Any  # float, or a per-feature tensor
     slopes: Any  # float or per-feature array
     gamma: float
+    role: str = "relu"  # what the unit is, for PLNet.pattern_layout
 
 
 @dataclass
@@ -153,6 +154,7 @@ class Lowering:
         self,
         blocks: list[tuple[torch.Tensor, torch.Tensor, np.ndarray]],
         groups: list[np.ndarray] | None = None,
+        origin: list[tuple[str, int, str]] | None = None,
     ) -> None:
         """One stage of the units in ``blocks`` (``(At, c, slopes)``); with ``groups``, a
         max stage whose leading groups are those (candidate indices) and whose remaining
@@ -160,11 +162,16 @@ class Lowering:
         W = torch.cat([At for At, _, _ in blocks], dim=1).T
         b = torch.cat([c for _, c, _ in blocks])
         slopes = np.concatenate([np.broadcast_to(s, (c.numel(),)) for _, c, s in blocks])
-        stage = Stage(W.numpy().copy(), b.numpy().copy(), slopes.astype(np.float64))
+        n_units = len(groups) if groups is not None else W.shape[0]
         if groups is not None:
             n_candidates = int(blocks[0][1].numel())  # the first block holds the candidates
             singles = [np.array([i]) for i in range(n_candidates, W.shape[0])]
-            stage = Stage.max_groups(stage.weight, stage.bias, list(groups) + singles)
+            n_units = len(groups) + len(singles)
+        if origin is not None:  # pass-through units have no source of their own
+            origin = list(origin) + [("", -1, "identity")] * (n_units - len(origin))
+        stage = Stage(W.numpy().copy(), b.numpy().copy(), slopes.astype(np.float64), origin=origin)
+        if groups is not None:
+            stage = Stage.max_groups(stage.weight, stage.bias, list(groups) + singles, origin)
         self.stages.append(stage)
         self.m = stage.out_features
 
@@ -176,7 +183,8 @@ class Lowering:
             if isinstance(v, Affine) and self.last_use.get(n, -1) > self.position
         ]
 
-    def carry(self, node: fx.Node, old_m: int, blocks: list, groups: list | None = None) -> None:
+    def carry(self, node: fx.Node, old_m: int, blocks: list, groups: list | None = None,
+              origin: list | None = None) -> None:
         """Emit ``blocks`` plus pass-through units for the values still needed later, and
         re-express those values over the new stage's outputs."""
         n_act = len(groups) if groups is not None else sum(int(c.numel()) for _, c, _ in blocks)
@@ -189,7 +197,7 @@ class Lowering:
             for n in live:
                 lv = self.values[n]
                 blocks.append((lv.At, lv.c, np.ones(lv.dim)))
-        self.emit(blocks, groups)
+        self.emit(blocks, groups, origin)
         new_m = self.m
         offset = n_act
         for n in live:
@@ -210,7 +218,9 @@ class Lowering:
         for p in pieces:
             beta = torch.as_tensor(p.beta, dtype=_F64).expand(v.shape).reshape(-1)
             blocks.append((v.At * p.alpha, v.c * p.alpha + beta, np.asarray(p.slopes, dtype=np.float64)))
-        self.carry(node, v.At.shape[0], blocks)
+        path = self.source(node)
+        origin = [(path, u, p.role) for p in pieces for u in range(D)]
+        self.carry(node, v.At.shape[0], blocks, origin=origin)
         new_m = self.m
         At = torch.zeros((new_m, D), dtype=_F64)
         for j, p in enumerate(pieces):
@@ -238,6 +248,11 @@ class Lowering:
         if node.op == "call_method":
             return self.call_method(node, node.target, args, kwargs)
         raise self.unsupported(node)
+
+    @staticmethod
+    def source(node: fx.Node) -> str:
+        """The module path of a module call, else the graph node's name (``relu_1``)."""
+        return str(node.target) if node.op == "call_module" else node.name
 
     def unsupported(self, node: fx.Node, why: str = "") -> LoweringError:
         reason = f": {why}" if why else ""
@@ -381,8 +396,9 @@ class Lowering:
     def max_stage(self, node: fx.Node, candidates: Affine, groups: list[np.ndarray],
                   out_shape: tuple[int, ...]) -> Affine:
         """Emit a max stage: group g outputs the max of ``candidates`` at ``groups[g]``."""
+        origin = [(self.source(node), g, "max") for g in range(len(groups))]
         self.carry(node, candidates.At.shape[0], [(candidates.At, candidates.c, np.ones(candidates.dim))],
-                   groups)
+                   groups, origin)
         G = len(groups)
         At = torch.zeros((self.m, G), dtype=_F64)
         At[:G] = torch.eye(G, dtype=_F64)
@@ -565,7 +581,7 @@ class _ValueFolder:
 
 
 # ---------------------------------------------------------------------- small helpers
-_ABS = [_Piece(1.0, 0.0, 0.0, 1.0), _Piece(-1.0, 0.0, 0.0, 1.0)]
+_ABS = [_Piece(1.0, 0.0, 0.0, 1.0, "positive"), _Piece(-1.0, 0.0, 0.0, 1.0, "negative")]
 
 
 def _clamp_pieces(lo: float | None, hi: float | None) -> tuple[list[_Piece], float]:
@@ -576,10 +592,10 @@ def _clamp_pieces(lo: float | None, hi: float | None) -> tuple[list[_Piece], flo
     if lo is not None and hi is not None and not lo < hi:
         raise LoweringError(f"clamp/hardtanh needs min < max, got {lo} and {hi}")
     if hi is None:  # max(v, lo) = lo + relu(v - lo)
-        return [_Piece(1.0, -lo, 0.0, 1.0)], lo
+        return [_Piece(1.0, -lo, 0.0, 1.0, "lower")], lo
     if lo is None:  # min(v, hi) = hi - relu(hi - v)
-        return [_Piece(-1.0, hi, 0.0, -1.0)], hi
-    return [_Piece(1.0, -lo, 0.0, 1.0), _Piece(1.0, -hi, 0.0, -1.0)], lo
+        return [_Piece(-1.0, hi, 0.0, -1.0, "upper")], hi
+    return [_Piece(1.0, -lo, 0.0, 1.0, "lower"), _Piece(1.0, -hi, 0.0, -1.0, "upper")], lo
 
 
 def _clamp_bounds(fn: Any, args: tuple, kwargs: dict) -> tuple[Any, Any]:
