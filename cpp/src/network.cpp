@@ -11,8 +11,9 @@ template <class T>
 Network<T>::Network(const std::vector<const T*>& weights, const std::vector<const T*>& biases,
                     const std::vector<const double*>& slopes, const std::vector<int64_t>& widths,
                     const std::vector<std::vector<int64_t>>& group_offsets,
-                    const std::vector<std::vector<int32_t>>& group_index)
-    : widths_(widths) {
+                    const std::vector<std::vector<int32_t>>& group_index,
+                    const std::vector<std::shared_ptr<const LinearOperator<T>>>& ops)
+    : widths_(widths), ops_(ops) {
   const size_t n = weights.size();
   if (n == 0 || biases.size() != n || slopes.size() != n || widths.size() != n + 1)
     throw InvalidInput("Network: need one weight, bias and slope array per stage");
@@ -24,6 +25,9 @@ Network<T>::Network(const std::vector<const T*>& weights, const std::vector<cons
   group_offsets_.resize(n);
   group_index_.resize(n);
   group_bits_.resize(n);
+  if (!(ops_.empty() || ops_.size() == n))
+    throw InvalidInput("Network: need one (possibly null) linear operator per stage");
+  ops_.resize(n);
   weight_.resize(n);
   bias_.resize(n);
   slope_.resize(n);
@@ -33,7 +37,9 @@ Network<T>::Network(const std::vector<const T*>& weights, const std::vector<cons
   for (size_t k = 0; k < n; ++k) {
     const int64_t in = k == 0 ? widths[0] : stage_width(stage_views_[k - 1]), out = widths[k + 1];
     if (in <= 0 || out <= 0) throw InvalidInput("Network: every layer needs at least one unit");
-    weight_[k].assign(weights[k], weights[k] + in * out);
+    if (ops_[k] && (ops_[k]->in_dim() != in || ops_[k]->out_dim() != out))
+      throw InvalidInput("Network: stage " + std::to_string(k) + "'s linear operator has the wrong shape");
+    if (!ops_[k]) weight_[k].assign(weights[k], weights[k] + in * out);
     bias_[k].assign(biases[k], biases[k] + out);
     slope_[k].resize(size_t(out));
     bool all_relu = true;
@@ -63,7 +69,8 @@ Network<T>::Network(const std::vector<const T*>& weights, const std::vector<cons
       v.group_bits = group_bits_[k].data();
       kinked_[k].clear();
     }
-    v.weight = weight_[k].data();
+    v.weight = ops_[k] ? nullptr : weight_[k].data();
+    v.op = ops_[k].get();
     v.bias = bias_[k].data();
     v.slope = slope_[k].data();
     v.in = in;

@@ -3,7 +3,10 @@
 // windows; each group outputs its largest candidate, its pattern is the winner's index).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
+
+#include "regionlab/linear_operator.hpp"
 
 namespace regionlab {
 
@@ -28,6 +31,9 @@ struct StageView {
   const int32_t* group_index;
   const int32_t* group_bits;
   int64_t n_groups;
+  // The stage's linear map when it is structured; null: the dense `weight` (see
+  // linear_operator.hpp). With an operator, `weight` is null.
+  const LinearOperator<T>* op;
 };
 
 // Units a stage passes to the next one: its groups, or its affine outputs.
@@ -59,11 +65,13 @@ class Network {
   // widths = (in_0, out_0, out_1, ...) are the affine maps' sizes. Stage k is a max stage
   // when group_offsets[k] is non-empty (then slopes[k] is ignored and the next stage takes
   // group_offsets[k].size() - 1 inputs); group_offsets/group_index may be empty vectors
-  // for a network of slope stages only.
+  // for a network of slope stages only. ops[k], when given and non-null, is stage k's
+  // linear map (weights[k] is then ignored and may be null).
   Network(const std::vector<const T*>& weights, const std::vector<const T*>& biases,
           const std::vector<const double*>& slopes, const std::vector<int64_t>& widths,
           const std::vector<std::vector<int64_t>>& group_offsets = {},
-          const std::vector<std::vector<int32_t>>& group_index = {});
+          const std::vector<std::vector<int32_t>>& group_index = {},
+          const std::vector<std::shared_ptr<const LinearOperator<T>>>& ops = {});
 
   const NetView<T>& view() const { return view_; }
   // The same network truncated after its last stage with a kinked neuron (enough for patterns).
@@ -83,6 +91,7 @@ class Network {
   std::vector<std::vector<int32_t>> kinked_;
   std::vector<std::vector<int64_t>> group_offsets_;
   std::vector<std::vector<int32_t>> group_index_, group_bits_;
+  std::vector<std::shared_ptr<const LinearOperator<T>>> ops_;
   bool has_max_groups_ = false;
   std::vector<StageView<T>> stage_views_;
   std::vector<int64_t> prefix_bits_;

@@ -88,6 +88,7 @@ SlicePartition partition(const Network<double>& net, const SliceSpec& spec, int6
     for (int64_t p = 0; p < st.n_kinked && st.n_groups == 0; ++p)  // max stages: no slopes
       info[size_t(k)].kinked_pos[size_t(st.kinked ? st.kinked[p] : p)] = int32_t(p);
     auto& wt = info[size_t(k)].weight_t;
+    if (st.op) continue;  // no rank-one updates through a structured map
     wt.resize(size_t(st.in * st.out));
     for (int64_t o = 0; o < st.out; ++o)
       for (int64_t i = 0; i < st.in; ++i) wt[size_t(i * st.out + o)] = st.weight[o * st.in + i];

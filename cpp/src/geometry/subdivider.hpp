@@ -126,7 +126,10 @@ class Subdivider {
     for (size_t g = 0; g < gemm_nodes_.size(); ++g)
       input_map(batch[size_t(gemm_nodes_[g])], k, &inputs_[size_t(st.in * (D + 1)) * g]);
     products_.resize(size_t(st.out * cols));
-    kernels<double>().matmul(st.weight, inputs_.data(), products_.data(), st.out, st.in, cols);
+    if (st.op)
+      st.op->apply_columns(inputs_.data(), cols, products_.data());
+    else
+      kernels<double>().matmul(st.weight, inputs_.data(), products_.data(), st.out, st.in, cols);
     // All maps first: subdividing a region consumes its pattern, which siblings still read.
     maps_.resize(size_t(n));
     for (int64_t r = 0; r < n; ++r) {
@@ -157,7 +160,8 @@ class Subdivider {
     plans_.assign(size_t(n), Plan{0, -1});
     gemm_nodes_.clear();
     // After a max stage the inputs are winners, not slopes: no rank-one updates.
-    const bool deltas = k > 0 && net_.stages[k - 1].n_groups == 0;
+    // A structured map has no stored columns for the rank-one updates either.
+    const bool deltas = k > 0 && net_.stages[k - 1].n_groups == 0 && !net_.stages[k].op;
     const int64_t max_delta = deltas ? net_.stages[k].in / kDeltaFraction : 0;
     int64_t family_first = -1;
     for (int64_t r = 0; r < n; ++r) {

@@ -139,10 +139,14 @@ int64_t run_block(const NetView<T>& net, const T* X, int64_t rows, BlockScratch<
     const StageView<T>& st = net.stages[k];
     const bool last = k + 1 == net.n_stages;
     H = (last && out && gemm_rows == rows && st.n_groups == 0) ? out : bufs[k & 1];
-    Eigen::Map<const RowMat<T>> a(A, gemm_rows, st.in);
-    Eigen::Map<const RowMat<T>> w(st.weight, st.out, st.in);
-    Eigen::Map<RowMat<T>> h(H, gemm_rows, st.out);
-    h.noalias() = a * w.transpose();
+    if (st.op) {
+      st.op->apply_rows(A, gemm_rows, H);
+    } else {
+      Eigen::Map<const RowMat<T>> a(A, gemm_rows, st.in);
+      Eigen::Map<const RowMat<T>> w(st.weight, st.out, st.in);
+      Eigen::Map<RowMat<T>> h(H, gemm_rows, st.out);
+      h.noalias() = a * w.transpose();
+    }
     // padding rows are never read again (each GEMM row depends on its own input row only)
     if (st.n_groups > 0)
       max_epilogue(st, H, rows, keys, net.n_words, scratch.row);
