@@ -41,5 +41,6 @@ void bind_network(py::module_& m);
 void bind_counter(py::module_& m);
 void bind_geometry(py::module_& m);
 void bind_flow(py::module_& m);
+void bind_population(py::module_& m);
 
 }  // namespace regionlab::bindings

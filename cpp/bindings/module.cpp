@@ -42,4 +42,5 @@ PYBIND11_MODULE(_core, m) {
   regionlab::bindings::bind_counter(m);
   regionlab::bindings::bind_geometry(m);
   regionlab::bindings::bind_flow(m);
+  regionlab::bindings::bind_population(m);
 }

@@ -7,7 +7,7 @@ Quick start::
     rl.count_patterns(net, X).n_patterns
 """
 
-from . import flow, metrics
+from . import flow, metrics, teachers
 from .count import PatternCount, count_patterns
 from .geometry import PlanePartition, SegmentPartition, plane, plane_through, segment
 from .io import load
@@ -31,5 +31,6 @@ __all__ = [
     "PlanePartition",
     "flow",
     "metrics",
+    "teachers",
 ]
 __version__ = "0.1.0"

@@ -14,7 +14,21 @@ from .flow._model import FlowModel, parse_model, prepare_data
 from .flow._trainable import TRAINABLE_DOC, resolve_trainable, trainable_mask
 from ._validate import as_float_matrix, check_finite
 
-__all__ = ["ntk", "sample_grad_norms"]
+__all__ = [
+    "ntk",
+    "sample_grad_norms",
+    "population_loss",
+    "population_gradient",
+    "population_hessian",
+]
+
+_POPULATION_DOC = """The student is ``f(x) = sum_i a_i s(w_i . x)`` with rows ``w_i`` of ``W``
+    ``(k, d)``, output weights ``a`` (default all ones, fixed) and ``s`` the leaky ReLU of
+    ``negative_slope`` (0: ReLU); the teacher comes from ``rl.teachers.gaussian_relu``; the
+    loss is ``F = 1/2 E[(f(x) - g(x))^2]``, ``x ~ N(0, I_d)``, in closed form (arc-cosine
+    kernels, float64, C++). Where the kernel is not smooth: a zero row ``w_i`` contributes
+    nothing to any derivative (``relu'(0) = 0``, torch's convention); at parallel or
+    antiparallel rows the derivatives are their limits, which exist."""
 
 
 def ntk(model: Any, X: Any, *, parameterization: str = "standard",
@@ -60,3 +74,45 @@ def _sample_grad_norms(fm: FlowModel, theta: np.ndarray, X: Any, y: Any, loss: s
 
 
 ntk.__doc__ = ntk.__doc__.replace("{trainable}", TRAINABLE_DOC)
+
+
+def population_loss(W: Any, teacher: Any, a: Any = None, *, negative_slope: float = 0.0) -> float:
+    """The population loss ``F(W)`` of a two-layer student against ``teacher``.
+
+    {population}
+    """
+    from . import _core
+    from ._population import student_arrays
+
+    W, a, alpha = student_arrays(W, teacher, a, negative_slope, "population_loss")
+    return float(_core.population_gradient(W, a, teacher.V, teacher.b, alpha)[0])
+
+
+def population_gradient(W: Any, teacher: Any, a: Any = None, *, negative_slope: float = 0.0,
+                        return_a: bool = False):
+    """``dF/dW`` ``(k, d)``; with ``return_a=True``, ``(dF/dW, dF/da)``.
+
+    {population}
+    """
+    from . import _core
+    from ._population import student_arrays
+
+    W, a, alpha = student_arrays(W, teacher, a, negative_slope, "population_gradient")
+    _, gW, ga = _core.population_gradient(W, a, teacher.V, teacher.b, alpha)
+    return (gW, ga) if return_a else gW
+
+
+def population_hessian(W: Any, teacher: Any, a: Any = None, *, negative_slope: float = 0.0) -> np.ndarray:
+    """``d^2F/dW^2`` ``(k d, k d)``, ``W`` flattened row-major (``a`` held fixed).
+
+    {population}
+    """
+    from . import _core
+    from ._population import student_arrays
+
+    W, a, alpha = student_arrays(W, teacher, a, negative_slope, "population_hessian")
+    return _core.population_hessian(W, a, teacher.V, teacher.b, alpha)
+
+
+for _f in (population_loss, population_gradient, population_hessian):
+    _f.__doc__ = _f.__doc__.replace("{population}", _POPULATION_DOC)

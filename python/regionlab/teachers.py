@@ -1,0 +1,71 @@
+"""Teachers for teacher-student experiments.
+
+:func:`gaussian_relu` is the teacher of the closed-form population loss
+(``rl.metrics.population_loss``): ``g(x) = sum_j b_j relu(v_j . x)`` with ``x ~ N(0, I_d)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._validate import check_finite
+
+__all__ = ["GaussianReLUTeacher", "gaussian_relu"]
+
+
+@dataclass(frozen=True)
+class GaussianReLUTeacher:
+    """``g(x) = sum_j b_j relu(v_j . x)`` on Gaussian inputs ``x ~ N(0, I_d)``."""
+
+    V: np.ndarray  # (k, d): the rows v_j
+    b: np.ndarray  # (k,)
+
+    @property
+    def k(self) -> int:
+        return int(self.V.shape[0])
+
+    @property
+    def d(self) -> int:
+        return int(self.V.shape[1])
+
+    def __call__(self, X: Any) -> np.ndarray:
+        """The teacher's output on inputs ``X`` ``(n, d)``."""
+        X = np.asarray(X, dtype=np.float64)
+        return np.maximum(X @ self.V.T, 0.0) @ self.b
+
+    def sample(self, n: int, seed: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` Gaussian inputs and the teacher's labels: a data set for the data-driven flow."""
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((int(n), self.d))
+        return X, self(X)
+
+
+def gaussian_relu(V: Any = None, b: Any = None, *, d: int | None = None) -> GaussianReLUTeacher:
+    """A teacher ``sum_j b_j relu(v_j . x)`` under ``x ~ N(0, I_d)``.
+
+    ``V``: the weight rows ``(k, d)``; an int ``k`` (or ``None`` with ``d=``) means the
+    identity ``I_k``, the teacher of Safran & Shamir (2018). ``b``: output weights,
+    default all ones.
+    """
+    if V is None:
+        if d is None:
+            raise ValueError("gaussian_relu: give V (the teacher's weight rows) or d= for V = I_d")
+        V = int(d)
+    if isinstance(V, (int, np.integer)) and not isinstance(V, bool):
+        if V < 1:
+            raise ValueError(f"gaussian_relu: the identity teacher needs k >= 1, got {V}")
+        V = np.eye(int(V))
+    V = np.array(V, dtype=np.float64)
+    if V.ndim != 2 or V.shape[0] < 1 or V.shape[1] < 1:
+        raise ValueError(f"gaussian_relu: V must be a non-empty (k, d) matrix, got shape {V.shape}")
+    b = np.ones(V.shape[0]) if b is None else np.array(b, dtype=np.float64).reshape(-1)
+    if b.shape != (V.shape[0],):
+        raise ValueError(f"gaussian_relu: b needs one entry per row of V ({V.shape[0]}), got {b.shape}")
+    check_finite(V, "V")
+    check_finite(b, "b")
+    V.setflags(write=False)
+    b.setflags(write=False)
+    return GaussianReLUTeacher(V, b)
