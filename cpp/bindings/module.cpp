@@ -42,4 +42,7 @@ PYBIND11_MODULE(_core, m) {
   regionlab::bindings::bind_counter(m);
   regionlab::bindings::bind_geometry(m);
   regionlab::bindings::bind_flow(m);
+#ifdef REGIONLAB_WITH_CUDA
+  regionlab::bindings::bind_cuda(m);
+#endif
 }
