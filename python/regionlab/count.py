@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from . import cuda as _cuda
 from ._validate import as_float_matrix, to_numpy
 from .net import PLNet, from_torch
 
@@ -46,6 +47,8 @@ class PatternCount:
         95-bit fingerprints; a miscount then has probability below ``n_patterns**2 / 2**96``.
         True when full patterns were kept and compared (``exact=True``, or counts / ids of
         a net of at most 128 neurons); per-layer counts are then exact too.
+    device: where the counting ran, ``"cpu"`` or ``"cuda:N"``.
+    memory_bytes: bytes of the pattern sets (on the device for ``device="cuda"``).
     """
 
     n_patterns: int
@@ -60,6 +63,7 @@ class PatternCount:
     first_index: np.ndarray | None = None
     inverse: np.ndarray | None = None
     patterns: np.ndarray | None = field(default=None, repr=False)
+    device: str = "cpu"
 
     @property
     def samples_per_second(self) -> float:
@@ -166,6 +170,7 @@ def count_patterns(
     exact: bool = False,
     max_patterns: int | None = None,
     dtype: Any = None,
+    device: Any = "cpu",
 ) -> PatternCount:
     """Count the distinct activation patterns of ``net_or_model`` on the samples ``X``.
 
@@ -176,7 +181,8 @@ def count_patterns(
     X: an array / tensor ``(n, d)`` or ``(n, *input_shape)``, or any iterable of such
         batches (a generator, a ``DataLoader`` yielding ``(inputs, targets)``). Lists and
         tuples are taken as one array.
-    batch_size: rows handed to the core at once when ``X`` is one array (default: ~64 MB).
+    batch_size: rows handed to the core at once when ``X`` is one array (default: ~64 MB);
+        with ``device="cuda"``, rows per device batch (default: ~1 GB of device buffers).
     return_counts: also return the number of samples of each pattern (``counts``) and the
         first sample showing it (``first_index``), patterns in order of first appearance.
     return_inverse: also return the pattern id of every sample (``inverse``; memory grows
@@ -187,6 +193,13 @@ def count_patterns(
     max_patterns: stop with ``ValueError`` beyond this many distinct patterns (default:
         what fits in half the physical memory).
     dtype: compute in float32 or float64 (default: the network's dtype).
+    device: ``"cpu"`` (default), or ``"cuda"`` / ``"cuda:N"`` to count on a GPU (needs a
+        build with ``REGIONLAB_CUDA=ON``; :func:`regionlab.cuda_available` says whether this
+        one can). The same results as on the CPU, patterns computed in the same dtype (no
+        TF32); a sample within rounding of a neuron's kink may get the other side of it,
+        since the GPU sums the products in another order. CUDA tensors are read in place
+        (after torch's current stream has finished its work); host data is copied over in
+        batches. Without CUDA it raises ``RuntimeError`` saying how to build it.
 
     Data conversions: torch tensors are read without copy when on the CPU; integer and
     float16 data are converted to the network's dtype; non-contiguous arrays are copied.
@@ -198,9 +211,17 @@ def count_patterns(
         not isinstance(max_patterns, (int, np.integer)) or max_patterns <= 0
     ):
         raise ValueError(f"count_patterns: max_patterns must be a positive int, got {max_patterns!r}")
+    cuda_index = _cuda.parse_device(device)
+    if cuda_index is not None:
+        _cuda.require_cuda(cuda_index)
+    # CUDA tensors stay on the device when counting there.
+    keep_on_device = (lambda b: cuda_index is not None and _cuda.is_cuda_tensor(b))
 
     total: int | None = None
-    if _is_array_like(X):
+    if keep_on_device(X) and X.ndim >= 2 and X.shape[0] > 0:
+        first = X
+        total = int(X.shape[0])
+    elif _is_array_like(X):
         arr = to_numpy(X, "count_patterns")
         if arr.ndim < 2 or arr.shape[0] == 0:
             # Not a batch of samples: let the shared shape check say what is wrong.
@@ -211,7 +232,9 @@ def count_patterns(
     elif isinstance(X, Iterable):
         source = iter(X)
         try:
-            first = to_numpy(_first_tensor(next(source)), "count_patterns")
+            first = _first_tensor(next(source))
+            if not keep_on_device(first):
+                first = to_numpy(first, "count_patterns")
         except StopIteration:
             raise ValueError("count_patterns: X yielded no batches (empty data set)") from None
     else:
@@ -221,32 +244,51 @@ def count_patterns(
         )
 
     net = _resolve_net(net_or_model, first, dtype)
-    if total is not None:
+    n_bits = net.n_neurons
+    with_table = bool(return_counts or return_inverse or exact)
+    store_patterns = bool(exact or (with_table and n_bits <= 128))
+    n_levels = max(1, len([k for k in net.neurons_per_stage if k > 0]))
+    if cuda_index is None:
+        per_pattern = 24 * n_levels + (40 if with_table else 0)
+        if store_patterns:
+            per_pattern += 12 * max(1, (n_bits + 63) // 64)
+        limit = int(max_patterns) if max_patterns is not None else _default_max_patterns(per_pattern)
+        from . import _core
+
+        counter_cls = _core.PatternCounter32 if net.dtype == np.float32 else _core.PatternCounter64
+        counter = counter_cls(net._core(), with_table, store_patterns, limit)
         row_bytes = net.input_dim * net.dtype.itemsize
         rows = batch_size or max(1024, _DEFAULT_BATCH_BYTES // row_bytes)
+    else:
+        # Device bytes per distinct pattern: 16-byte slots at load 1/4..1/2 per layer, and
+        # the table's count, first sample, id and kept pattern.
+        per_pattern = 64 * n_levels + (24 if with_table else 0)
+        if store_patterns:
+            per_pattern += 8 * max(1, (n_bits + 63) // 64)
+        limit = (
+            int(max_patterns)
+            if max_patterns is not None
+            else _cuda.default_max_patterns(per_pattern, cuda_index)
+        )
+        counter = _cuda.make_counter(
+            net, with_table, store_patterns, limit, cuda_index, int(batch_size or 0)
+        )
+        # Host arrays go over in several device batches per call, so that copies overlap
+        # the work; device tensors in one batch per call.
+        rows = int(counter.batch_rows) * (1 if keep_on_device(first) else 8)
+
+    if total is not None:
         batches: Iterable[Any] = _batches_of_array(first, rows)
     else:
 
         def chain() -> Iterator[Any]:
             yield first
             for b in source:
-                yield to_numpy(_first_tensor(b), "count_patterns")
+                b = _first_tensor(b)
+                yield b if keep_on_device(b) else to_numpy(b, "count_patterns")
 
         batches = chain()
 
-    n_bits = net.n_neurons
-    with_table = bool(return_counts or return_inverse or exact)
-    store_patterns = bool(exact or (with_table and n_bits <= 128))
-    n_levels = max(1, len([k for k in net.neurons_per_stage if k > 0]))
-    per_pattern = 24 * n_levels + (40 if with_table else 0)
-    if store_patterns:
-        per_pattern += 12 * max(1, (n_bits + 63) // 64)
-    limit = int(max_patterns) if max_patterns is not None else _default_max_patterns(per_pattern)
-
-    from . import _core
-
-    counter_cls = _core.PatternCounter32 if net.dtype == np.float32 else _core.PatternCounter64
-    counter = counter_cls(net._core(), with_table, store_patterns, limit)
     inverse_parts: list[np.ndarray] = []
 
     bar = None
@@ -259,8 +301,12 @@ def count_patterns(
         for batch in batches:
             if total is None and np.ndim(batch) >= 1 and len(batch) == 0:
                 continue  # an empty batch in a stream (e.g. after filtering) adds nothing
-            B = as_float_matrix(batch, net.input_dim, net.dtype, "count_patterns")
-            ids = counter.add(B, return_inverse)
+            if keep_on_device(batch):
+                B = _cuda.device_matrix(batch, net.input_dim, net.dtype, cuda_index, "count_patterns")
+                ids = _cuda.add_tensor(counter, B, return_inverse)
+            else:
+                B = as_float_matrix(batch, net.input_dim, net.dtype, "count_patterns")
+                ids = counter.add(B, return_inverse)
             if ids is not None:
                 inverse_parts.append(ids)
             if bar is not None:
@@ -290,4 +336,5 @@ def count_patterns(
         first_index=counter.first_index() if with_table else None,
         inverse=np.concatenate(inverse_parts) if return_inverse else None,
         patterns=packed,
+        device="cpu" if cuda_index is None else f"cuda:{cuda_index}",
     )
