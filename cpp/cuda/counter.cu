@@ -70,6 +70,7 @@ struct CudaPatternCounter<T>::Impl {
   DeviceBuffer<uint64_t> keys;
   DeviceBuffer<uint32_t> row_entry;
   DeviceBuffer<int64_t> row_ids;
+  int64_t buffer_rows = 0, input_rows = 0;  // rows the batch / input buffers hold
   PinnedBuffer<T> staging[2];
   int64_t staging_rows = 0;
 
@@ -122,10 +123,6 @@ struct CudaPatternCounter<T>::Impl {
 
     upload_network();
     choose_batch(batch_rows);
-    act[0].allocate(size_t(B * max_width), "activations");
-    act[1].allocate(size_t(B * max_width), "activations");
-    keys.allocate(size_t(B * W), "packed patterns");
-    if (with_table) row_entry.allocate(size_t(B), "pattern entries");
     counters.allocate(size_t(n_sets + 2), "counters");
     RL_CUDA_CHECK(cudaMemset(counters.data(), 0, counters.bytes()));
     h_counters.allocate(size_t(n_sets + 2));
@@ -239,8 +236,20 @@ struct CudaPatternCounter<T>::Impl {
   }
 
   // ------------------------------------------------------------------ one batch
+  // Batch buffers for `rows` rows (grown on demand up to B, so small inputs stay small).
+  void ensure_batch_buffers(int64_t rows) {
+    if (rows <= buffer_rows) return;
+    buffer_rows = std::min(B, std::max(rows, 2 * buffer_rows));
+    RL_CUDA_CHECK(cudaStreamSynchronize(h.stream));  // nothing queued still reads them
+    act[0].allocate(size_t(buffer_rows * max_width), "activations");
+    act[1].allocate(size_t(buffer_rows * max_width), "activations");
+    keys.allocate(size_t(buffer_rows * W), "packed patterns");
+    if (with_table) row_entry.allocate(size_t(buffer_rows), "pattern entries");
+  }
+
   // Queues the work of one batch (X on the device, ready in `stream` order).
   void enqueue(const T* X, int64_t rows) {
+    ensure_batch_buffers(rows);
     reserve(rows);
     unsigned long long* bad = counters.data() + n_sets + 1;
     RL_CUDA_CHECK(cudaMemsetAsync(bad, 0xff, sizeof(unsigned long long), h.stream));
@@ -352,9 +361,13 @@ struct CudaPatternCounter<T>::Impl {
   }
 
   void add_host(const T* X, int64_t n, int64_t* ids, const InterruptCheck& stop) {
-    if (!input[0].size()) {
-      input[0].allocate(size_t(B * d), "input batches");
-      input[1].allocate(size_t(B * d), "input batches");
+    const int64_t want = std::min(B, n);
+    if (want > input_rows) {
+      input_rows = want;
+      input[0].allocate(size_t(input_rows * d), "input batches");
+      input[1].allocate(size_t(input_rows * d), "input batches");
+    }
+    if (!staging_rows) {
       staging_rows = std::clamp<int64_t>(kStagingBytes / (d * int64_t(sizeof(T))), 1, B);
       staging[0].allocate(size_t(staging_rows * d));
       staging[1].allocate(size_t(staging_rows * d));

@@ -18,7 +18,7 @@ __device__ inline uint32_t published_z(uint4* slot, uint32_t z) {
   return z;
 }
 
-// Inserts f into a set; returns true when it was new.
+// Inserts f into a set; returns true when it was new (the caller counts it).
 __device__ bool set_insert(const SetView& s, const Fingerprint& f) {
   for (uint64_t i = slot_hash(f) & s.mask;; i = (i + 1) & s.mask) {
     uint4* slot = s.slots + i;
@@ -30,7 +30,6 @@ __device__ bool set_insert(const SetView& s, const Fingerprint& f) {
         slot->y = f.w[1];
         __threadfence();
         atomicExch(&slot->z, f.w[2]);
-        atomicAdd(s.size, 1ull);
         return true;
       }
     }
@@ -86,7 +85,12 @@ __global__ void insert_kernel(InsertBatch b) {
   if (r >= b.rows) return;
   const uint64_t* key = b.keys + r * b.n_words;
   if (y < b.n_sets) {
-    set_insert(b.sets[y], fingerprint(key, b.level_bits[y]));
+    const bool fresh = set_insert(b.sets[y], fingerprint(key, b.level_bits[y]));
+    // One atomicAdd per group of converged threads (every thread of a block has the same
+    // set), not one per new pattern on a single counter.
+    const unsigned active = __activemask();
+    const unsigned news = __ballot_sync(active, fresh);
+    if (news && int(threadIdx.x & 31) == __ffs(active) - 1) atomicAdd(b.sets[y].size, (unsigned long long)__popc(news));
   } else if (b.with_table) {
     const Fingerprint f = fingerprint(key, b.level_bits[b.n_levels - 1]);
     const uint32_t e = table_insert(b.table, f, key, (long long)(b.first_sample + r));
