@@ -41,9 +41,9 @@ python3 -c "import numpy, tqdm, pytest, hypothesis; print('numpy', numpy.__versi
   || { echo "a test dependency is missing"; exit 1; }
 
 step "build and install with REGIONLAB_CUDA=ON (log: $OUT/build.log)"
-if ! REGIONLAB_CUDA=ON CMAKE_BUILD_PARALLEL_LEVEL=16 timeout 300 \
+if ! REGIONLAB_CUDA=ON CMAKE_BUILD_PARALLEL_LEVEL=16 timeout 240 \
      python3 -m pip install --no-build-isolation --no-deps -v . > "$OUT/build.log" 2>&1; then
-  echo "BUILD FAILED (or timed out after 300 s). Last 80 lines of build.log:"
+  echo "BUILD FAILED (or timed out after 240 s). Last 80 lines of build.log:"
   tail -80 "$OUT/build.log"
   exit 1
 fi
@@ -72,7 +72,7 @@ PY
 step "gpu tests (log: $OUT/tests.log)"
 # pyproject's addopts say -m 'not slow and not gpu'; the -m given here replaces it.
 python3 -m pytest -m gpu --collect-only -q -p no:cacheprovider tests/test_count_cuda.py 2>&1 | tail -1
-timeout 240 python3 -m pytest -m gpu tests/test_count_cuda.py -q -rs -p no:cacheprovider --maxfail=5 --durations=5 \
+timeout 150 python3 -m pytest -m gpu tests/test_count_cuda.py -q -rs -p no:cacheprovider --maxfail=5 --durations=5 \
   2>&1 | tee "$OUT/tests.log"
 rc=${PIPESTATUS[0]}
 if [ "$rc" != 0 ]; then echo "GPU TESTS FAILED (exit $rc)"; STATUS=1; fi
@@ -83,7 +83,7 @@ else
 fi
 
 step "benchmark at n = 10^7 (log: $OUT/bench.log)"
-timeout 240 python3 bench/bench_count_gpu.py --n 10000000 2>&1 | tee "$OUT/bench.log"
+timeout 150 python3 bench/bench_count_gpu.py --n 10000000 2>&1 | tee "$OUT/bench.log"
 rc=${PIPESTATUS[0]}
 if [ "$rc" != 0 ]; then echo "BENCHMARK FAILED (exit $rc)"; STATUS=1; fi
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv || true

@@ -171,8 +171,10 @@ struct CudaPatternCounter<T>::Impl {
 
   // ------------------------------------------------------------------ capacity
   void grow_set(DeviceSet& s, int64_t needed, const char* what) {
-    const uint64_t want = slots_for(needed);
-    if (want <= s.n_slots) return;
+    if (slots_for(needed) <= s.n_slots) return;
+    // Room for twice as many: a few large rehashes rather than many (each allocates,
+    // frees and waits), and the load right after one is at most 1/4.
+    const uint64_t want = slots_for(2 * needed);
     DeviceBuffer<uint4> fresh(size_t(want), what);
     RL_CUDA_CHECK(cudaMemsetAsync(fresh.data(), 0, fresh.bytes(), h.stream));
     rehash(s.slots.data(), s.n_slots, fresh.data(), want - 1, h.stream);

@@ -273,9 +273,11 @@ def count_patterns(
         counter = _cuda.make_counter(
             net, with_table, store_patterns, limit, cuda_index, int(batch_size or 0)
         )
-        # Host arrays go over in several device batches per call, so that copies overlap
-        # the work; device tensors in one batch per call.
-        rows = int(counter.batch_rows) * (1 if keep_on_device(first) else 8)
+        # Host arrays go over in 2-8 device batches per call (about 1 GB), so that copies
+        # overlap the work; device tensors in one batch per call.
+        device_rows = int(counter.batch_rows)
+        host_rows = device_rows * min(8, max(2, (1 << 30) // (device_rows * net.input_dim * net.dtype.itemsize)))
+        rows = device_rows if keep_on_device(first) else host_rows
 
     if total is not None:
         batches: Iterable[Any] = _batches_of_array(first, rows)
