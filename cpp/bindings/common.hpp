@@ -42,5 +42,7 @@ void bind_counter(py::module_& m);
 void bind_geometry(py::module_& m);
 void bind_flow(py::module_& m);
 void bind_population(py::module_& m);
+// Only in builds with REGIONLAB_CUDA=ON (cpp/bindings/bind_cuda.cpp).
+void bind_cuda(py::module_& m);
 
 }  // namespace regionlab::bindings

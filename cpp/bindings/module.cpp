@@ -43,4 +43,7 @@ PYBIND11_MODULE(_core, m) {
   regionlab::bindings::bind_geometry(m);
   regionlab::bindings::bind_flow(m);
   regionlab::bindings::bind_population(m);
+#ifdef REGIONLAB_WITH_CUDA
+  regionlab::bindings::bind_cuda(m);
+#endif
 }

@@ -9,6 +9,7 @@ Quick start::
 
 from . import flow, metrics, teachers
 from .count import PatternCount, count_patterns
+from .cuda import cuda_available
 from .geometry import PlanePartition, SegmentPartition, plane, plane_through, segment
 from .io import load
 from .net import PLNet, Stage, from_torch
@@ -20,6 +21,7 @@ __all__ = [
     "from_torch",
     "count_patterns",
     "PatternCount",
+    "cuda_available",
     "num_threads",
     "set_num_threads",
     "cpu_kernels",

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import as_float_matrix, positive_int
+from . import cuda as _cuda
+from ._validate import as_float_matrix, positive_int, to_numpy
 from .data import open_stream
 from .net import PLNet, from_torch
 
@@ -47,6 +48,8 @@ class PatternCount:
         95-bit fingerprints; a miscount then has probability below ``n_patterns**2 / 2**96``.
         True when full patterns were kept and compared (``exact=True``, or counts / ids of
         a net of at most 128 neurons); per-layer counts are then exact too.
+    device: where the counting ran, ``"cpu"`` or ``"cuda:N"``.
+    memory_bytes: bytes of the pattern sets (on the device for ``device="cuda"``).
     """
 
     n_patterns: int
@@ -61,6 +64,7 @@ class PatternCount:
     first_index: np.ndarray | None = None
     inverse: np.ndarray | None = None
     patterns: np.ndarray | None = field(default=None, repr=False)
+    device: str = "cpu"
 
     @property
     def samples_per_second(self) -> float:
@@ -129,6 +133,7 @@ def count_patterns(
     max_patterns: int | None = None,
     dtype: Any = None,
     input_key: str | None = None,
+    device: Any = "cpu",
 ) -> PatternCount:
     """Count the distinct activation patterns of ``net_or_model`` on the samples ``X``.
 
@@ -141,7 +146,8 @@ def count_patterns(
         :mod:`regionlab.data` for the batch protocol: ``(inputs, targets, ...)`` tuples and
         lists give their first entry, dicts the entry under ``input_key``. Lists and tuples
         of rows are taken as one array.
-    batch_size: rows handed to the core at once when ``X`` is one array (default: ~64 MB).
+    batch_size: rows handed to the core at once when ``X`` is one array (default: ~64 MB);
+        with ``device="cuda"``, rows per device batch (default: ~1 GB of device buffers).
     return_counts: also return the number of samples of each pattern (``counts``) and the
         first sample showing it (``first_index``), patterns in order of first appearance.
     return_inverse: also return the pattern id of every sample (``inverse``; memory grows
@@ -154,6 +160,13 @@ def count_patterns(
     dtype: compute in float32 or float64 (default: the network's dtype).
     input_key: for dict batches, the key holding the inputs (default: the one of
         ``regionlab.data.DEFAULT_INPUT_KEYS`` present).
+    device: ``"cpu"`` (default), or ``"cuda"`` / ``"cuda:N"`` to count on a GPU (needs a
+        build with ``REGIONLAB_CUDA=ON``; :func:`regionlab.cuda_available` says whether this
+        one can). The same results as on the CPU, patterns computed in the same dtype (no
+        TF32); a sample within rounding of a neuron's kink may get the other side of it,
+        since the GPU sums the products in another order. CUDA tensors are read in place
+        (after torch's current stream has finished its work); host data is copied over in
+        batches. Without CUDA it raises ``RuntimeError`` saying how to build it.
 
     Data conversions: torch tensors are read without copy when on the CPU; integer and
     float16 data are converted to the network's dtype; non-contiguous arrays are copied.
@@ -163,29 +176,60 @@ def count_patterns(
         batch_size = positive_int(batch_size, "batch_size", "count_patterns")
     if max_patterns is not None:
         max_patterns = positive_int(max_patterns, "max_patterns", "count_patterns")
+    cuda_index = _cuda.parse_device(device)
+    if cuda_index is not None:
+        _cuda.require_cuda(cuda_index)
+    # CUDA tensors stay on the device when counting there.
+    keep_on_device = (lambda b: cuda_index is not None and _cuda.is_cuda_tensor(b))
 
     stream = open_stream(X, "count_patterns", input_key=input_key)
     net = _resolve_net(net_or_model, stream.sample_shape, dtype)
     total = stream.total
     if total == 0:
         raise ValueError("count_patterns: X is empty (0 samples)")
-    row_bytes = net.input_dim * net.dtype.itemsize
-    rows = batch_size or max(1024, _DEFAULT_BATCH_BYTES // row_bytes)
-    batches = stream.batches(rows, "count_patterns")
-
+    if cuda_index is not None and net.has_max_groups:
+        raise ValueError(
+            "count_patterns: the GPU path does not count max groups (maxout, max pooling) yet; "
+            "count this net with device='cpu'"
+        )
     n_bits = net.n_neurons
     with_table = bool(return_counts or return_inverse or exact)
     store_patterns = bool(exact or (with_table and n_bits <= 128))
     n_levels = max(1, len([k for k in net.neurons_per_stage if k > 0]))
-    per_pattern = 24 * n_levels + (40 if with_table else 0)
-    if store_patterns:
-        per_pattern += 12 * max(1, (n_bits + 63) // 64)
-    limit = int(max_patterns) if max_patterns is not None else _default_max_patterns(per_pattern)
+    if cuda_index is None:
+        per_pattern = 24 * n_levels + (40 if with_table else 0)
+        if store_patterns:
+            per_pattern += 12 * max(1, (n_bits + 63) // 64)
+        limit = int(max_patterns) if max_patterns is not None else _default_max_patterns(per_pattern)
+        from . import _core
 
-    from . import _core
+        counter_cls = _core.PatternCounter32 if net.dtype == np.float32 else _core.PatternCounter64
+        counter = counter_cls(net._core(), with_table, store_patterns, limit)
+        row_bytes = net.input_dim * net.dtype.itemsize
+        rows = batch_size or max(1024, _DEFAULT_BATCH_BYTES // row_bytes)
+    else:
+        # Device bytes per distinct pattern: 16-byte slots at load 1/4..1/2 per layer, and
+        # the table's count, first sample, id and kept pattern.
+        per_pattern = 64 * n_levels + (24 if with_table else 0)
+        if store_patterns:
+            per_pattern += 8 * max(1, (n_bits + 63) // 64)
+        limit = (
+            int(max_patterns)
+            if max_patterns is not None
+            else _cuda.default_max_patterns(per_pattern, cuda_index)
+        )
+        counter = _cuda.make_counter(
+            net, with_table, store_patterns, limit, cuda_index, int(batch_size or 0)
+        )
+        # Host arrays go over in 2-8 device batches per call (about 1 GB), so that copies
+        # overlap the work; device tensors in one batch per call.
+        device_rows = int(counter.batch_rows)
+        host_rows = device_rows * min(8, max(2, (1 << 30) // (device_rows * net.input_dim * net.dtype.itemsize)))
+        rows = device_rows if keep_on_device(X) else host_rows
+    batches = (
+        b if keep_on_device(b) else to_numpy(b, "count_patterns") for b in stream.raw_batches(rows)
+    )
 
-    counter_cls = _core.PatternCounter32 if net.dtype == np.float32 else _core.PatternCounter64
-    counter = counter_cls(net._core(), with_table, store_patterns, limit)
     inverse_parts: list[np.ndarray] = []
 
     bar = None
@@ -198,8 +242,12 @@ def count_patterns(
         for batch in batches:
             if total is None and np.ndim(batch) >= 1 and len(batch) == 0:
                 continue  # an empty batch in a stream (e.g. after filtering) adds nothing
-            B = as_float_matrix(batch, net.input_dim, net.dtype, "count_patterns")
-            ids = counter.add(B, return_inverse)
+            if keep_on_device(batch):
+                B = _cuda.device_matrix(batch, net.input_dim, net.dtype, cuda_index, "count_patterns")
+                ids = _cuda.add_tensor(counter, B, return_inverse)
+            else:
+                B = as_float_matrix(batch, net.input_dim, net.dtype, "count_patterns")
+                ids = counter.add(B, return_inverse)
             if ids is not None:
                 inverse_parts.append(ids)
             if bar is not None:
@@ -229,4 +277,5 @@ def count_patterns(
         first_index=counter.first_index() if with_table else None,
         inverse=np.concatenate(inverse_parts) if return_inverse else None,
         patterns=packed,
+        device="cpu" if cuda_index is None else f"cuda:{cuda_index}",
     )

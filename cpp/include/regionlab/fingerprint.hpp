@@ -8,20 +8,27 @@
 #include <cstdint>
 #include <cstring>
 
+// The CUDA kernels (cpp/cuda) compute the very same fingerprints on the device.
+#if defined(__CUDACC__)
+#define REGIONLAB_HD __host__ __device__
+#else
+#define REGIONLAB_HD
+#endif
+
 namespace regionlab {
 
 struct Fingerprint {
   uint32_t w[3];
-  bool operator==(const Fingerprint& o) const {
+  REGIONLAB_HD bool operator==(const Fingerprint& o) const {
     return w[0] == o.w[0] && w[1] == o.w[1] && w[2] == o.w[2];
   }
-  bool empty() const { return (w[0] | w[1] | w[2]) == 0; }
-  uint64_t low64() const { return uint64_t(w[0]) | (uint64_t(w[1]) << 32); }
+  REGIONLAB_HD bool empty() const { return (w[0] | w[1] | w[2]) == 0; }
+  REGIONLAB_HD uint64_t low64() const { return uint64_t(w[0]) | (uint64_t(w[1]) << 32); }
 };
 
 constexpr int64_t kExactFingerprintBits = 95;
 
-inline uint64_t mix64(uint64_t x) {  // splitmix64's finaliser: a bijection with full avalanche
+REGIONLAB_HD inline uint64_t mix64(uint64_t x) {  // splitmix64's finaliser: a bijection with full avalanche
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ULL;
   x ^= x >> 27;
@@ -31,7 +38,7 @@ inline uint64_t mix64(uint64_t x) {  // splitmix64's finaliser: a bijection with
 }
 
 // Fingerprint of bits [0, n_bits) of a packed pattern.
-inline Fingerprint fingerprint(const uint64_t* words, int64_t n_bits) {
+REGIONLAB_HD inline Fingerprint fingerprint(const uint64_t* words, int64_t n_bits) {
   const int64_t full = n_bits >> 6, rem = n_bits & 63;
   const uint64_t tail = rem ? words[full] & ((uint64_t(1) << rem) - 1) : 0;
   uint64_t lo, hi;
@@ -65,6 +72,6 @@ inline Fingerprint fingerprint(const uint64_t* words, int64_t n_bits) {
 
 // Where a fingerprint starts probing in a table of 2^k slots (its low bits). Fingerprints
 // are uniformly scrambled already, so no further mixing is needed.
-inline uint64_t slot_hash(const Fingerprint& f) { return f.low64(); }
+REGIONLAB_HD inline uint64_t slot_hash(const Fingerprint& f) { return f.low64(); }
 
 }  // namespace regionlab
