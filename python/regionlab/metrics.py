@@ -70,7 +70,10 @@ def _sample_grad_norms(fm: FlowModel, theta: np.ndarray, X: Any, y: Any, loss: s
     from . import _core
 
     G = _core.flow_sample_gradients(problem, np.ascontiguousarray(theta, dtype=np.float64))
-    return np.linalg.norm(G[:, trainable_mask(fm, trainable) > 0], axis=1)
+    # d loss / d theta = coef * d loss / d entry: the standard preconditioner is coef^2 (1
+    # for a plain MLP, whose entries are its parameters)
+    weight = fm.precond("standard") * trainable_mask(fm, trainable)
+    return np.sqrt((G * G) @ weight)
 
 
 ntk.__doc__ = ntk.__doc__.replace("{trainable}", TRAINABLE_DOC)

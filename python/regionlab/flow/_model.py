@@ -24,6 +24,17 @@ PARAMETERIZATIONS = ("standard", "ntk", "mean_field")
 _SUPPORTED = "Linear, ReLU, LeakyReLU, Identity (in an nn.Sequential), or a regionlab PLNet"
 
 
+def split_flat(flat: np.ndarray, names: list, shapes: list) -> dict:
+    """Flat values (..., P) -> {name: array (..., *shape)}, names in flat order."""
+    out, off = {}, 0
+    lead = flat.shape[:-1]
+    for name, shape in zip(names, shapes):
+        size = int(np.prod(shape))
+        out[name] = flat[..., off : off + size].reshape(lead + tuple(shape))
+        off += size
+    return out
+
+
 @dataclass
 class FlowLayer:
     weight_name: str
@@ -73,13 +84,17 @@ class FlowModel:
 
     def split(self, flat: np.ndarray) -> dict:
         """Flat parameters (..., P) -> {name: array (..., *shape)}."""
-        out, off = {}, 0
-        lead = flat.shape[:-1]
-        for name, shape in zip(self.names, self.shapes):
-            size = int(np.prod(shape))
-            out[name] = flat[..., off : off + size].reshape(lead + tuple(shape))
-            off += size
-        return out
+        return split_flat(flat, self.names, self.shapes)
+
+    def chain_split(self, flat: np.ndarray) -> dict:
+        """Flat entries -> the layers' arrays keyed by ``layers[k].weight_name``/``bias_name``."""
+        return self.split(flat)
+
+    def mask_for(self, trainable_names: list) -> np.ndarray:
+        """Flat 0/1 vector (float64) in theta's order: 1 where the parameter is trained."""
+        keep = set(trainable_names)
+        return np.concatenate([np.full(int(np.prod(shape)), 1.0 if name in keep else 0.0)
+                               for name, shape in zip(self.names, self.shapes)])
 
     def precond(self, parameterization: str) -> np.ndarray:
         """Per-parameter factor P in d theta/dt = -P grad L (see integrate's docstring)."""
@@ -189,7 +204,23 @@ def parse_model(model: Any) -> FlowModel:
             f"model must be a torch.nn.Module ({_SUPPORTED}) or a regionlab PLNet, "
             f"got {type(model).__name__}"
         )
+    if not _is_plain_mlp(model):
+        # residual blocks, torch.cat, functional calls...: the flow runs on the PLNet's
+        # stages, each entry tied to the model's own parameter
+        from ._mapped import mapped_flow_model
+
+        return mapped_flow_model(model)
     return _parse_torch(model)
+
+
+def _is_plain_mlp(model) -> bool:
+    """A (nested) Sequential of the layers _parse_torch reads."""
+    from torch import nn
+
+    from .._torch_import import PerNeuronLeakyReLU
+
+    plain = (nn.Linear, nn.Identity, nn.ReLU, nn.LeakyReLU, PerNeuronLeakyReLU)
+    return all(type(m) in plain for _, m in _leaves(model, "") if m is not None)
 
 
 def _leaves(module, prefix: str) -> list:

@@ -66,6 +66,4 @@ def resolve_trainable(fm: FlowModel, trainable: Any = None) -> list:
 
 def trainable_mask(fm: FlowModel, trainable_names: list) -> np.ndarray:
     """Flat 0/1 vector (float64) in theta's order: 1 where the parameter is trained."""
-    keep = set(trainable_names)
-    return np.concatenate([np.full(int(np.prod(shape)), 1.0 if name in keep else 0.0)
-                           for name, shape in zip(fm.names, fm.shapes)])
+    return fm.mask_for(trainable_names)

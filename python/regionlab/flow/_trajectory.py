@@ -165,7 +165,14 @@ class Trajectory:
         """Write the trajectory to ``path`` (``.npz``); read it back with ``rl.load``.
 
         The dense output (``integrate(..., dense=True)``) is saved with it; the data is not.
+        Runs of traced models (residual MLPs...) cannot be saved yet: save ``traj.params``.
         """
+        if hasattr(self._model, "pmap"):
+            raise ValueError(
+                "saving the trajectory of a traced model (residual blocks, torch.cat, ...) is "
+                "not supported yet; save its records instead, e.g. np.savez(path, t=traj.t, "
+                "loss=traj.loss, **{k: v for k, v in traj.param_arrays.items()})"
+            )
         arrays = {
             "t": self.t, "loss": self.loss, "sample_loss": self.sample_loss,
             "margin": self.margin, "flat_params": self._flat,

@@ -19,7 +19,7 @@ from ._trajectory import SLIDING_DTYPE
 
 def zero_unit_sliding(fm: FlowModel, flat: np.ndarray, t: np.ndarray, n: int) -> np.ndarray:
     """Sliding rows (every sample, t[0] to t[-1]) of kinked units zero at every record."""
-    params = fm.split(flat)
+    params = fm.chain_split(flat)
     rows = []
     for layer, ly in enumerate(fm.layers):
         W = params[ly.weight_name]  # (records, out, in)

@@ -1,0 +1,159 @@
+"""Gradient flow on traced models (residual MLPs): the flow runs on the PLNet's stages and
+trains the model's own parameters through the parameter map. References: torch autograd
+on the model itself, integrated by scipy's DOP853."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import regionlab as rl  # noqa: E402
+
+
+class ResidualMLP(nn.Module):
+    def __init__(self, d=3, width=5, blocks=2, seed=0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.inp = nn.Linear(d, width)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Linear(width, width), nn.LeakyReLU(0.1), nn.Linear(width, width))
+            for _ in range(blocks))
+        self.out = nn.Linear(width, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.inp(x))
+        for blk in self.blocks:
+            h = torch.nn.functional.leaky_relu(h + blk(h), 0.2)
+        return self.out(h)
+
+
+def data(n=24, d=3, seed=1):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    return X, np.sign(X[:, 0] + 0.3 * X[:, 1])
+
+
+def autograd_flow(model, X, y, t_end, trainable):
+    """The model's own gradient flow (logistic loss), torch autograd + DOP853."""
+    from scipy.integrate import solve_ivp
+
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for _, p in model.named_parameters()]
+    sizes = [p.numel() for _, p in model.named_parameters()]
+    theta0 = torch.cat([p.detach().reshape(-1) for _, p in model.named_parameters()]).double().numpy()
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+    mask = np.concatenate([np.full(s, n in trainable, dtype=float) for n, s in zip(names, sizes)])
+
+    def field(_t, theta):
+        th = torch.tensor(theta, requires_grad=True)
+        params, off = {}, 0
+        for n, shp, s in zip(names, shapes, sizes):
+            params[n] = th[off : off + s].reshape(shp)
+            off += s
+        out = torch.func.functional_call(model, params, (Xt,)).reshape(-1)
+        loss = torch.nn.functional.softplus(-yt * out).mean()
+        (g,) = torch.autograd.grad(loss, th)
+        return -g.numpy() * mask
+
+    sol = solve_ivp(field, (0, t_end), theta0, method="DOP853", rtol=1e-11, atol=1e-12)
+    return sol.y[:, -1], names, sizes
+
+
+@pytest.mark.parametrize("frozen", [[], ["out.weight", "blocks.0.0.bias"]])
+def test_residual_mlp_flow_equals_autograd_of_the_model(frozen):
+    model = ResidualMLP().double()
+    for name, p in model.named_parameters():
+        p.requires_grad_(name not in frozen)
+    X, y = data()
+    traj = rl.flow.integrate(model, X, y, loss="logistic", t_end=0.3, rtol=1e-10, atol=1e-12)
+    assert set(traj.params[-1]) == set(dict(model.named_parameters()))
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert traj.trainable == trainable
+    ref, names, sizes = autograd_flow(model, X, y, 0.3, set(trainable))
+    ours = np.concatenate([traj.params[-1][n].ravel() for n in names])
+    np.testing.assert_allclose(ours, ref, atol=1e-7)
+    for name in frozen:  # frozen parameters do not move, to the bit
+        np.testing.assert_array_equal(traj.params[-1][name], dict(model.named_parameters())[name].detach().numpy())
+    # the trained model is the model's own class, with the trained values
+    trained = traj.model(-1)
+    assert isinstance(trained, ResidualMLP)
+    np.testing.assert_allclose(trained(torch.tensor(X)).detach().numpy(),
+                               rl.from_torch(trained).forward(X), rtol=1e-12)
+    assert traj.loss[-1] < traj.loss[0]
+    with pytest.raises(ValueError, match="traced model"):
+        traj.save("never.npz")
+
+
+def test_gd_on_a_residual_mlp_equals_a_torch_sgd_loop():
+    model = ResidualMLP(blocks=1, seed=3).double()
+    X, y = data(seed=4)
+    ours = rl.flow.gd(model, X, y, loss="logistic", lr=0.05, steps=40, momentum=0.9)
+    ref = ResidualMLP(blocks=1, seed=3).double()
+    opt = torch.optim.SGD(ref.parameters(), lr=0.05, momentum=0.9)
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+    for _ in range(40):
+        opt.zero_grad()
+        torch.nn.functional.softplus(-yt * ref(Xt).reshape(-1)).mean().backward()
+        opt.step()
+    for name, p in ref.named_parameters():
+        np.testing.assert_allclose(ours.params[-1][name], p.detach().numpy(), atol=1e-10)
+
+
+def test_ntk_and_gradient_norms_of_a_traced_model_equal_autograd():
+    class Scaled(nn.Module):  # entries carry coefficients (0.5) and a skip
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(7)
+            self.a, self.out = nn.Linear(3, 5), nn.Linear(5, 1)
+
+        def forward(self, x):
+            return 0.5 * self.out(torch.relu(self.a(x))) + x[:, :1]
+
+    model = Scaled().double()
+    X, y = data(n=10)
+    Xt = torch.tensor(X)
+    params = dict(model.named_parameters())
+    jac = torch.func.jacrev(lambda p: torch.func.functional_call(model, p, (Xt,)).reshape(-1))(params)
+    J = torch.cat([jac[n].reshape(len(X), -1) for n in params], 1).detach().numpy()
+    np.testing.assert_allclose(rl.metrics.ntk(model, X), J @ J.T, rtol=1e-10, atol=1e-12)
+    out = model(Xt).reshape(-1)
+    norms = []
+    for i in range(len(X)):
+        li = torch.nn.functional.softplus(-torch.tensor(y[i]) * out[i])
+        g = torch.autograd.grad(li, list(params.values()), retain_graph=True)
+        norms.append(float(torch.sqrt(sum((gi ** 2).sum() for gi in g))))
+    np.testing.assert_allclose(rl.metrics.sample_grad_norms(model, X, y, loss="logistic"), norms,
+                               rtol=1e-10)
+
+
+def test_models_the_map_cannot_train_are_refused():
+    class Tied(nn.Module):  # one Linear used twice
+        def __init__(self):
+            super().__init__()
+            self.a, self.out = nn.Linear(3, 3), nn.Linear(3, 1)
+
+        def forward(self, x):
+            return self.out(torch.relu(self.a(torch.relu(self.a(x)))))
+
+    X, y = data()
+    with pytest.raises(TypeError, match="tied"):
+        rl.flow.integrate(Tied().double(), X, y, loss="logistic", t_end=0.1)
+
+    class Composed(nn.Module):  # two Linear layers without an activation between
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.out = nn.Linear(3, 4), nn.Linear(4, 4), nn.Linear(4, 1)
+
+        def forward(self, x):
+            return self.out(torch.relu(self.b(self.a(x))))
+
+    with pytest.raises(TypeError, match="combines several parameters"):
+        rl.flow.integrate(Composed().double(), X, y, loss="logistic", t_end=0.1)
+    model = Composed().double()
+    model.a.requires_grad_(False)  # the composition is then linear in b alone... still refused:
+    with pytest.raises(TypeError, match="combines"):  # the map is built for every parameter
+        rl.flow.integrate(model, X, y, loss="logistic", t_end=0.1)
+    with pytest.raises(ValueError, match="standard"):
+        rl.flow.integrate(ResidualMLP().double(), X, y, loss="logistic", t_end=0.1,
+                          parameterization="ntk")
