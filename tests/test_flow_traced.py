@@ -127,18 +127,52 @@ def test_ntk_and_gradient_norms_of_a_traced_model_equal_autograd():
                                rtol=1e-10)
 
 
+class Tied(nn.Module):
+    """One Linear used twice, and a convolution (each kernel entry feeds many entries)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(11)
+        self.conv = nn.Conv2d(1, 2, 2)
+        self.a, self.out = nn.Linear(8, 8), nn.Linear(8, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x.view(-1, 1, 3, 3))).flatten(1)
+        return self.out(torch.relu(self.a(torch.relu(self.a(h)))))
+
+
+def test_tied_parameters_flow_as_autograd_says():
+    model = Tied().double()
+    X, y = data(n=16, d=9)
+    traj = rl.flow.integrate(model, X, y, loss="logistic", t_end=0.3, rtol=1e-10, atol=1e-12)
+    ref, names, _ = autograd_flow(model, X, y, 0.3, {n for n, _ in model.named_parameters()})
+    ours = np.concatenate([traj.params[-1][n].ravel() for n in names])
+    np.testing.assert_allclose(ours, ref, atol=1e-7)
+    # the tied entries stayed equal: the trained model converts to the same network
+    trained = traj.model(-1)
+    np.testing.assert_allclose(rl.from_torch(trained, input_shape=9).forward(X),
+                               trained(torch.tensor(X)).detach().numpy(), rtol=1e-10)
+    # GD against torch's loop, and the NTK against jacrev, through the ties
+    gd = rl.flow.gd(model, X, y, loss="logistic", lr=0.1, steps=15)
+    ref_model = Tied().double()
+    opt = torch.optim.SGD(ref_model.parameters(), lr=0.1)
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+    for _ in range(15):
+        opt.zero_grad()
+        torch.nn.functional.softplus(-yt * ref_model(Xt).reshape(-1)).mean().backward()
+        opt.step()
+    for name, p in ref_model.named_parameters():
+        np.testing.assert_allclose(gd.params[-1][name], p.detach().numpy(), atol=1e-10)
+    params = dict(model.named_parameters())
+    jac = torch.func.jacrev(lambda p: torch.func.functional_call(model, p, (Xt,)).reshape(-1))(params)
+    J = torch.cat([jac[n].reshape(len(X), -1) for n in params], 1).detach().numpy()
+    np.testing.assert_allclose(rl.metrics.ntk(model, X), J @ J.T, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="weight_decay"):
+        rl.flow.gd(model, X, y, loss="logistic", lr=0.1, steps=2, weight_decay=0.1)
+
+
 def test_models_the_map_cannot_train_are_refused():
-    class Tied(nn.Module):  # one Linear used twice
-        def __init__(self):
-            super().__init__()
-            self.a, self.out = nn.Linear(3, 3), nn.Linear(3, 1)
-
-        def forward(self, x):
-            return self.out(torch.relu(self.a(torch.relu(self.a(x)))))
-
     X, y = data()
-    with pytest.raises(TypeError, match="tied"):
-        rl.flow.integrate(Tied().double(), X, y, loss="logistic", t_end=0.1)
 
     class Composed(nn.Module):  # two Linear layers without an activation between
         def __init__(self):

@@ -70,18 +70,26 @@ void bind_flow(py::module_& m) {
   py::class_<FlowProblem, std::shared_ptr<FlowProblem>>(m, "FlowProblem")
       .def(py::init([](std::vector<int64_t> width, std::vector<uint8_t> has_bias,
                        std::vector<std::vector<double>> slopes, const CArray<double>& X,
-                       const CArray<double>& Y, int loss, std::vector<double> precond) {
+                       const CArray<double>& Y, int loss, std::vector<double> precond,
+                       std::vector<int64_t> tie_offsets, std::vector<int64_t> tie_members,
+                       std::vector<double> tie_coef, std::vector<double> tie_precond) {
              if (width.empty()) throw py::value_error("width must not be empty");
              const double* x = checked_matrix(X, width[0], "X");
              if (Y.ndim() != 2 || Y.shape(0) != X.shape(0))
                throw py::value_error("Y must be 2-D with one row per sample");
              if (loss < 0 || loss > 3) throw py::value_error("unknown loss code");
-             return std::make_shared<FlowProblem>(flow::make_problem(
+             auto p = std::make_shared<FlowProblem>(flow::make_problem(
                  std::move(width), std::move(has_bias), std::move(slopes), x, X.shape(0),
                  Y.data(), Y.shape(1), flow::Loss(loss), std::move(precond)));
+             flow::set_ties(*p, std::move(tie_offsets), std::move(tie_members),
+                            std::move(tie_coef), std::move(tie_precond));
+             return p;
            }),
            py::arg("width"), py::arg("has_bias"), py::arg("slopes"), py::arg("X"), py::arg("Y"),
-           py::arg("loss"), py::arg("precond"))
+           py::arg("loss"), py::arg("precond"), py::arg("tie_offsets") = std::vector<int64_t>{},
+           py::arg("tie_members") = std::vector<int64_t>{},
+           py::arg("tie_coef") = std::vector<double>{},
+           py::arg("tie_precond") = std::vector<double>{})
       .def_property_readonly("n_params", [](const FlowProblem& p) { return p.n_params; })
       .def_property_readonly("n", [](const FlowProblem& p) { return p.n; });
 

@@ -41,7 +41,7 @@ def ntk(model: Any, X: Any, *, parameterization: str = "standard",
 
     {trainable}
     """
-    fm = parse_model(model)
+    fm = parse_model(model, X)
     mask = trainable_mask(fm, resolve_trainable(fm, trainable))
     Xa = as_float_matrix(X, fm.widths[0], np.dtype(np.float64), "X")
     check_finite(Xa, "X")
@@ -49,9 +49,9 @@ def ntk(model: Any, X: Any, *, parameterization: str = "standard",
     problem = fm.build_problem(Xa, np.zeros((n, k)), "mse", parameterization)
     from . import _core
 
-    keep = mask > 0
-    J = _core.flow_output_jacobian(problem, fm.theta0())[:, keep]
-    K = (J * fm.precond(parameterization)[keep]) @ J.T
+    J, weight = fm.reduce_columns(_core.flow_output_jacobian(problem, fm.theta0()), mask,
+                                  parameterization)
+    K = (J * weight) @ J.T
     return K if k == 1 else K.reshape(n, k, n, k)
 
 
@@ -59,7 +59,7 @@ def sample_grad_norms(model: Any, X: Any, y: Any, *, loss: str,
                       trainable: Any = None) -> np.ndarray:
     """``|grad_theta loss(f(x_i), y_i)|`` over the trainable parameters, for each sample
     (shape ``(n,)``); ``trainable`` as in :func:`ntk`."""
-    fm = parse_model(model)
+    fm = parse_model(model, X)
     return _sample_grad_norms(fm, fm.theta0(), X, y, loss, resolve_trainable(fm, trainable))
 
 
@@ -70,9 +70,8 @@ def _sample_grad_norms(fm: FlowModel, theta: np.ndarray, X: Any, y: Any, loss: s
     from . import _core
 
     G = _core.flow_sample_gradients(problem, np.ascontiguousarray(theta, dtype=np.float64))
-    # d loss / d theta = coef * d loss / d entry: the standard preconditioner is coef^2 (1
-    # for a plain MLP, whose entries are its parameters)
-    weight = fm.precond("standard") * trainable_mask(fm, trainable)
+    # per trained parameter (a traced model's: the sum over its entries, times coef)
+    G, weight = fm.reduce_columns(G, trainable_mask(fm, trainable), "standard")
     return np.sqrt((G * G) @ weight)
 
 

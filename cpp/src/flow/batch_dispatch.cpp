@@ -101,7 +101,10 @@ void run(const FlowProblem& p, BatchWorkspace& ws, const double* theta,
   }
   // One pass sums the partials and unpacks them (cheaper than each thread unpacking its
   // own and the caller adding those up).
-  if (gradient) unpack_gradient(p, ws.scratch, T, out);
+  if (gradient) {
+    unpack_gradient(p, ws.scratch, T, out);
+    if (p.has_ties()) apply_ties(p, out);
+  }
   if (ws.need_loss) {
     double total = 0;
     for (int t = 0; t < T; ++t) total += ws.scratch[t].loss;

@@ -10,6 +10,38 @@
 
 namespace regionlab::flow {
 
+void apply_ties(const FlowProblem& p, double* v) {
+  const int64_t classes = int64_t(p.tie_offsets.size()) - 1;
+  for (int64_t c = 0; c < classes; ++c) {
+    const int64_t b = p.tie_offsets[size_t(c)], e = p.tie_offsets[size_t(c) + 1];
+    double s = 0;
+    for (int64_t m = b; m < e; ++m) s += p.tie_coef[size_t(m)] * v[p.tie_members[size_t(m)]];
+    const double scale = p.tie_precond[size_t(c)] * s;
+    for (int64_t m = b; m < e; ++m) v[p.tie_members[size_t(m)]] = p.tie_coef[size_t(m)] * scale;
+  }
+}
+
+void set_ties(FlowProblem& p, std::vector<int64_t> offsets, std::vector<int64_t> members,
+              std::vector<double> coef, std::vector<double> class_precond) {
+  if (offsets.empty()) offsets.push_back(0);
+  const int64_t classes = int64_t(offsets.size()) - 1;
+  if (offsets.front() != 0 || offsets.back() != int64_t(members.size()) ||
+      coef.size() != members.size() || int64_t(class_precond.size()) != classes)
+    throw InvalidInput("tie classes: offsets, members, coefficients and preconditioners disagree");
+  std::vector<uint8_t> seen(size_t(p.n_params), 0);
+  for (int64_t c = 0; c < classes; ++c)
+    if (offsets[size_t(c) + 1] <= offsets[size_t(c)]) throw InvalidInput("tie classes must not be empty");
+  for (int64_t m : members) {
+    if (m < 0 || m >= p.n_params || seen[size_t(m)]) throw InvalidInput("tie members must be distinct entries");
+    if (p.precond[size_t(m)] != 1.0) throw InvalidInput("tied entries need preconditioner 1");
+    seen[size_t(m)] = 1;
+  }
+  p.tie_offsets = std::move(offsets);
+  p.tie_members = std::move(members);
+  p.tie_coef = std::move(coef);
+  p.tie_precond = std::move(class_precond);
+}
+
 int64_t FlowProblem::max_width() const {
   return *std::max_element(width.begin(), width.end());
 }

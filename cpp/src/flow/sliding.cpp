@@ -41,7 +41,7 @@ bool solve_small(std::vector<double>& A, std::vector<double>& b, int64_t m) {
 // f is affine in the sliding slopes (exactly so for one hidden layer): f(s) = f + sum_k
 // (s_k - s_k^cur) u_k with u_k = df/ds_k, and dz_k/dt = J_k . f(s). Solve dz/dt = 0.
 bool FlowField::solve_sliding(const double* theta, double* f) {
-  bool all_first = p.n_layers() == 2;
+  bool all_first = p.n_layers() == 2 && !p.has_ties();  // the fast path assumes untied rows
   for (const SlidingPair& sp : sliding_) all_first &= sp.pair.layer == 0;
   return all_first ? solve_sliding_two_layer(theta, f) : solve_sliding_general(theta, f);
 }
@@ -120,6 +120,7 @@ bool FlowField::solve_sliding_general(const double* theta, double* f) {
     const double e = backprop_signal(p, theta, trace_, q.layer, q.neuron, scratch_);
     backward_from(p, theta, trace_, q.layer, q.neuron, e, u_[k].data(), scratch_);
     for (int64_t r = 0; r < P; ++r) u_[k][r] *= -p.precond[r];
+    if (p.has_ties()) apply_ties(p, u_[k].data());
   }
   sys_.assign(size_t(m * m), 0.0);
   rhs_.assign(size_t(m), 0.0);

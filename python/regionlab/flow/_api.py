@@ -111,7 +111,7 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
     - ``"mean_field"``: the output layer is scaled by ``1/m`` (``m`` its fan-in) and time by
       ``m``: ``P = 1/m`` on the output layer, ``m`` on every other layer.
     """
-    fm = parse_model(model)
+    fm = parse_model(model, X)
     if method not in _METHODS:
         raise ValueError(f"unknown method {method!r}; use one of {tuple(_METHODS)}")
     t_end = _positive(t_end, "t_end")
@@ -178,7 +178,7 @@ def gd(model: Any, X: Any, y: Any, *, loss: str, lr: float, steps: int,
     :func:`regionlab.flow.minibatches` lists the same batches (for a torch loop). With
     mini-batches and ``events=True``, each step also runs a forward pass over all samples.
     """
-    fm = parse_model(model)
+    fm = parse_model(model, X)
     lr = _positive(lr, "lr")
     steps = _count(steps, "steps", 0)
     record_every = max(1, steps // 100) if record_every is None else _count(
@@ -186,6 +186,11 @@ def gd(model: Any, X: Any, y: Any, *, loss: str, lr: float, steps: int,
     momentum = _non_negative(momentum, "momentum")
     weight_decay = _non_negative(weight_decay, "weight_decay")
     names = resolve_trainable(fm, trainable)
+    if weight_decay and not fm.entries_are_parameters(trainable_mask(fm, names)):
+        raise ValueError(
+            "weight_decay on a traced model whose trained entries are not plainly its "
+            "parameters (a tied weight, a scaled or shifted entry) is not supported yet"
+        )
     Xa, Y = prepare_data(fm, X, y, loss)
     n = len(Xa)
     if batch_size is None:

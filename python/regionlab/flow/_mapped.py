@@ -60,7 +60,42 @@ class MappedFlowModel(FlowModel):
                 f"parameterization={parameterization!r} needs a plain nn.Sequential MLP (its "
                 "layers' fan-in); this model is traced, so use 'standard'"
             )
-        return self.pmap.coef ** 2
+        # an entry of a tied class is driven through apply_ties (precond 1 there)
+        return np.where(self._tied, 1.0, self.pmap.coef ** 2)
+
+    @property
+    def _tied(self) -> np.ndarray:
+        src = self.pmap.source
+        counts = np.bincount(src[src >= 0], minlength=self.pmap.theta.size)
+        return (src >= 0) & (counts[np.maximum(src, 0)] > 1)
+
+    def ties(self, mask):
+        """One class per trained parameter entry that feeds several entries."""
+        src = self.pmap.source
+        tied = self._tied & ((mask > 0) if mask is not None else True)
+        members = np.flatnonzero(tied)
+        order = np.argsort(src[members], kind="stable")
+        members = members[order]
+        ids = src[members]
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, int)
+        offsets = np.r_[starts, len(members)].astype(np.int64)
+        return (offsets.tolist(), members.tolist(), self.pmap.coef[members].tolist(),
+                [1.0] * (len(offsets) - 1))
+
+    def entries_are_parameters(self, mask) -> bool:
+        trained = mask > 0
+        return bool(not (self._tied & trained).any()
+                    and (self.pmap.coef[trained] == 1).all() and (self.pmap.const[trained] == 0).all())
+
+    def reduce_columns(self, J, mask, parameterization):
+        """Each trained parameter's column: the sum of its entries' columns, times coef."""
+        self.precond(parameterization)  # refuses the scalings a traced model cannot have
+        src = self.pmap.source
+        use = (src >= 0) & (mask > 0)
+        ids, col = np.unique(src[use], return_inverse=True)
+        Jr = np.zeros((J.shape[0], len(ids)))
+        np.add.at(Jr.T, col, (J[:, use] * self.pmap.coef[use]).T)
+        return Jr, np.ones(len(ids))
 
     def to_torch(self, flat: np.ndarray):
         import torch
@@ -74,8 +109,9 @@ class MappedFlowModel(FlowModel):
         return module
 
 
-def mapped_flow_model(model: Any) -> MappedFlowModel:
-    """The flow model of a traced torch model, or a TypeError saying why it cannot train."""
+def mapped_flow_model(model: Any, input_shape: Any = None) -> MappedFlowModel:
+    """The flow model of a traced torch model, or a TypeError saying why it cannot train
+    (``input_shape``: one input's shape, as the data gives it)."""
     import torch
 
     from .._torch_import import check_plain_module
@@ -85,7 +121,7 @@ def mapped_flow_model(model: Any) -> MappedFlowModel:
     check_plain_module(model)
 
     def lower(module):
-        net = from_torch(module, dtype=np.float64)
+        net = from_torch(module, input_shape=input_shape, dtype=np.float64)
         if net.has_max_groups:
             raise TypeError(
                 "gradient flow does not support max groups (maxout units, max pooling) yet; "
@@ -95,27 +131,8 @@ def mapped_flow_model(model: Any) -> MappedFlowModel:
 
     with torch.no_grad():
         stages, pmap = parameter_map(model, lower)
-    used = pmap.source[pmap.source >= 0]
-    if len(np.unique(used)) != len(used):
-        dup = np.unique(used)[np.bincount(used)[np.unique(used)] > 1][0]
-        name = _name_of(pmap, int(dup))
-        raise TypeError(
-            f"parameter {name} feeds several entries of the converted network (a tied "
-            "parameter: a convolution, or a module used twice); gradient flow does not sum "
-            "tied gradients yet, so it cannot train this model"
-        )
     layers = [FlowLayer(f"stage{k}.weight", f"stage{k}.bias", np.array(st.weight, dtype=np.float64),
                         np.array(st.bias, dtype=np.float64), np.array(st.negative_slope))
               for k, st in enumerate(stages)]
     requires_grad = {n: bool(p.requires_grad) for n, p in model.named_parameters()}
     return MappedFlowModel(layers, pmap, model, requires_grad)
-
-
-def _name_of(pmap: Any, index: int) -> str:
-    off = 0
-    for name, shape in zip(pmap.names, pmap.shapes):
-        size = int(np.prod(shape))
-        if index < off + size:
-            return f"{name}[{np.unravel_index(index - off, shape)}]"
-        off += size
-    return str(index)

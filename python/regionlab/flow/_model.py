@@ -127,6 +127,7 @@ class FlowModel:
         precond = self.precond(parameterization)
         if mask is not None:
             precond = precond * mask
+        offsets, members, coef, class_precond = self.ties(mask)
 
         return _core.FlowProblem(
             [int(w) for w in self.widths],
@@ -136,7 +137,25 @@ class FlowModel:
             Y,
             LOSSES[loss],
             precond,
+            offsets,
+            members,
+            coef,
+            class_precond,
         )
+
+    def entries_are_parameters(self, mask: np.ndarray) -> bool:
+        """Whether each trained entry is one parameter entry itself (weight decay on the
+        entries is then weight decay on the parameters)."""
+        return True
+
+    def ties(self, mask: Optional[np.ndarray]) -> tuple:
+        """Tied entries (see cpp FlowProblem::tie_offsets): none in a plain MLP."""
+        return [0], [], [], []
+
+    def reduce_columns(self, J: np.ndarray, mask: np.ndarray, parameterization: str) -> tuple:
+        """Columns of d/d entries -> (columns of d/d trained parameters, their precond)."""
+        keep = mask > 0
+        return J[:, keep], self.precond(parameterization)[keep]
 
     def to_torch(self, flat: np.ndarray):
         """A fresh torch module with the flat parameters loaded (float64)."""
@@ -181,8 +200,9 @@ class FlowModel:
         return nn.Sequential(*mods)
 
 
-def parse_model(model: Any) -> FlowModel:
-    """A FlowModel from a torch MLP or a PLNet; TypeError for anything else."""
+def parse_model(model: Any, X: Any = None) -> FlowModel:
+    """A FlowModel from a torch MLP or a PLNet; TypeError for anything else. ``X`` (the
+    data, optional) gives a traced model its input shape."""
     from ..net import PLNet
 
     if isinstance(model, PLNet):  # no requires_grad of its own: everything trains
@@ -209,7 +229,8 @@ def parse_model(model: Any) -> FlowModel:
         # stages, each entry tied to the model's own parameter
         from ._mapped import mapped_flow_model
 
-        return mapped_flow_model(model)
+        shape = tuple(np.shape(X)[1:]) if X is not None and len(np.shape(X)) > 1 else None
+        return mapped_flow_model(model, shape)
     return _parse_torch(model)
 
 

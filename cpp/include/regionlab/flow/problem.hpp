@@ -22,6 +22,13 @@ struct FlowProblem {
   std::vector<double> Y;               // n x width.back() (mse, cross_entropy one-hot) or n x 1
   Loss loss = Loss::mse;
   std::vector<double> precond;         // d theta/dt = -precond * grad L (diagonal)
+  // Tied entries: several entries of theta driven by one parameter of the source model,
+  // entry = const + coef * parameter (a convolution's weight, a module used twice). Class c
+  // holds tie_members[tie_offsets[c] .. tie_offsets[c+1]) with coefficients tie_coef (same
+  // positions), and moves as its parameter: d entry/dt = -tie_precond[c] coef sum_m coef_m
+  // dL/d entry_m. Members have precond 1 (apply_ties() turns -grad into that). Empty: none.
+  std::vector<int64_t> tie_offsets, tie_members;
+  std::vector<double> tie_coef, tie_precond;
 
   int64_t n_layers() const { return int64_t(width.size()) - 1; }
   int64_t out_dim() const { return width.back(); }
@@ -29,7 +36,16 @@ struct FlowProblem {
   bool kinked(int64_t layer, int64_t neuron) const {
     return negative_slope[layer][neuron] != 1.0;
   }
+  bool has_ties() const { return tie_offsets.size() > 1; }
 };
+
+// v holds -precond * grad L (what the kernel writes); on each tie class, replaces the
+// members' entries by the class's field (see FlowProblem::tie_offsets). Linear in v.
+void apply_ties(const FlowProblem& p, double* v);
+
+// Sets p's tie classes, checking them (members in range and distinct, precond 1 there).
+void set_ties(FlowProblem& p, std::vector<int64_t> offsets, std::vector<int64_t> members,
+              std::vector<double> coef, std::vector<double> class_precond);
 
 // Builds offsets and checks sizes; throws InvalidInput with a message on bad input.
 FlowProblem make_problem(std::vector<int64_t> width, std::vector<uint8_t> has_bias,
