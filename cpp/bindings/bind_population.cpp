@@ -1,5 +1,6 @@
 // The closed-form population loss of two-layer students (regionlab::population).
 #include "common.hpp"
+#include "regionlab/population/descent.hpp"
 #include "regionlab/population/kernel.hpp"
 
 namespace regionlab::bindings {
@@ -25,9 +26,69 @@ Args unpack(const CArray<double>& W, const CArray<double>& a, const CArray<doubl
   return out;
 }
 
+py::array_t<double> as_array(const std::vector<double>& v, std::vector<py::ssize_t> shape) {
+  py::array_t<double> out(shape);
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
 }  // namespace
 
 void bind_population(py::module_& m) {
+  m.def(
+      "population_descend",
+      [](const CArray<double>& W0, const CArray<double>& a0, const CArray<double>& V,
+         const CArray<double>& b, double alpha, double lr, int64_t max_steps, double tol,
+         bool train_a, int64_t record_every, int threads) {
+        if (W0.ndim() != 3 || a0.ndim() != 2 || a0.shape(0) != W0.shape(0) || a0.shape(1) != W0.shape(1))
+          throw py::value_error("population_descend: W0 (runs, k, d) and a0 (runs, k)");
+        if (V.ndim() != 2 || V.shape(1) != W0.shape(2) || b.ndim() != 1 || b.shape(0) != V.shape(0))
+          throw py::value_error("population_descend: V (k_teacher, d) and b (k_teacher)");
+        const int64_t runs = W0.shape(0), n = W0.shape(1), d = W0.shape(2);
+        const Teacher t = population::make_teacher(V.data(), b.data(), V.shape(0), d);
+        population::DescentOptions opt;
+        opt.lr = lr;
+        opt.max_steps = max_steps;
+        opt.tol = tol;
+        opt.train_a = train_a;
+        opt.record_every = record_every;
+        std::vector<population::DescentRun> out;
+        {
+          py::gil_scoped_release release;
+          out = population::descend_many(t, W0.data(), a0.data(), runs, n, alpha, opt,
+                                         threads > 0 ? threads : num_threads(),
+                                         python_interrupt_check());
+        }
+        py::array_t<double> W({runs, n, d}), a({runs, n}), loss(runs), gnorm(runs);
+        py::array_t<int64_t> steps(runs);
+        py::array_t<bool> converged(runs);
+        for (int64_t r = 0; r < runs; ++r) {
+          const auto& run = out[size_t(r)];
+          std::copy(run.W.begin(), run.W.end(), W.mutable_data() + r * n * d);
+          std::copy(run.a.begin(), run.a.end(), a.mutable_data() + r * n);
+          loss.mutable_data()[r] = run.loss;
+          gnorm.mutable_data()[r] = run.grad_norm;
+          steps.mutable_data()[r] = run.steps;
+          converged.mutable_data()[r] = run.converged;
+        }
+        py::dict res;
+        res["W"] = W; res["a"] = a; res["loss"] = loss; res["grad_norm"] = gnorm;
+        res["steps"] = steps; res["converged"] = converged;
+        if (runs == 1) {  // the records of a single run
+          const auto& run = out[0];
+          const auto k = py::ssize_t(run.rec_step.size());
+          res["rec_step"] = py::array_t<int64_t>(k, run.rec_step.data());
+          res["rec_loss"] = as_array(run.rec_loss, {k});
+          res["rec_grad_norm"] = as_array(run.rec_grad_norm, {k});
+          res["rec_W"] = as_array(run.rec_W, {k, n, d});
+          res["rec_a"] = as_array(run.rec_a, {k, n});
+        }
+        return res;
+      },
+      py::arg("W0"), py::arg("a0"), py::arg("V"), py::arg("b"), py::arg("alpha"), py::arg("lr"),
+      py::arg("max_steps"), py::arg("tol"), py::arg("train_a"), py::arg("record_every"),
+      py::arg("threads"),
+      "Gradient descent on the population loss, runs spread over threads.");
   m.def(
       "population_gradient",
       [](const CArray<double>& W, const CArray<double>& a, const CArray<double>& V,

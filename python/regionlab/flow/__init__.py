@@ -9,7 +9,8 @@
 
 from ._api import distance, gd, integrate
 from ._batches import minibatches
+from ._population import PopulationRuns, PopulationTrajectory, population
 from ._trajectory import EVENT_DTYPE, SLIDING_DTYPE, Trajectory
 
 __all__ = ["integrate", "gd", "distance", "minibatches", "Trajectory", "EVENT_DTYPE",
-           "SLIDING_DTYPE"]
+           "SLIDING_DTYPE", "population", "PopulationTrajectory", "PopulationRuns"]

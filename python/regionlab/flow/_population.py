@@ -1,0 +1,147 @@
+"""Teacher-student training on the exact Gaussian population loss (closed form, C++).
+
+    traj = rl.flow.population(W0, teacher, lr=0.5, steps=10_000, tol=1e-9)   # one run
+    runs = rl.flow.population(W0_batch, teacher, lr=0.5, steps=10_000, tol=1e-9)
+
+A 2-D ``W0`` ``(k, d)`` is one run and gives a :class:`PopulationTrajectory`; a 3-D
+``W0_batch`` ``(runs, k, d)`` gives a :class:`PopulationRuns` table, the runs spread over
+all cores (``threads=``). Gradient descent only for now: the population gradient *flow*
+(``t_end=``) comes with the shared ODE layer (issue 12, item 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._population import student_arrays
+
+__all__ = ["population", "PopulationTrajectory", "PopulationRuns", "classify"]
+
+KINDS = ("global", "spurious", "saddle", "not converged")
+
+
+@dataclass
+class PopulationTrajectory:
+    """One gradient-descent run: records at steps ``step`` (times ``t = step * lr``),
+    always the start and the end. ``params[i]`` is ``{"W": (k, d), "a": (k,)}``."""
+
+    t: np.ndarray
+    step: np.ndarray
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    W: np.ndarray  # (records, k, d)
+    a: np.ndarray  # (records, k)
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def params(self) -> list:
+        return [{"W": self.W[i], "a": self.a[i]} for i in range(len(self.t))]
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+@dataclass
+class PopulationRuns:
+    """A table, one row per run: final ``W`` ``(runs, k, d)`` and ``a``, ``loss``,
+    ``grad_norm``, ``eig_min``/``eig_max`` of the loss's Hessian in ``W`` at the end,
+    ``steps`` and ``kind`` (see :func:`classify`); ``thresholds`` says how kinds were told."""
+
+    W: np.ndarray
+    a: np.ndarray
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    eig_min: np.ndarray
+    eig_max: np.ndarray
+    steps: np.ndarray
+    kind: np.ndarray
+    thresholds: dict
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+    def counts(self) -> dict:
+        """How many runs ended as each kind."""
+        return {k: int((self.kind == k).sum()) for k in KINDS}
+
+    def to_pandas(self):
+        import pandas as pd
+
+        return pd.DataFrame({
+            "loss": self.loss, "grad_norm": self.grad_norm, "eig_min": self.eig_min,
+            "eig_max": self.eig_max, "steps": self.steps, "kind": self.kind,
+        })
+
+
+def classify(loss, grad_norm, eig_min, *, tol: float, global_loss: float, eig_tol: float) -> np.ndarray:
+    """Each run's kind: ``"not converged"`` when ``grad_norm >= tol``; else ``"global"``
+    when ``loss < global_loss``; else ``"saddle"`` when ``eig_min < -eig_tol`` (a direction
+    of descent); else ``"spurious"`` (a local minimum with positive loss)."""
+    loss, grad_norm, eig_min = (np.asarray(v, dtype=np.float64) for v in (loss, grad_norm, eig_min))
+    kind = np.full(loss.shape, "spurious", dtype=object)
+    kind[eig_min < -eig_tol] = "saddle"
+    kind[loss < global_loss] = "global"
+    kind[~(grad_norm < tol)] = "not converged"
+    return kind.astype(str)
+
+
+def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
+               negative_slope: float = 0.0, lr: float | None = None, steps: int | None = None,
+               tol: float = 0.0, t_end: float | None = None, record_every: int = 0,
+               global_loss: float = 1e-8, eig_tol: float = 1e-8, threads: int | None = None):
+    """Gradient descent on the exact population loss ``F`` (``rl.metrics.population_loss``).
+
+    ``W0``: ``(k, d)`` for one run, ``(runs, k, d)`` for many. ``a``: the output weights
+    (default ones), fixed unless ``train_a``. Each step ``W <- W - lr dF/dW`` until
+    ``|grad F| < tol`` or ``steps`` steps. One run returns a :class:`PopulationTrajectory`
+    (records every ``record_every`` steps, 0: start and end); many return a
+    :class:`PopulationRuns` table with the Hessian's extreme eigenvalues at the end (of
+    ``W``, ``a`` held fixed) and each run's kind (:func:`classify` with ``tol``,
+    ``global_loss`` and ``eig_tol``).
+    """
+    if t_end is not None:
+        raise ValueError(
+            "population gradient flow (t_end=) is not available yet; use gradient descent "
+            "with lr= and steps= (a small lr follows the flow)"
+        )
+    if lr is None or steps is None:
+        raise ValueError("population: give lr= and steps= (gradient descent)")
+    from .. import _core
+    from ..metrics import population_hessian
+
+    W0 = np.asarray(W0, dtype=np.float64)
+    single = W0.ndim == 2
+    batch = W0[None] if single else W0
+    if batch.ndim != 3:
+        raise ValueError(f"population: W0 must be (k, d) or (runs, k, d), got shape {W0.shape}")
+    rows = []
+    for W in batch:  # validated like the metrics (shapes, finiteness, the teacher)
+        _, a_run, alpha = student_arrays(W, teacher, a, negative_slope, "population")
+        rows.append(a_run)
+    A = np.ascontiguousarray(np.stack(rows))
+    steps = int(steps)
+    if isinstance(steps, bool) or steps < 0:
+        raise ValueError(f"population: steps must be a non-negative int, got {steps}")
+    res = _core.population_descend(np.ascontiguousarray(batch), A, teacher.V, teacher.b, alpha,
+                                   float(lr), steps, float(tol), bool(train_a), int(record_every),
+                                   0 if threads is None else int(threads))
+    stats = {"lr": float(lr), "tol": float(tol), "train_a": bool(train_a),
+             "negative_slope": alpha}
+    if single:
+        st = res["rec_step"]
+        return PopulationTrajectory(st * float(lr), st, res["rec_loss"], res["rec_grad_norm"],
+                                    res["rec_W"], res["rec_a"],
+                                    {**stats, "steps": int(res["steps"][0]),
+                                     "converged": bool(res["converged"][0])})
+    eigs = [np.linalg.eigvalsh(population_hessian(W, teacher, av, negative_slope=alpha))
+            for W, av in zip(res["W"], res["a"])]
+    eig_min = np.array([e[0] for e in eigs])
+    eig_max = np.array([e[-1] for e in eigs])
+    kind = classify(res["loss"], res["grad_norm"], eig_min, tol=tol if tol > 0 else np.inf,
+                    global_loss=global_loss, eig_tol=eig_tol)
+    return PopulationRuns(res["W"], res["a"], res["loss"], res["grad_norm"], eig_min, eig_max,
+                          res["steps"], kind,
+                          {"tol": float(tol), "global_loss": global_loss, "eig_tol": eig_tol})

@@ -1,0 +1,91 @@
+"""Gradient descent on the population loss: against a plain loop over an independent
+autograd gradient, batch against single runs, and the run classification."""
+
+import numpy as np
+import pytest
+
+import regionlab as rl
+from test_population import torch_loss
+
+
+def autograd_gd(W0, a, teacher, lr, steps, alpha=0.0):
+    torch = pytest.importorskip("torch")
+    W = torch.tensor(W0)
+    t = lambda x: torch.tensor(np.asarray(x, dtype=np.float64))  # noqa: E731
+    for _ in range(steps):
+        W.requires_grad_(True)
+        (g,) = torch.autograd.grad(torch_loss(W, t(a), t(teacher.V), t(teacher.b), alpha), W)
+        W = (W - lr * g).detach()
+    return W.numpy()
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.1])
+def test_descent_equals_a_plain_loop(alpha):
+    rng = np.random.default_rng(0)
+    teacher = rl.teachers.gaussian_relu(3)
+    W0 = rng.standard_normal((4, 3)) / np.sqrt(3)
+    a = np.ones(4)
+    traj = rl.flow.population(W0, teacher, a=a, lr=0.3, steps=25, negative_slope=alpha, record_every=5)
+    np.testing.assert_allclose(traj.W[-1], autograd_gd(W0, a, teacher, 0.3, 25, alpha), atol=1e-12)
+    assert list(traj.step) == [0, 5, 10, 15, 20, 25]
+    np.testing.assert_allclose(traj.t, traj.step * 0.3)
+    assert traj.loss[0] == pytest.approx(rl.metrics.population_loss(W0, teacher, a, negative_slope=alpha))
+    assert np.all(np.diff(traj.loss) <= 1e-15)  # a small step descends
+    np.testing.assert_array_equal(traj.params[-1]["W"], traj.W[-1])
+
+
+def test_training_a_follows_the_joint_gradient():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    teacher = rl.teachers.gaussian_relu(rng.standard_normal((2, 3)), b=[1.0, -1.0])
+    W0, a0 = rng.standard_normal((3, 3)), rng.standard_normal(3)
+    ours = rl.flow.population(W0, teacher, a=a0, lr=0.05, steps=30, train_a=True)
+    t = lambda x: torch.tensor(np.asarray(x, dtype=np.float64))  # noqa: E731
+    W, a = t(W0), t(a0)
+    for _ in range(30):
+        W.requires_grad_(True)
+        a.requires_grad_(True)
+        gW, ga = torch.autograd.grad(torch_loss(W, a, t(teacher.V), t(teacher.b), 0.0), (W, a))
+        W, a = (W - 0.05 * gW).detach(), (a - 0.05 * ga).detach()
+    np.testing.assert_allclose(ours.W[-1], W.numpy(), atol=1e-12)
+    np.testing.assert_allclose(ours.a[-1], a.numpy(), atol=1e-12)
+    fixed = rl.flow.population(W0, teacher, a=a0, lr=0.05, steps=30)
+    np.testing.assert_array_equal(fixed.a[-1], a0)
+
+
+def test_many_runs_equal_single_runs_for_any_thread_count():
+    rng = np.random.default_rng(2)
+    k = 4
+    teacher = rl.teachers.gaussian_relu(k)
+    W0 = rng.standard_normal((6, k, k)) / np.sqrt(k)
+    table = rl.flow.population(W0, teacher, lr=5 / k, steps=3000, tol=1e-9, threads=2)
+    one = rl.flow.population(W0, teacher, lr=5 / k, steps=3000, tol=1e-9, threads=1)
+    np.testing.assert_array_equal(table.W, one.W)
+    for r in range(len(W0)):
+        single = rl.flow.population(W0[r], teacher, lr=5 / k, steps=3000, tol=1e-9)
+        np.testing.assert_array_equal(table.W[r], single.W[-1])
+        assert table.steps[r] == single.stats["steps"]
+    # k = 4: every run of Safran & Shamir's protocol converges, almost all to the teacher
+    assert set(table.kind) <= {"global", "spurious"}
+    g = table.kind == "global"
+    assert (table.loss[g] < 1e-8).all() and (table.eig_min[g] > -1e-8).all()
+    assert len(table) == 6 and sum(table.counts().values()) == 6
+
+
+def test_classification_thresholds():
+    kind = rl.flow._population.classify(
+        loss=[0.0, 0.1, 0.1, 0.1], grad_norm=[0, 0, 0, 1.0], eig_min=[0.0, 0.5, -0.2, 0.1],
+        tol=1e-9, global_loss=1e-8, eig_tol=1e-8)
+    assert list(kind) == ["global", "spurious", "saddle", "not converged"]
+
+
+def test_population_argument_errors():
+    teacher = rl.teachers.gaussian_relu(3)
+    with pytest.raises(ValueError, match="t_end"):
+        rl.flow.population(np.eye(3), teacher, t_end=10.0)
+    with pytest.raises(ValueError, match="lr= and steps="):
+        rl.flow.population(np.eye(3), teacher, lr=0.1)
+    with pytest.raises(ValueError, match=r"\(runs, k, d\)"):
+        rl.flow.population(np.zeros(3), teacher, lr=0.1, steps=3)
+    with pytest.raises(ValueError, match="lr"):
+        rl.flow.population(np.eye(3), teacher, lr=-1.0, steps=3)
