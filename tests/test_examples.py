@@ -31,3 +31,14 @@ def test_plane_through_three_inputs(tmp_path):
     ).stdout
     assert "epoch   1" in out
     assert (tmp_path / "plane_through_three_inputs.png").stat().st_size > 20_000
+
+
+def test_spurious_minima_census_quick(tmp_path):
+    """Safran & Shamir's percentages: the published value lies in our 95% interval."""
+    pytest.importorskip("matplotlib")
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "spurious_minima_census.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert "inside our 95% interval for 3 of 3 values of k" in out
+    assert (tmp_path / "spurious_minima_census.png").stat().st_size > 10_000
