@@ -51,14 +51,6 @@ double kernel(const Pair& p) {
   return p.nw * p.nv * (p.sin_t + (kPi - p.t) * p.cos_t) / (2 * kPi);
 }
 
-// out += scale * d k(w, v) / dw = scale * (|v| sin t u + (pi - t) v) / (2 pi).
-void add_kernel_gradient(const Pair& p, const double* w, const double* v, int64_t d, double scale,
-                         double* out) {
-  if (p.zero || scale == 0) return;
-  const double cu = scale * p.nv * p.sin_t / (p.nw * 2 * kPi), cv = scale * (kPi - p.t) / (2 * kPi);
-  for (int64_t c = 0; c < d; ++c) out[c] += cu * w[c] + cv * v[c];
-}
-
 // H (d x d block, row stride ld) += scale * d^2 k / dw^2
 //   = scale |v| sin t / (2 pi |w|) (I - u u^T + m m^T),  m: the unit vector along v's part
 //   orthogonal to u.
@@ -122,48 +114,125 @@ Teacher make_teacher(const double* V, const double* b, int64_t k, int64_t d) {
 
 double loss(const Teacher& t, const Student& s) { return gradient(t, s, nullptr, nullptr); }
 
-double gradient(const Teacher& t, const Student& s, double* gW, double* ga) {
-  check(t, s);
-  const int64_t n = s.n, d = t.d;
-  const double al = s.alpha, relu_part = 1.0 - al;
-  std::vector<double> perp;
-  if (gW) std::fill(gW, gW + n * d, 0.0);
-  if (ga) std::fill(ga, ga + n, 0.0);
-  double F = t.self_term;
+// Every pair (row i of A, row j of B): the kernel k(a_i, b_j) and its gradient in a_i,
+// cu a_i + cv b_j. The angle comes from the Gram entry where that is accurate (|cos| <
+// 0.99), else from b_j's component orthogonal to a_i, computed explicitly. Zero rows give
+// k = cu = cv = 0 (relu'(0) = 0). With `same` (B is A) the diagonal holds k(a, a) = |a|^2/2
+// and no gradient terms (the caller adds the self term).
+void pair_terms(const double* A, const double* na, int64_t n, const double* B, const double* nb,
+                int64_t m, int64_t d, const double* G, bool same, double* K, double* cu, double* cv,
+                std::vector<double>& perp) {
   for (int64_t i = 0; i < n; ++i) {
-    const double* wi = s.W + i * d;
-    const double ai = s.a[i];
-    double dFda = 0;
-    // student-student: 1/2 sum_ii' a_i a_i' K_ss(w_i, w_i')
-    for (int64_t l = 0; l < n; ++l) {
-      const double* wl = s.W + l * d;
-      const Pair p = pair_of(wi, wl, d, perp);
-      const double Kss = relu_part * relu_part * kernel(p) + al * dot(wi, wl, d);
-      F += 0.5 * ai * s.a[l] * Kss;
-      dFda += s.a[l] * Kss;
-      if (!gW) continue;
-      double* g = gW + i * d;
-      if (l == i) {  // d/dw of 1/2 a^2 K_ss(w, w) = 1/2 a^2 ((1-al)^2 |w|^2 / 2 + al |w|^2)
-        const double c = ai * ai * (0.5 * relu_part * relu_part + al);
-        for (int64_t q = 0; q < d; ++q) g[q] += c * wi[q];
+    for (int64_t j = same ? i : 0; j < m; ++j) {  // A with itself: the upper triangle, mirrored
+      const int64_t q = i * m + j;
+      K[q] = cu[q] = cv[q] = 0.0;
+      if (same) K[j * m + i] = cu[j * m + i] = cv[j * m + i] = 0.0;
+      if (na[i] == 0 || nb[j] == 0) continue;
+      if (same && i == j) {
+        K[q] = 0.5 * na[i] * na[i];
+        continue;
+      }
+      const double c = G[q] / (na[i] * nb[j]);
+      double t, sn, cs;
+      if (std::abs(c) < 0.99) {
+        cs = c;
+        t = std::acos(c);
+        sn = std::sqrt(1.0 - c * c);
       } else {
-        add_kernel_gradient(p, wi, wl, d, ai * s.a[l] * relu_part * relu_part, g);
-        for (int64_t q = 0; q < d; ++q) g[q] += ai * s.a[l] * al * wl[q];
+        const Pair p = pair_of(A + i * d, B + j * d, d, perp);
+        cs = p.cos_t;
+        sn = p.sin_t;
+        t = p.t;
+      }
+      K[q] = na[i] * nb[j] * (sn + (kPi - t) * cs) / (2 * kPi);
+      cu[q] = nb[j] * sn / (na[i] * 2 * kPi);
+      cv[q] = (kPi - t) / (2 * kPi);
+      if (same) {  // the angle is symmetric; cu swaps the norms
+        K[j * m + i] = K[q];
+        cu[j * m + i] = na[i] * sn / (nb[j] * 2 * kPi);
+        cv[j * m + i] = cv[q];
       }
     }
-    // student-teacher: - sum_ij a_i b_j K_sr(w_i, v_j)
-    for (int64_t j = 0; j < t.k; ++j) {
-      const double* vj = t.V.data() + j * d;
-      const Pair p = pair_of(wi, vj, d, perp);
-      const double Ksr = relu_part * kernel(p) + 0.5 * al * dot(wi, vj, d);
-      F -= ai * t.b[j] * Ksr;
-      dFda -= t.b[j] * Ksr;
-      if (!gW) continue;
-      double* g = gW + i * d;
-      add_kernel_gradient(p, wi, vj, d, -ai * t.b[j] * relu_part, g);
-      for (int64_t q = 0; q < d; ++q) g[q] -= ai * t.b[j] * 0.5 * al * vj[q];
+  }
+}
+
+// G = A B^T (n x m), rows of length d.
+void gram(const double* A, int64_t n, const double* B, int64_t m, int64_t d, double* G) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < m; ++j) G[i * m + j] = dot(A + i * d, B + j * d, d);
+}
+
+double gradient(const Teacher& t, const Student& s, double* gW, double* ga) {
+  check(t, s);
+  const int64_t n = s.n, d = t.d, k = t.k;
+  const double al = s.alpha, rp = 1.0 - al, rp2 = rp * rp;
+  // Per-call scratch (a few n x (n + k) tables).
+  thread_local std::vector<double> buf, perp;
+  buf.resize(size_t(2 * n + k + 8 * n * (n + k)));
+  double* nw = buf.data();
+  double* selfc = nw + n;  // row i's coefficient on w_i in dF/dw_i
+  double* nv = selfc + n;
+  double* Gww = nv + k;
+  double* Kww = Gww + n * n;
+  double* Uww = Kww + n * n;
+  double* Cww = Uww + n * n;
+  double* Gwv = Cww + n * n;
+  double* Kwv = Gwv + n * k;
+  double* Uwv = Kwv + n * k;
+  double* Cwv = Uwv + n * k;
+  const double* W = s.W;
+  const double* V = t.V.data();
+  const double* a = s.a;
+  const double* b = t.b.data();
+  gram(W, n, W, n, d, Gww);
+  gram(W, n, V, k, d, Gwv);
+  for (int64_t i = 0; i < n; ++i) nw[i] = std::sqrt(Gww[i * n + i]);
+  for (int64_t j = 0; j < k; ++j) nv[j] = std::sqrt(dot(V + j * d, V + j * d, d));
+  pair_terms(W, nw, n, W, nw, n, d, Gww, true, Kww, Uww, Cww, perp);
+  pair_terms(W, nw, n, V, nv, k, d, Gwv, false, Kwv, Uwv, Cwv, perp);
+
+  double F = t.self_term;
+  for (int64_t i = 0; i < n; ++i) {
+    double dFda = 0, self = a[i] * a[i] * (0.5 * rp2 + al);
+    for (int64_t l = 0; l < n; ++l) {
+      const double Kss = rp2 * Kww[i * n + l] + al * Gww[i * n + l];
+      F += 0.5 * a[i] * a[l] * Kss;
+      dFda += a[l] * Kss;
+      // the pair's gradient: cu w_i + cv w_l (kernel), al w_l (linear part); in E's row i
+      const double c = l == i ? 0.0 : a[i] * a[l];
+      self += c * rp2 * Uww[i * n + l];
+      Cww[i * n + l] = c * (rp2 * Cww[i * n + l] + al);
+    }
+    for (int64_t j = 0; j < k; ++j) {
+      const double Ksr = rp * Kwv[i * k + j] + 0.5 * al * Gwv[i * k + j];
+      F -= a[i] * b[j] * Ksr;
+      dFda -= b[j] * Ksr;
+      const double c = -a[i] * b[j];
+      self += c * rp * Uwv[i * k + j];
+      Cwv[i * k + j] = c * (rp * Cwv[i * k + j] + 0.5 * al);
     }
     if (ga) ga[i] = dFda;
+    selfc[i] = self;
+  }
+  if (gW) {
+    // gW = diag(self) W + E W + T V, E = Cww (zero diagonal), T = Cwv.
+    for (int64_t i = 0; i < n; ++i) {
+      double* g = gW + i * d;
+      const double si = selfc[i];
+      for (int64_t q = 0; q < d; ++q) g[q] = si * W[i * d + q];
+      for (int64_t l = 0; l < n; ++l) {
+        const double e = Cww[i * n + l];
+        if (e == 0) continue;
+        const double* wl = W + l * d;
+        for (int64_t q = 0; q < d; ++q) g[q] += e * wl[q];
+      }
+      for (int64_t j = 0; j < k; ++j) {
+        const double e = Cwv[i * k + j];
+        if (e == 0) continue;
+        const double* vj = V + j * d;
+        for (int64_t q = 0; q < d; ++q) g[q] += e * vj[q];
+      }
+    }
   }
   return F;
 }
