@@ -1,5 +1,6 @@
 """Bad input to the flow API gets a clear ValueError/TypeError; Ctrl-C stops a long flow."""
 
+import copy
 import signal
 import subprocess
 import sys
@@ -35,11 +36,20 @@ def test_not_a_model(setup):
         rl.flow.gd("model", X, y, loss="mse", lr=0.1, steps=1)
 
 
-def test_activation_before_linear(setup):
+def test_activation_before_linear_acts_on_the_inputs(setup):
+    """The IR makes the leading ReLU a fixed stage: only the Linear trains, as in torch."""
     _, X, y = setup
-    model = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(3, 1))
-    with pytest.raises(ValueError, match="before the first Linear"):
-        rl.flow.gd(model, X, y, loss="mse", lr=0.1, steps=1)
+    model = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(3, 1)).double()
+    ours = rl.flow.gd(model, X, y, loss="mse", lr=0.1, steps=5)
+    ref = copy.deepcopy(model)
+    opt = torch.optim.SGD(ref.parameters(), lr=0.1)
+    for _ in range(5):
+        opt.zero_grad()
+        (0.5 * (ref(torch.tensor(X)).reshape(-1) - torch.tensor(y)) ** 2).mean().backward()
+        opt.step()
+    assert set(ours.params[-1]) == {"1.weight", "1.bias"}
+    for name, p in ref.named_parameters():
+        np.testing.assert_allclose(ours.params[-1][name], p.detach().numpy(), atol=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -191,3 +191,19 @@ def test_models_the_map_cannot_train_are_refused():
     with pytest.raises(ValueError, match="standard"):
         rl.flow.integrate(ResidualMLP().double(), X, y, loss="logistic", t_end=0.1,
                           parameterization="ntk")
+
+
+def test_every_model_goes_through_the_ir_deep_linear_nets_keep_their_layers(tmp_path):
+    """Flow builds its problem from the PLNet (fold_linear=False): a deep linear network
+    keeps one stage per Linear, named by its parameters, and saves like any plain MLP."""
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 4, bias=False), nn.Dropout(0.5),
+                          nn.Linear(4, 1)).double().eval()
+    X, y = data()
+    traj = rl.flow.integrate(model, X, y, loss="logistic", t_end=0.3, rtol=1e-10, atol=1e-12)
+    assert traj.param_names == ["0.weight", "0.bias", "1.weight", "3.weight", "3.bias"]
+    ref, names, _ = autograd_flow(model, X, y, 0.3, set(traj.param_names))
+    np.testing.assert_allclose(np.concatenate([traj.params[-1][n].ravel() for n in names]), ref,
+                               atol=1e-7)
+    back = rl.load(traj.save(tmp_path / "deep_linear.npz"))
+    np.testing.assert_array_equal(back.params[-1]["1.weight"], traj.params[-1]["1.weight"])

@@ -92,7 +92,8 @@ class MaxGroups(nn.Module):
 
 
 # --------------------------------------------------------------------------- from_torch
-def from_torch(model: Any, input_shape: Any = None, dtype: Any = None) -> PLNet:
+def from_torch(model: Any, input_shape: Any = None, dtype: Any = None,
+               fold_linear: bool = True) -> PLNet:
     """Convert a ``torch.nn`` model into a :class:`PLNet`.
 
     ``model`` is an ``nn.Sequential`` (nested ones are fine) or a single supported module,
@@ -125,7 +126,7 @@ def from_torch(model: Any, input_shape: Any = None, dtype: Any = None) -> PLNet:
     for path, m in leaves:
         _check_fixed_map(m, path)
     shape = _input_shape(input_shape) if input_shape is not None else _infer_input_shape(leaves)
-    folder = _Folder(shape)
+    folder = _Folder(shape, fold_linear)
     with torch.no_grad():
         for (path, m), handler in zip(leaves, handlers):
             handler(folder, m, path)
@@ -302,8 +303,9 @@ class _Folder:
     running on its rows as a batch of inputs; ``At is None`` means the identity (``c == 0``).
     """
 
-    def __init__(self, shape: tuple[int, ...]):
+    def __init__(self, shape: tuple[int, ...], fold_linear: bool = True):
         self.shape = shape
+        self.fold_linear = fold_linear  # False: a Linear after pending affine maps starts a stage
         self.stages: list[Stage] = []
         self._start_block()
 
@@ -360,6 +362,12 @@ class _Folder:
         self.shape = (len(offsets) - 1,)
         self._start_block()
 
+    def boundary(self) -> None:
+        """Emit the pending affine map as a stage of identity units (no pattern bits)."""
+        shape = self.shape
+        self._emit(np.ones(self.dim))
+        self.shape = shape
+
     def finish(self) -> list[Stage]:
         if not self.is_identity or not self.stages:
             self._emit(np.ones(self.dim))
@@ -401,6 +409,8 @@ def _linear(f: _Folder, m: nn.Linear, where: str) -> None:
         )
     W = _tensor(m, "weight", where)
     b = _tensor(m, "bias", where) if m.bias is not None else None
+    if not f.fold_linear and not f.is_identity:
+        f.boundary()
     if f.is_identity and len(f.shape) == 1:  # shortcut: I @ W.T is W.T
         bias = b if b is not None else torch.zeros(m.out_features, dtype=_F64)
         f.set_pending(W.T.clone(), bias, (m.out_features,))

@@ -455,11 +455,16 @@ class PLNet:
         return plnet_to_torch(self)
 
 
-def from_torch(model: Any, input_shape: Iterable[int] | None = None, *, dtype: Any = None) -> PLNet:
-    """Convert a ``torch.nn.Module`` into a :class:`PLNet` (see :mod:`regionlab._torch_import`)."""
+def from_torch(model: Any, input_shape: Iterable[int] | None = None, *, dtype: Any = None,
+               fold_linear: bool = True) -> PLNet:
+    """Convert a ``torch.nn.Module`` into a :class:`PLNet` (see :mod:`regionlab._torch_import`).
+
+    ``fold_linear=False`` keeps a stage boundary (identity activations) before each
+    ``Linear`` of a chain that follows another affine layer without an activation between
+    (a deep linear network keeps its layers, as gradient flow needs them)."""
     from ._torch_import import from_torch as _from_torch
 
-    return _from_torch(model, input_shape=input_shape, dtype=dtype)
+    return _from_torch(model, input_shape=input_shape, dtype=dtype, fold_linear=fold_linear)
 
 
 def n_words(n_bits: int) -> int:

@@ -109,9 +109,13 @@ class MappedFlowModel(FlowModel):
         return module
 
 
-def mapped_flow_model(model: Any, input_shape: Any = None) -> MappedFlowModel:
-    """The flow model of a traced torch model, or a TypeError saying why it cannot train
-    (``input_shape``: one input's shape, as the data gives it)."""
+def flow_model_from_ir(model: Any, input_shape: Any = None) -> FlowModel:
+    """The flow model of a torch model, through its PLNet and parameter map, or a
+    TypeError saying why it cannot train (``input_shape``: one input's shape).
+
+    Where every stage is one ``Linear`` (its weight and bias, in order, unscaled) the result
+    is a plain :class:`FlowModel` named by those parameters (savable, every
+    parameterization); otherwise a :class:`MappedFlowModel`."""
     import torch
 
     from .._torch_import import check_plain_module
@@ -119,9 +123,19 @@ def mapped_flow_model(model: Any, input_shape: Any = None) -> MappedFlowModel:
     from ..net import from_torch
 
     check_plain_module(model)
+    # The model's own input size when it names one (its first Linear); the data's shape
+    # only where the model needs to be told (a convolution first): a mismatched X then
+    # gets the data's shape error, not the layer's.
+    try:
+        from_torch(model, dtype=np.float64, fold_linear=False)
+        shape = None
+    except ValueError:
+        if input_shape is None:
+            raise
+        shape = input_shape
 
     def lower(module):
-        net = from_torch(module, input_shape=input_shape, dtype=np.float64)
+        net = from_torch(module, input_shape=shape, dtype=np.float64, fold_linear=False)
         if net.has_max_groups:
             raise TypeError(
                 "gradient flow does not support max groups (maxout units, max pooling) yet; "
@@ -135,4 +149,48 @@ def mapped_flow_model(model: Any, input_shape: Any = None) -> MappedFlowModel:
                         np.array(st.bias, dtype=np.float64), np.array(st.negative_slope))
               for k, st in enumerate(stages)]
     requires_grad = {n: bool(p.requires_grad) for n, p in model.named_parameters()}
+    plain = _layer_names(stages, pmap)
+    if plain is not None:
+        for ly, (w_name, b_name) in zip(layers, plain):
+            ly.weight_name, ly.bias_name = w_name, b_name
+            if b_name is None:
+                ly.bias = None
+        return FlowModel(layers, template=model, requires_grad=requires_grad)
     return MappedFlowModel(layers, pmap, model, requires_grad)
+
+
+def _layer_names(stages: list, pmap: Any) -> list | None:
+    """Per stage, the (weight, bias or None) parameter names when each stage is exactly one
+    Linear's parameters in order (coefficient 1, no constant); else None."""
+    starts, off = {}, 0
+    for name, shape in zip(pmap.names, pmap.shapes):
+        starts[off] = (name, tuple(shape))
+        off += int(np.prod(shape))
+    out, e = [], 0
+    used = set()
+
+    def block(size: int, shape: tuple):
+        src = pmap.source[e : e + size]
+        if src[0] < 0 or src[0] not in starts or starts[src[0]][1] != shape:
+            return None
+        ok = (np.array_equal(src, src[0] + np.arange(size))
+              and (pmap.coef[e : e + size] == 1).all() and (pmap.const[e : e + size] == 0).all())
+        return starts[src[0]][0] if ok else None
+
+    for st in stages:
+        out_dim, in_dim = st.weight.shape
+        w = block(out_dim * in_dim, (out_dim, in_dim))
+        e += out_dim * in_dim
+        if w is None or w in used:
+            return None
+        bias_src = pmap.source[e : e + out_dim]
+        if (bias_src < 0).all() and (pmap.const[e : e + out_dim] == 0).all():
+            b = None
+        else:
+            b = block(out_dim, (out_dim,))
+            if b is None or b in used:
+                return None
+        e += out_dim
+        used.update({w, b} - {None})
+        out.append((w, b))
+    return out

@@ -21,7 +21,7 @@ from .._validate import as_float_matrix, check_finite, to_numpy
 
 LOSSES = {"mse": 0, "logistic": 1, "bce": 1, "exp": 2, "cross_entropy": 3}
 PARAMETERIZATIONS = ("standard", "ntk", "mean_field")
-_SUPPORTED = "Linear, ReLU, LeakyReLU, Identity (in an nn.Sequential), or a regionlab PLNet"
+_SUPPORTED = "any model rl.from_torch converts, without max units"
 
 
 def split_flat(flat: np.ndarray, names: list, shapes: list) -> dict:
@@ -201,9 +201,14 @@ class FlowModel:
 
 
 def parse_model(model: Any, X: Any = None) -> FlowModel:
-    """A FlowModel from a torch MLP or a PLNet; TypeError for anything else. ``X`` (the
-    data, optional) gives a traced model its input shape."""
+    """A FlowModel from a torch model or a PLNet; TypeError for anything else.
+
+    Every model goes through the IR: ``from_torch`` lowers it (``fold_linear=False``, so a
+    deep linear network keeps its layers) and a parameter map ties the stages' entries to
+    the model's parameters (``regionlab.flow._mapped``). ``X`` (the data, optional) gives
+    the model its input shape."""
     from ..net import PLNet
+    from ._mapped import flow_model_from_ir
 
     if isinstance(model, PLNet):  # no requires_grad of its own: everything trains
         if model.has_max_groups:
@@ -211,8 +216,7 @@ def parse_model(model: Any, X: Any = None) -> FlowModel:
                 "gradient flow does not support max groups (maxout units, max pooling) yet; "
                 "the geometry and counting engines do"
             )
-        template = model.to_torch().double()
-        fm = _parse_torch(template)
+        fm = flow_model_from_ir(model.to_torch().double(), None)
         fm.requires_grad = {}
         return fm
     try:
@@ -224,90 +228,8 @@ def parse_model(model: Any, X: Any = None) -> FlowModel:
             f"model must be a torch.nn.Module ({_SUPPORTED}) or a regionlab PLNet, "
             f"got {type(model).__name__}"
         )
-    if not _is_plain_mlp(model):
-        # residual blocks, torch.cat, functional calls...: the flow runs on the PLNet's
-        # stages, each entry tied to the model's own parameter
-        from ._mapped import mapped_flow_model
-
-        shape = tuple(np.shape(X)[1:]) if X is not None and len(np.shape(X)) > 1 else None
-        return mapped_flow_model(model, shape)
-    return _parse_torch(model)
-
-
-def _is_plain_mlp(model) -> bool:
-    """A (nested) Sequential of the layers _parse_torch reads."""
-    from torch import nn
-
-    from .._torch_import import PerNeuronLeakyReLU
-
-    plain = (nn.Linear, nn.Identity, nn.ReLU, nn.LeakyReLU, PerNeuronLeakyReLU)
-    return all(type(m) in plain for _, m in _leaves(model, "") if m is not None)
-
-
-def _leaves(module, prefix: str) -> list:
-    from torch import nn
-
-    if isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward:
-        out = []
-        for name, child in module._modules.items():
-            if child is None:
-                raise TypeError(f"{prefix + name} is None; remove it from the Sequential")
-            out.extend(_leaves(child, f"{prefix}{name}."))
-        return out
-    return [(prefix[:-1], module)]
-
-
-def _parse_torch(model) -> FlowModel:
-    from torch import nn
-
-    from .._torch_import import PerNeuronLeakyReLU, check_plain_module
-
-    check_plain_module(model)
-    layers: list = []
-    for path, m in _leaves(model, ""):
-        where = path or type(m).__name__
-        if isinstance(m, nn.Linear):
-            w = m.weight.detach().cpu().double().numpy().copy()
-            b = None if m.bias is None else m.bias.detach().cpu().double().numpy().copy()
-            pre = f"{path}." if path else ""
-            check_finite(w, f"{where}.weight")
-            if b is not None:
-                check_finite(b, f"{where}.bias")
-            layers.append(FlowLayer(pre + "weight", None if b is None else pre + "bias", w, b,
-                                    np.ones(w.shape[0])))
-            continue
-        if isinstance(m, nn.Identity):
-            continue
-        if isinstance(m, (nn.ReLU, nn.LeakyReLU, PerNeuronLeakyReLU)):
-            if not layers:
-                raise ValueError(f"{where} ({type(m).__name__}) comes before the first Linear; "
-                                 "the flow needs the model to start with a Linear layer")
-            if isinstance(m, nn.ReLU):
-                s = 0.0
-            elif isinstance(m, nn.LeakyReLU):
-                s = float(m.negative_slope)
-            else:
-                s = m.negative_slope.detach().cpu().double().numpy()
-            # Two activations in a row fold into one (positive homogeneity: slopes multiply).
-            layers[-1].slopes = layers[-1].slopes * s
-            continue
-        raise TypeError(
-            f"{where} is a {type(m).__name__}, which gradient flow does not support; "
-            f"supported: {_SUPPORTED}"
-        )
-    if not layers:
-        raise ValueError("the model has no Linear layer")
-    for k in range(1, len(layers)):
-        if layers[k].weight.shape[1] != layers[k - 1].weight.shape[0]:
-            raise ValueError(f"layer {k} takes {layers[k].weight.shape[1]} inputs but layer "
-                             f"{k - 1} has {layers[k - 1].weight.shape[0]} outputs")
-    names = dict(model.named_parameters())
-    for ly in layers:
-        for name in (ly.weight_name, ly.bias_name):
-            if name is not None and name not in names:
-                raise TypeError(f"parameter {name} not found in the model's named_parameters()")
-    requires_grad = {n: bool(p.requires_grad) for n, p in names.items()}
-    return FlowModel(layers, template=model, requires_grad=requires_grad)
+    shape = tuple(np.shape(X)[1:]) if X is not None and len(np.shape(X)) > 1 else None
+    return flow_model_from_ir(model, shape)
 
 
 def prepare_data(fm: FlowModel, X: Any, y: Any, loss: str):

@@ -566,6 +566,7 @@ class _ValueFolder:
         return self.value.dim
 
     is_identity = False
+    fold_linear = True  # a traced graph's affine maps always compose
 
     def affine(self, fn: Callable[[torch.Tensor, bool], torch.Tensor], where: str) -> None:
         try:
