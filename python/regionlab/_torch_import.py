@@ -93,7 +93,7 @@ class MaxGroups(nn.Module):
 
 # --------------------------------------------------------------------------- from_torch
 def from_torch(model: Any, input_shape: Any = None, dtype: Any = None,
-               fold_linear: bool = True) -> PLNet:
+               fold_linear: bool = True, _checked: bool = False) -> PLNet:
     """Convert a ``torch.nn`` model into a :class:`PLNet`.
 
     ``model`` is an ``nn.Sequential`` (nested ones are fine) or a single supported module,
@@ -112,7 +112,8 @@ def from_torch(model: Any, input_shape: Any = None, dtype: Any = None,
             f"from_torch expects a torch.nn.Module, got {type(model).__name__}; "
             "for numpy weights use PLNet.from_arrays"
         )
-    check_plain_module(model)
+    if not _checked:  # (a model already checked, lowered again with other values)
+        check_plain_module(model)
     leaves = _leaves(model, "model")
     out_dtype = _resolve_dtype(model, dtype)
     if not all(_has_handler(m) for _, m in leaves):

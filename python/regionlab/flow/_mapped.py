@@ -120,22 +120,15 @@ def flow_model_from_ir(model: Any, input_shape: Any = None) -> FlowModel:
 
     from .._torch_import import check_plain_module
     from ..ir.param_map import parameter_map
-    from ..net import from_torch
+    from .._torch_import import from_torch as _from_torch
 
     check_plain_module(model)
     # The model's own input size when it names one (its first Linear); the data's shape
     # only where the model needs to be told (a convolution first): a mismatched X then
     # gets the data's shape error, not the layer's.
-    try:
-        from_torch(model, dtype=np.float64, fold_linear=False)
-        shape = None
-    except ValueError:
-        if input_shape is None:
-            raise
-        shape = input_shape
-
-    def lower(module):
-        net = from_torch(module, input_shape=shape, dtype=np.float64, fold_linear=False)
+    def lower(module, shape, checked=True):
+        net = _from_torch(module, input_shape=shape, dtype=np.float64, fold_linear=False,
+                          _checked=checked)
         if net.has_max_groups:
             raise TypeError(
                 "gradient flow does not support max groups (maxout units, max pooling) yet; "
@@ -143,8 +136,15 @@ def flow_model_from_ir(model: Any, input_shape: Any = None) -> FlowModel:
             )
         return net.stages
 
+    try:
+        shape, own = None, lower(model, None)
+    except ValueError:
+        if input_shape is None:
+            raise
+        shape, own = input_shape, lower(model, input_shape)
+
     with torch.no_grad():
-        stages, pmap = parameter_map(model, lower)
+        stages, pmap = parameter_map(model, lambda m: lower(m, shape), stages=own)
     layers = [FlowLayer(f"stage{k}.weight", f"stage{k}.bias", np.array(st.weight, dtype=np.float64),
                         np.array(st.bias, dtype=np.float64), np.array(st.negative_slope))
               for k, st in enumerate(stages)]

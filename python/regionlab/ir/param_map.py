@@ -56,12 +56,17 @@ def flat_entries(stages) -> np.ndarray:
     return np.concatenate([np.concatenate([st.weight.ravel(), st.bias]) for st in stages])
 
 
-def parameter_map(model: Any, lower: Callable[[Any], list]) -> tuple[list, ParameterMap]:
-    """``(stages, map)`` of ``model``; ``lower(module)`` gives a module's float64 stages."""
+def parameter_map(model: Any, lower: Callable[[Any], list],
+                  stages: list | None = None) -> tuple[list, ParameterMap]:
+    """``(stages, map)`` of ``model``; ``lower(module)`` gives a module's float64 stages
+    (``stages``: the model's own, when already lowered)."""
     import torch
 
+    # Probe values go into a float64 copy: writing them into the model itself, even
+    # restored afterwards, would bump its parameters' autograd versions.
     probe = copy.deepcopy(model).double()
     params = list(probe.named_parameters())
+
     names = [n for n, _ in params]
     shapes = [tuple(p.shape) for _, p in params]
     sizes = [p.numel() for _, p in params]
@@ -77,7 +82,8 @@ def parameter_map(model: Any, lower: Callable[[Any], list]) -> tuple[list, Param
                 off += size
         return lower(probe)
 
-    stages = lowered(theta)
+    if stages is None:
+        stages = lowered(theta)
     zero, one = lowered(np.zeros(N)), lowered(np.ones(N))
     index = lowered(np.arange(1.0, N + 1.0))
     rnd = np.random.default_rng(0).standard_normal(N)
