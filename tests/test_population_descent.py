@@ -89,3 +89,24 @@ def test_population_argument_errors():
         rl.flow.population(np.zeros(3), teacher, lr=0.1, steps=3)
     with pytest.raises(ValueError, match="lr"):
         rl.flow.population(np.eye(3), teacher, lr=-1.0, steps=3)
+
+
+def test_an_executor_or_a_dask_cluster_gives_the_same_table():
+    from concurrent.futures import ThreadPoolExecutor
+
+    k = 4
+    teacher = rl.teachers.gaussian_relu(k)
+    W0 = np.random.default_rng(3).standard_normal((10, k, k)) / np.sqrt(k)
+    here = rl.flow.population(W0, teacher, lr=5 / k, steps=2000, tol=1e-9)
+    with ThreadPoolExecutor(2) as pool:
+        there = rl.flow.population(W0, teacher, lr=5 / k, steps=2000, tol=1e-9, client=pool, chunks=3)
+    for field in ("W", "a", "loss", "grad_norm", "eig_min", "eig_max", "steps", "kind"):
+        np.testing.assert_array_equal(getattr(there, field), getattr(here, field))
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        remote = rl.flow.population(W0, teacher, lr=5 / k, steps=2000, tol=1e-9, client=client)
+    for field in ("W", "loss", "eig_min", "kind"):
+        np.testing.assert_array_equal(getattr(remote, field), getattr(here, field))
+    with pytest.raises(TypeError, match="Executor"):
+        rl.flow.population(W0, teacher, lr=0.1, steps=2, client="not a client")

@@ -88,10 +88,46 @@ def classify(loss, grad_norm, eig_min, *, tol: float, global_loss: float, eig_to
     return kind.astype(str)
 
 
+def _run_chunk(W0: np.ndarray, A: np.ndarray, V: np.ndarray, b: np.ndarray, alpha: float,
+               lr: float, steps: int, tol: float, train_a: bool, record_every: int,
+               threads: int, eigs: bool) -> dict:
+    """Runs of one batch (in this process, or on a worker): the core's result, plus the
+    Hessian's extreme eigenvalues at the end when ``eigs``."""
+    from .. import _core
+    from ..metrics import population_hessian
+    from ..teachers import gaussian_relu
+
+    res = dict(_core.population_descend(np.ascontiguousarray(W0), np.ascontiguousarray(A), V, b,
+                                        alpha, lr, steps, tol, train_a, record_every, threads))
+    if eigs:
+        teacher = gaussian_relu(V, b)
+        ev = [np.linalg.eigvalsh(population_hessian(W, teacher, av, negative_slope=alpha))
+              for W, av in zip(res["W"], res["a"])]
+        res["eig_min"] = np.array([e[0] for e in ev])
+        res["eig_max"] = np.array([e[-1] for e in ev])
+    return res
+
+
+def _run_on(client: Any, W0: np.ndarray, A: np.ndarray, args: tuple, chunks: int | None) -> dict:
+    """The batch split into chunks of runs, submitted to ``client`` (a dask.distributed
+    Client or any concurrent.futures.Executor), gathered back in run order."""
+    if not callable(getattr(client, "submit", None)):
+        raise TypeError(f"client must be a dask.distributed Client or a concurrent.futures "
+                        f"Executor (something with .submit), got {type(client).__name__}")
+    runs = len(W0)
+    n_chunks = chunks or min(runs, 64)
+    bounds = np.linspace(0, runs, n_chunks + 1).astype(int)
+    futures = [client.submit(_run_chunk, W0[lo:hi], A[lo:hi], *args)
+               for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+    parts = [f.result() for f in futures]
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
 def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
                negative_slope: float = 0.0, lr: float | None = None, steps: int | None = None,
                tol: float = 0.0, t_end: float | None = None, record_every: int = 0,
-               global_loss: float = 1e-8, eig_tol: float = 1e-8, threads: int | None = None):
+               global_loss: float = 1e-8, eig_tol: float = 1e-8, threads: int | None = None,
+               client: Any = None, chunks: int | None = None):
     """Gradient descent on the exact population loss ``F`` (``rl.metrics.population_loss``).
 
     ``W0``: ``(k, d)`` for one run, ``(runs, k, d)`` for many. ``a``: the output weights
@@ -101,6 +137,11 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
     :class:`PopulationRuns` table with the Hessian's extreme eigenvalues at the end (of
     ``W``, ``a`` held fixed) and each run's kind (:func:`classify` with ``tol``,
     ``global_loss`` and ``eig_tol``).
+
+    ``client``: a ``dask.distributed`` ``Client`` or any ``concurrent.futures.Executor``
+    spreads a batch over its workers in ``chunks`` pieces (default: up to 64), each run on
+    one thread there; the table is the same as in-process (each run depends only on its
+    own ``W0``). Default: this process's threads.
     """
     if t_end is not None:
         raise ValueError(
@@ -109,9 +150,6 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
         )
     if lr is None or steps is None:
         raise ValueError("population: give lr= and steps= (gradient descent)")
-    from .. import _core
-    from ..metrics import population_hessian
-
     W0 = np.asarray(W0, dtype=np.float64)
     single = W0.ndim == 2
     batch = W0[None] if single else W0
@@ -125,9 +163,13 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
     steps = int(steps)
     if isinstance(steps, bool) or steps < 0:
         raise ValueError(f"population: steps must be a non-negative int, got {steps}")
-    res = _core.population_descend(np.ascontiguousarray(batch), A, teacher.V, teacher.b, alpha,
-                                   float(lr), steps, float(tol), bool(train_a), int(record_every),
-                                   0 if threads is None else int(threads))
+    V, b = np.array(teacher.V), np.array(teacher.b)
+    settings = (float(lr), steps, float(tol), bool(train_a), int(record_every))
+    if single or client is None:
+        res = _run_chunk(np.ascontiguousarray(batch), A, V, b, alpha, *settings,
+                         0 if threads is None else int(threads), not single)
+    else:
+        res = _run_on(client, np.ascontiguousarray(batch), A, (V, b, alpha, *settings, 1, True), chunks)
     stats = {"lr": float(lr), "tol": float(tol), "train_a": bool(train_a),
              "negative_slope": alpha}
     if single:
@@ -136,10 +178,7 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
                                     res["rec_W"], res["rec_a"],
                                     {**stats, "steps": int(res["steps"][0]),
                                      "converged": bool(res["converged"][0])})
-    eigs = [np.linalg.eigvalsh(population_hessian(W, teacher, av, negative_slope=alpha))
-            for W, av in zip(res["W"], res["a"])]
-    eig_min = np.array([e[0] for e in eigs])
-    eig_max = np.array([e[-1] for e in eigs])
+    eig_min, eig_max = res["eig_min"], res["eig_max"]
     kind = classify(res["loss"], res["grad_norm"], eig_min, tol=tol if tol > 0 else np.inf,
                     global_loss=global_loss, eig_tol=eig_tol)
     return PopulationRuns(res["W"], res["a"], res["loss"], res["grad_norm"], eig_min, eig_max,
