@@ -42,3 +42,19 @@ def test_spurious_minima_census_quick(tmp_path):
     ).stdout
     assert "inside our 95% interval for 3 of 3 values of k" in out
     assert (tmp_path / "spurious_minima_census.png").stat().st_size > 10_000
+
+
+def test_symmetric_minima_quick(tmp_path):
+    """Arjevani & Field: the spurious minima found are (k - 1, 1)-symmetric local minima."""
+    pytest.importorskip("matplotlib")
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "symmetric_minima.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rows = [line.split() for line in out.splitlines() if line.split() and line.split()[0] in ("7", "8")]
+    assert [r[0] for r in rows] == ["7", "8"]
+    for r in rows:
+        loss, eig_min, deviation = float(r[3]), float(r[4]), float(r[6])
+        assert loss > 1e-3 and eig_min > 0  # a spurious local minimum, not a saddle
+        assert deviation < 1e-6  # symmetric to the convergence tolerance
+    assert (tmp_path / "symmetric_minima.png").stat().st_size > 10_000
