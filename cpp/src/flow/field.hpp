@@ -11,8 +11,11 @@
 #include "regionlab/flow/batch_gradient.hpp"
 #include "regionlab/flow/integrate.hpp"
 #include "regionlab/flow/sample_ops.hpp"
+#include "../ode/dense_output.hpp"
 
 namespace regionlab::flow {
+
+using ode::DenseOutput;
 
 struct PairId {
   int64_t sample = -1, layer = -1, neuron = -1;
@@ -26,16 +29,6 @@ struct SlidingPair {
   double s_begin = 0, s_end = 0;  // s at the current step's start and end
 };
 
-// Dense output of one step: y(t0 + tau h) = r1 + tau (r2 + (1-tau) (r3 + tau (r4 + (1-tau) r5)))
-// (Hairer's form; r5 = 0 gives the cubic Hermite interpolant, r3 = r4 = r5 = 0 linear).
-struct DenseOutput {
-  std::vector<double> r1, r2, r3, r4, r5;
-  double t0 = 0, h = 0;
-  bool quartic = false, cubic = false;
-  void eval(double tau, double* out) const;
-  // Only entries [begin, end) of out.
-  void eval_range(double tau, double* out, int64_t begin, int64_t end) const;
-};
 
 class FlowField {
  public:
