@@ -81,10 +81,14 @@ def test_classification_thresholds():
 
 def test_population_argument_errors():
     teacher = rl.teachers.gaussian_relu(3)
-    with pytest.raises(ValueError, match="t_end"):
-        rl.flow.population(np.eye(3), teacher, t_end=10.0)
+    with pytest.raises(ValueError, match="not both"):
+        rl.flow.population(np.eye(3), teacher, t_end=10.0, lr=0.1)
     with pytest.raises(ValueError, match="lr= and steps="):
         rl.flow.population(np.eye(3), teacher, lr=0.1)
+    with pytest.raises(ValueError, match="t_end"):
+        rl.flow.population(np.eye(3), teacher, t_end=-1.0)
+    with pytest.raises(ValueError, match="t_eval"):
+        rl.flow.population(np.eye(3), teacher, t_end=1.0, t_eval=[0.5, 2.0])
     with pytest.raises(ValueError, match=r"\(runs, k, d\)"):
         rl.flow.population(np.zeros(3), teacher, lr=0.1, steps=3)
     with pytest.raises(ValueError, match="lr"):
@@ -110,3 +114,42 @@ def test_an_executor_or_a_dask_cluster_gives_the_same_table():
         np.testing.assert_array_equal(getattr(remote, field), getattr(here, field))
     with pytest.raises(TypeError, match="Executor"):
         rl.flow.population(W0, teacher, lr=0.1, steps=2, client="not a client")
+
+
+@pytest.mark.parametrize("train_a, alpha", [(False, 0.0), (True, 0.0), (False, 0.2)])
+def test_flow_equals_scipy_dop853(train_a, alpha):
+    """The population flow (shared ODE layer, Dormand-Prince) against scipy's DOP853 on the
+    same closed-form field, to 1e-8 in parameters, at every record time."""
+    from scipy.integrate import solve_ivp
+
+    k = 5
+    rng = np.random.default_rng(4)
+    teacher = rl.teachers.gaussian_relu(k)
+    W0, a0 = rng.normal(0, 1 / np.sqrt(k), (k, k)), 1 + 0.1 * rng.standard_normal(k)
+    times = np.linspace(0, 40, 9)
+    traj = rl.flow.population(W0, teacher, a=a0, t_end=40.0, rtol=1e-10, atol=1e-12, t_eval=times,
+                              train_a=train_a, negative_slope=alpha)
+
+    def field(_t, y):
+        W, a = y[: k * k].reshape(k, k), (y[k * k:] if train_a else a0)
+        gW, ga = rl.metrics.population_gradient(W, teacher, a, negative_slope=alpha, return_a=True)
+        return -np.concatenate([gW.ravel(), ga]) if train_a else -gW.ravel()
+
+    y0 = np.concatenate([W0.ravel(), a0]) if train_a else W0.ravel()
+    ref = solve_ivp(field, (0, 40), y0, method="DOP853", rtol=1e-12, atol=1e-14, t_eval=times)
+    np.testing.assert_allclose(traj.t, times)
+    np.testing.assert_allclose(traj.W.reshape(len(times), -1), ref.y[: k * k].T, atol=1e-8)
+    if train_a:
+        np.testing.assert_allclose(traj.a, ref.y[k * k:].T, atol=1e-8)
+    assert np.all(np.diff(traj.loss) <= 1e-12)  # the flow descends
+
+
+def test_flow_batches_classify_their_ends():
+    k = 4
+    teacher = rl.teachers.gaussian_relu(k)
+    W0 = np.random.default_rng(5).normal(0, 1 / np.sqrt(k), (4, k, k))
+    runs = rl.flow.population(W0, teacher, t_end=400.0, tol=1e-6)
+    single = rl.flow.population(W0[1], teacher, t_end=400.0)
+    np.testing.assert_array_equal(runs.W[1], single.W[-1])
+    assert set(runs.kind) <= {"global", "spurious", "not converged"}
+    assert (runs.loss[runs.kind == "global"] < 1e-8).all()

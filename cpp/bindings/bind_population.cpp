@@ -1,6 +1,7 @@
 // The closed-form population loss of two-layer students (regionlab::population).
 #include "common.hpp"
 #include "regionlab/population/descent.hpp"
+#include "regionlab/population/flow.hpp"
 #include "regionlab/population/kernel.hpp"
 
 namespace regionlab::bindings {
@@ -35,6 +36,60 @@ py::array_t<double> as_array(const std::vector<double>& v, std::vector<py::ssize
 }  // namespace
 
 void bind_population(py::module_& m) {
+  m.def(
+      "population_flow",
+      [](const CArray<double>& W0, const CArray<double>& a0, const CArray<double>& V,
+         const CArray<double>& b, double alpha, double t_end, double rtol, double atol,
+         bool train_a, int64_t max_steps, std::vector<double> record_times, int threads) {
+        if (W0.ndim() != 3 || a0.ndim() != 2 || a0.shape(0) != W0.shape(0) || a0.shape(1) != W0.shape(1))
+          throw py::value_error("population_flow: W0 (runs, k, d) and a0 (runs, k)");
+        if (V.ndim() != 2 || V.shape(1) != W0.shape(2) || b.ndim() != 1 || b.shape(0) != V.shape(0))
+          throw py::value_error("population_flow: V (k_teacher, d) and b (k_teacher)");
+        const int64_t runs = W0.shape(0), n = W0.shape(1), d = W0.shape(2);
+        const Teacher t = population::make_teacher(V.data(), b.data(), V.shape(0), d);
+        population::FlowOptions opt;
+        opt.t_end = t_end;
+        opt.rtol = rtol;
+        opt.atol = atol;
+        opt.train_a = train_a;
+        opt.max_steps = max_steps;
+        opt.record_times = std::move(record_times);
+        std::vector<population::FlowRun> out;
+        {
+          py::gil_scoped_release release;
+          out = population::flow_many(t, W0.data(), a0.data(), runs, n, alpha, opt,
+                                      threads > 0 ? threads : num_threads(), python_interrupt_check());
+        }
+        py::array_t<double> W({runs, n, d}), a({runs, n}), loss(runs), gnorm(runs);
+        py::array_t<int64_t> steps(runs), evals(runs);
+        for (int64_t r = 0; r < runs; ++r) {
+          const auto& run = out[size_t(r)];
+          std::copy(run.W.begin(), run.W.end(), W.mutable_data() + r * n * d);
+          std::copy(run.a.begin(), run.a.end(), a.mutable_data() + r * n);
+          loss.mutable_data()[r] = run.loss;
+          gnorm.mutable_data()[r] = run.grad_norm;
+          steps.mutable_data()[r] = run.steps;
+          evals.mutable_data()[r] = run.evaluations;
+        }
+        py::dict res;
+        res["W"] = W; res["a"] = a; res["loss"] = loss; res["grad_norm"] = gnorm;
+        res["steps"] = steps; res["evaluations"] = evals;
+        if (runs == 1) {
+          const auto& run = out[0];
+          const auto k = py::ssize_t(run.rec_t.size());
+          res["rec_t"] = as_array(run.rec_t, {k});
+          res["rec_loss"] = as_array(run.rec_loss, {k});
+          res["rec_grad_norm"] = as_array(run.rec_grad_norm, {k});
+          res["rec_W"] = as_array(run.rec_W, {k, n, d});
+          res["rec_a"] = as_array(run.rec_a, {k, n});
+          res["rejected"] = run.rejected;
+        }
+        return res;
+      },
+      py::arg("W0"), py::arg("a0"), py::arg("V"), py::arg("b"), py::arg("alpha"), py::arg("t_end"),
+      py::arg("rtol"), py::arg("atol"), py::arg("train_a"), py::arg("max_steps"),
+      py::arg("record_times"), py::arg("threads"),
+      "Gradient flow on the population loss (adaptive Dormand-Prince), runs over threads.");
   m.def(
       "population_descend",
       [](const CArray<double>& W0, const CArray<double>& a0, const CArray<double>& V,

@@ -5,8 +5,8 @@
 
 A 2-D ``W0`` ``(k, d)`` is one run and gives a :class:`PopulationTrajectory`; a 3-D
 ``W0_batch`` ``(runs, k, d)`` gives a :class:`PopulationRuns` table, the runs spread over
-all cores (``threads=``). Gradient descent only for now: the population gradient *flow*
-(``t_end=``) comes with the shared ODE layer (issue 12, item 1).
+all cores (``threads=``). ``t_end=`` instead of ``lr=``/``steps=`` runs the gradient flow
+(the shared ODE layer's adaptive Dormand-Prince, cpp/src/ode).
 """
 
 from __future__ import annotations
@@ -97,8 +97,14 @@ def _run_chunk(W0: np.ndarray, A: np.ndarray, V: np.ndarray, b: np.ndarray, alph
     from ..metrics import population_hessian
     from ..teachers import gaussian_relu
 
-    res = dict(_core.population_descend(np.ascontiguousarray(W0), np.ascontiguousarray(A), V, b,
-                                        alpha, lr, steps, tol, train_a, record_every, threads))
+    if isinstance(lr, tuple):  # gradient flow: ("flow", t_end, rtol, atol, record_times)
+        _, t_end, rtol, atol, times = lr
+        res = dict(_core.population_flow(np.ascontiguousarray(W0), np.ascontiguousarray(A), V, b,
+                                         alpha, t_end, rtol, atol, train_a, steps, list(times),
+                                         threads))
+    else:
+        res = dict(_core.population_descend(np.ascontiguousarray(W0), np.ascontiguousarray(A), V,
+                                            b, alpha, lr, steps, tol, train_a, record_every, threads))
     if eigs:
         teacher = gaussian_relu(V, b)
         ev = [np.linalg.eigvalsh(population_hessian(W, teacher, av, negative_slope=alpha))
@@ -127,8 +133,16 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
                negative_slope: float = 0.0, lr: float | None = None, steps: int | None = None,
                tol: float = 0.0, t_end: float | None = None, record_every: int = 0,
                global_loss: float = 1e-8, eig_tol: float = 1e-8, threads: int | None = None,
-               client: Any = None, chunks: int | None = None):
-    """Gradient descent on the exact population loss ``F`` (``rl.metrics.population_loss``).
+               client: Any = None, chunks: int | None = None, rtol: float = 1e-8,
+               atol: float = 1e-10, t_eval: Any = None, max_steps: int = 1_000_000):
+    """Gradient descent, or gradient flow, on the exact population loss ``F``
+    (``rl.metrics.population_loss``).
+
+    Flow (``t_end=``): ``dW/dt = -dF/dW`` (and ``a`` with ``train_a``) to ``t_end`` by the
+    shared ODE layer's adaptive Dormand-Prince 5(4) at ``rtol``/``atol``; one run records at
+    ``t_eval`` (default: ``record_every + 1`` (101) evenly spaced times) from the dense
+    output; a batch classifies its end points as descent does (``tol`` on the final
+    gradient norm; ``max_steps`` caps the steps of each run).
 
     ``W0``: ``(k, d)`` for one run, ``(runs, k, d)`` for many. ``a``: the output weights
     (default ones), fixed unless ``train_a``. Each step ``W <- W - lr dF/dW`` until
@@ -143,13 +157,11 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
     one thread there; the table is the same as in-process (each run depends only on its
     own ``W0``). Default: this process's threads.
     """
-    if t_end is not None:
-        raise ValueError(
-            "population gradient flow (t_end=) is not available yet; use gradient descent "
-            "with lr= and steps= (a small lr follows the flow)"
-        )
-    if lr is None or steps is None:
-        raise ValueError("population: give lr= and steps= (gradient descent)")
+    flow = t_end is not None
+    if flow and lr is not None:
+        raise ValueError("population: give t_end= (gradient flow) or lr= and steps= (descent), not both")
+    if not flow and (lr is None or steps is None):
+        raise ValueError("population: give lr= and steps= (gradient descent) or t_end= (flow)")
     W0 = np.asarray(W0, dtype=np.float64)
     single = W0.ndim == 2
     batch = W0[None] if single else W0
@@ -160,23 +172,41 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
         _, a_run, alpha = student_arrays(W, teacher, a, negative_slope, "population")
         rows.append(a_run)
     A = np.ascontiguousarray(np.stack(rows))
-    steps = int(steps)
-    if isinstance(steps, bool) or steps < 0:
-        raise ValueError(f"population: steps must be a non-negative int, got {steps}")
     V, b = np.array(teacher.V), np.array(teacher.b)
-    settings = (float(lr), steps, float(tol), bool(train_a), int(record_every))
+    if flow:
+        t_end = float(t_end)
+        if not (t_end > 0 and np.isfinite(t_end)):
+            raise ValueError(f"population: t_end must be positive and finite, got {t_end}")
+        times = np.linspace(0.0, t_end, (record_every or 100) + 1) if t_eval is None else \
+            np.sort(np.asarray(t_eval, dtype=np.float64))
+        if len(times) and (times[0] < 0 or times[-1] > t_end):
+            raise ValueError("population: t_eval must lie in [0, t_end]")
+        lr_or_flow: Any = ("flow", t_end, float(rtol), float(atol), times)
+        steps = int(max_steps)
+    else:
+        steps = int(steps)
+        if isinstance(steps, bool) or steps < 0:
+            raise ValueError(f"population: steps must be a non-negative int, got {steps}")
+        lr_or_flow = float(lr)
+    settings = (lr_or_flow, steps, float(tol), bool(train_a), int(record_every))
     if single or client is None:
         res = _run_chunk(np.ascontiguousarray(batch), A, V, b, alpha, *settings,
                          0 if threads is None else int(threads), not single)
     else:
         res = _run_on(client, np.ascontiguousarray(batch), A, (V, b, alpha, *settings, 1, True), chunks)
-    stats = {"lr": float(lr), "tol": float(tol), "train_a": bool(train_a),
-             "negative_slope": alpha}
+    stats = {"tol": float(tol), "train_a": bool(train_a), "negative_slope": alpha}
+    if single and flow:
+        return PopulationTrajectory(res["rec_t"], np.arange(len(res["rec_t"])), res["rec_loss"],
+                                    res["rec_grad_norm"], res["rec_W"], res["rec_a"],
+                                    {**stats, "method": "dopri5", "t_end": t_end, "rtol": rtol,
+                                     "atol": atol, "steps": int(res["steps"][0]),
+                                     "rejected": int(res["rejected"]),
+                                     "evaluations": int(res["evaluations"][0])})
     if single:
         st = res["rec_step"]
         return PopulationTrajectory(st * float(lr), st, res["rec_loss"], res["rec_grad_norm"],
                                     res["rec_W"], res["rec_a"],
-                                    {**stats, "steps": int(res["steps"][0]),
+                                    {**stats, "lr": float(lr), "steps": int(res["steps"][0]),
                                      "converged": bool(res["converged"][0])})
     eig_min, eig_max = res["eig_min"], res["eig_max"]
     kind = classify(res["loss"], res["grad_norm"], eig_min, tol=tol if tol > 0 else np.inf,
