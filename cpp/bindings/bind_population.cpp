@@ -33,6 +33,41 @@ py::array_t<double> as_array(const std::vector<double>& v, std::vector<py::ssize
   return out;
 }
 
+// A batch of runs: W0 (runs, k, d), a0 (runs, k) and the teacher, checked.
+struct Batch {
+  int64_t runs, n, d;
+  Teacher teacher;
+};
+
+Batch unpack_batch(const CArray<double>& W0, const CArray<double>& a0, const CArray<double>& V,
+                   const CArray<double>& b, const char* what) {
+  if (W0.ndim() != 3 || a0.ndim() != 2 || a0.shape(0) != W0.shape(0) || a0.shape(1) != W0.shape(1))
+    throw py::value_error(std::string(what) + ": W0 (runs, k, d) and a0 (runs, k)");
+  if (V.ndim() != 2 || V.shape(1) != W0.shape(2) || b.ndim() != 1 || b.shape(0) != V.shape(0))
+    throw py::value_error(std::string(what) + ": V (k_teacher, d) and b (k_teacher)");
+  return Batch{W0.shape(0), W0.shape(1), W0.shape(2),
+               population::make_teacher(V.data(), b.data(), V.shape(0), W0.shape(2))};
+}
+
+// The runs' end points, stacked: W, a, loss, grad_norm, steps (DescentRun or FlowRun).
+template <class Run>
+py::dict stack_ends(const std::vector<Run>& out, const Batch& bt) {
+  const int64_t runs = bt.runs, n = bt.n, d = bt.d;
+  py::array_t<double> W({runs, n, d}), a({runs, n}), loss(runs), gnorm(runs);
+  py::array_t<int64_t> steps(runs);
+  for (int64_t r = 0; r < runs; ++r) {
+    const auto& run = out[size_t(r)];
+    std::copy(run.W.begin(), run.W.end(), W.mutable_data() + r * n * d);
+    std::copy(run.a.begin(), run.a.end(), a.mutable_data() + r * n);
+    loss.mutable_data()[r] = run.loss;
+    gnorm.mutable_data()[r] = run.grad_norm;
+    steps.mutable_data()[r] = run.steps;
+  }
+  py::dict res;
+  res["W"] = W; res["a"] = a; res["loss"] = loss; res["grad_norm"] = gnorm; res["steps"] = steps;
+  return res;
+}
+
 }  // namespace
 
 void bind_population(py::module_& m) {
@@ -41,12 +76,9 @@ void bind_population(py::module_& m) {
       [](const CArray<double>& W0, const CArray<double>& a0, const CArray<double>& V,
          const CArray<double>& b, double alpha, double t_end, double rtol, double atol,
          bool train_a, int64_t max_steps, std::vector<double> record_times, int threads) {
-        if (W0.ndim() != 3 || a0.ndim() != 2 || a0.shape(0) != W0.shape(0) || a0.shape(1) != W0.shape(1))
-          throw py::value_error("population_flow: W0 (runs, k, d) and a0 (runs, k)");
-        if (V.ndim() != 2 || V.shape(1) != W0.shape(2) || b.ndim() != 1 || b.shape(0) != V.shape(0))
-          throw py::value_error("population_flow: V (k_teacher, d) and b (k_teacher)");
-        const int64_t runs = W0.shape(0), n = W0.shape(1), d = W0.shape(2);
-        const Teacher t = population::make_teacher(V.data(), b.data(), V.shape(0), d);
+        const Batch bt = unpack_batch(W0, a0, V, b, "population_flow");
+        const int64_t runs = bt.runs, n = bt.n, d = bt.d;
+        const Teacher& t = bt.teacher;
         population::FlowOptions opt;
         opt.t_end = t_end;
         opt.rtol = rtol;
@@ -60,20 +92,10 @@ void bind_population(py::module_& m) {
           out = population::flow_many(t, W0.data(), a0.data(), runs, n, alpha, opt,
                                       threads > 0 ? threads : num_threads(), python_interrupt_check());
         }
-        py::array_t<double> W({runs, n, d}), a({runs, n}), loss(runs), gnorm(runs);
-        py::array_t<int64_t> steps(runs), evals(runs);
-        for (int64_t r = 0; r < runs; ++r) {
-          const auto& run = out[size_t(r)];
-          std::copy(run.W.begin(), run.W.end(), W.mutable_data() + r * n * d);
-          std::copy(run.a.begin(), run.a.end(), a.mutable_data() + r * n);
-          loss.mutable_data()[r] = run.loss;
-          gnorm.mutable_data()[r] = run.grad_norm;
-          steps.mutable_data()[r] = run.steps;
-          evals.mutable_data()[r] = run.evaluations;
-        }
-        py::dict res;
-        res["W"] = W; res["a"] = a; res["loss"] = loss; res["grad_norm"] = gnorm;
-        res["steps"] = steps; res["evaluations"] = evals;
+        py::dict res = stack_ends(out, bt);
+        py::array_t<int64_t> evals(runs);
+        for (int64_t r = 0; r < runs; ++r) evals.mutable_data()[r] = out[size_t(r)].evaluations;
+        res["evaluations"] = evals;
         if (runs == 1) {
           const auto& run = out[0];
           const auto k = py::ssize_t(run.rec_t.size());
@@ -95,12 +117,9 @@ void bind_population(py::module_& m) {
       [](const CArray<double>& W0, const CArray<double>& a0, const CArray<double>& V,
          const CArray<double>& b, double alpha, double lr, int64_t max_steps, double tol,
          bool train_a, int64_t record_every, int threads) {
-        if (W0.ndim() != 3 || a0.ndim() != 2 || a0.shape(0) != W0.shape(0) || a0.shape(1) != W0.shape(1))
-          throw py::value_error("population_descend: W0 (runs, k, d) and a0 (runs, k)");
-        if (V.ndim() != 2 || V.shape(1) != W0.shape(2) || b.ndim() != 1 || b.shape(0) != V.shape(0))
-          throw py::value_error("population_descend: V (k_teacher, d) and b (k_teacher)");
-        const int64_t runs = W0.shape(0), n = W0.shape(1), d = W0.shape(2);
-        const Teacher t = population::make_teacher(V.data(), b.data(), V.shape(0), d);
+        const Batch bt = unpack_batch(W0, a0, V, b, "population_descend");
+        const int64_t runs = bt.runs, n = bt.n, d = bt.d;
+        const Teacher& t = bt.teacher;
         population::DescentOptions opt;
         opt.lr = lr;
         opt.max_steps = max_steps;
@@ -114,21 +133,10 @@ void bind_population(py::module_& m) {
                                          threads > 0 ? threads : num_threads(),
                                          python_interrupt_check());
         }
-        py::array_t<double> W({runs, n, d}), a({runs, n}), loss(runs), gnorm(runs);
-        py::array_t<int64_t> steps(runs);
+        py::dict res = stack_ends(out, bt);
         py::array_t<bool> converged(runs);
-        for (int64_t r = 0; r < runs; ++r) {
-          const auto& run = out[size_t(r)];
-          std::copy(run.W.begin(), run.W.end(), W.mutable_data() + r * n * d);
-          std::copy(run.a.begin(), run.a.end(), a.mutable_data() + r * n);
-          loss.mutable_data()[r] = run.loss;
-          gnorm.mutable_data()[r] = run.grad_norm;
-          steps.mutable_data()[r] = run.steps;
-          converged.mutable_data()[r] = run.converged;
-        }
-        py::dict res;
-        res["W"] = W; res["a"] = a; res["loss"] = loss; res["grad_norm"] = gnorm;
-        res["steps"] = steps; res["converged"] = converged;
+        for (int64_t r = 0; r < runs; ++r) converged.mutable_data()[r] = out[size_t(r)].converged;
+        res["converged"] = converged;
         if (runs == 1) {  // the records of a single run
           const auto& run = out[0];
           const auto k = py::ssize_t(run.rec_step.size());
