@@ -153,3 +153,22 @@ def test_flow_batches_classify_their_ends():
     np.testing.assert_array_equal(runs.W[1], single.W[-1])
     assert set(runs.kind) <= {"global", "spurious", "not converged"}
     assert (runs.loss[runs.kind == "global"] < 1e-8).all()
+
+
+def test_a_torch_student_is_keyed_by_its_state_dict():
+    torch = pytest.importorskip("torch")
+    k = 3
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(k, k, bias=False), torch.nn.LeakyReLU(0.1),
+                                torch.nn.Linear(k, 1, bias=False)).double()
+    model[2].weight.requires_grad_(False)
+    teacher = rl.teachers.gaussian_relu(k)
+    traj = rl.flow.population(model, teacher, lr=0.2, steps=50)
+    same = rl.flow.population(model[0].weight.detach().numpy(), teacher, a=model[2].weight.detach().numpy()[0],
+                              negative_slope=0.1, lr=0.2, steps=50)
+    assert set(traj.params[-1]) == {"0.weight", "2.weight"}
+    np.testing.assert_array_equal(traj.params[-1]["0.weight"], same.W[-1])
+    assert traj.params[-1]["2.weight"].shape == (1, k)
+    np.testing.assert_array_equal(traj.params[-1]["2.weight"][0], model[2].weight.detach().numpy()[0])
+    with pytest.raises(TypeError, match="torch student"):
+        rl.flow.population(torch.nn.Linear(3, 3), teacher, lr=0.1, steps=2)

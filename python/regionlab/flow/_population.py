@@ -35,10 +35,14 @@ class PopulationTrajectory:
     W: np.ndarray  # (records, k, d)
     a: np.ndarray  # (records, k)
     stats: dict = field(default_factory=dict)
+    # a torch student's state_dict names for W and a (then shaped like its Linear weights)
+    names: tuple = ("W", "a")
 
     @property
     def params(self) -> list:
-        return [{"W": self.W[i], "a": self.a[i]} for i in range(len(self.t))]
+        w, a = self.names
+        shape = (1, -1) if a != "a" else (-1,)
+        return [{w: self.W[i], a: self.a[i].reshape(shape)} for i in range(len(self.t))]
 
     def __len__(self) -> int:
         return len(self.t)
@@ -162,6 +166,9 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
         raise ValueError("population: give t_end= (gradient flow) or lr= and steps= (descent), not both")
     if not flow and (lr is None or steps is None):
         raise ValueError("population: give lr= and steps= (gradient descent) or t_end= (flow)")
+    names = ("W", "a")
+    if _is_torch_module(W0):
+        W0, a, negative_slope, train_a, names = _torch_student(W0, a, negative_slope, train_a)
     W0 = np.asarray(W0, dtype=np.float64)
     single = W0.ndim == 2
     batch = W0[None] if single else W0
@@ -197,7 +204,8 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
     stats = {"tol": float(tol), "train_a": bool(train_a), "negative_slope": alpha}
     if single and flow:
         return PopulationTrajectory(res["rec_t"], np.arange(len(res["rec_t"])), res["rec_loss"],
-                                    res["rec_grad_norm"], res["rec_W"], res["rec_a"],
+                                    res["rec_grad_norm"], res["rec_W"], res["rec_a"], names=names,
+                                    stats=
                                     {**stats, "method": "dopri5", "t_end": t_end, "rtol": rtol,
                                      "atol": atol, "steps": int(res["steps"][0]),
                                      "rejected": int(res["rejected"]),
@@ -205,8 +213,8 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
     if single:
         st = res["rec_step"]
         return PopulationTrajectory(st * float(lr), st, res["rec_loss"], res["rec_grad_norm"],
-                                    res["rec_W"], res["rec_a"],
-                                    {**stats, "lr": float(lr), "steps": int(res["steps"][0]),
+                                    res["rec_W"], res["rec_a"], names=names,
+                                    stats={**stats, "lr": float(lr), "steps": int(res["steps"][0]),
                                      "converged": bool(res["converged"][0])})
     eig_min, eig_max = res["eig_min"], res["eig_max"]
     kind = classify(res["loss"], res["grad_norm"], eig_min, tol=tol if tol > 0 else np.inf,
@@ -214,3 +222,32 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
     return PopulationRuns(res["W"], res["a"], res["loss"], res["grad_norm"], eig_min, eig_max,
                           res["steps"], kind,
                           {"tol": float(tol), "global_loss": global_loss, "eig_tol": eig_tol})
+
+
+def _is_torch_module(obj: Any) -> bool:
+    return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(obj).__mro__)
+
+
+def _torch_student(model: Any, a: Any, negative_slope: float, train_a: bool):
+    """``(W, a, slope, train_a, names)`` of a torch student ``Linear(d, k, bias=False)`` ->
+    ``ReLU``/``LeakyReLU`` -> ``Linear(k, 1, bias=False)``; ``a`` trains when its weight
+    requires grad (or ``train_a``)."""
+    from torch import nn
+
+    mods = [m for m in model.children()] if isinstance(model, nn.Sequential) else []
+    ok = (len(mods) == 3 and isinstance(mods[0], nn.Linear) and isinstance(mods[2], nn.Linear)
+          and mods[0].bias is None and mods[2].bias is None and mods[2].out_features == 1
+          and type(mods[1]) in (nn.ReLU, nn.LeakyReLU))
+    if not ok:
+        raise TypeError(
+            "population: a torch student must be nn.Sequential(nn.Linear(d, k, bias=False), "
+            "nn.ReLU() or nn.LeakyReLU(s), nn.Linear(k, 1, bias=False)) (no output bias yet); "
+            "or pass W0 as an array"
+        )
+    if a is not None:
+        raise ValueError("population: a torch student carries its own a (its last Linear's weight)")
+    names = [n for n, _ in model.named_parameters()]
+    slope = float(mods[1].negative_slope) if isinstance(mods[1], nn.LeakyReLU) else 0.0
+    W = mods[0].weight.detach().cpu().double().numpy()
+    a_w = mods[2].weight.detach().cpu().double().numpy().reshape(-1)
+    return W, a_w, slope, bool(train_a or mods[2].weight.requires_grad), (names[0], names[1])
