@@ -130,3 +130,19 @@ def test_teacher_and_argument_checks():
         rl.metrics.population_loss(np.ones((2, 3)), "teacher")
     with pytest.raises(ValueError, match="NaN"):
         rl.metrics.population_loss(np.full((2, 3), np.nan), t)
+
+
+@pytest.mark.parametrize("inputs", ["gaussian", "uniform"])
+def test_linear_teacher_data_respect_the_margin(inputs):
+    t = rl.teachers.linear(d=5, margin=0.2, inputs=inputs, seed=1)
+    X, y = t.sample(500, seed=2)
+    dist = X @ t.w / np.linalg.norm(t.w)
+    assert X.shape == (500, 5) and (np.abs(dist) >= 0.2).all()
+    np.testing.assert_array_equal(y, np.sign(dist))
+    if inputs == "uniform":
+        assert (np.abs(X) <= 1).all()
+    np.testing.assert_array_equal(t.sample(500, seed=2)[0], X)  # seeded
+    with pytest.raises(ValueError, match="margin"):
+        rl.teachers.linear(d=3, margin=5.0, inputs="uniform")
+    with pytest.raises(ValueError, match="inputs"):
+        rl.teachers.linear(d=3, inputs="cauchy")

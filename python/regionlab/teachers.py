@@ -2,6 +2,8 @@
 
 :func:`gaussian_relu` is the teacher of the closed-form population loss
 (``rl.metrics.population_loss``): ``g(x) = sum_j b_j relu(v_j . x)`` with ``x ~ N(0, I_d)``.
+:func:`linear` is a data teacher for the data-driven flow: labels ``sign(w* . x)`` with a
+margin (linearly separable data, as in Sarussi, Brutzkus & Globerson 2021).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 
 from ._validate import check_finite
 
-__all__ = ["GaussianReLUTeacher", "gaussian_relu"]
+__all__ = ["GaussianReLUTeacher", "gaussian_relu", "LinearTeacher", "linear"]
 
 
 @dataclass(frozen=True)
@@ -69,3 +71,57 @@ def gaussian_relu(V: Any = None, b: Any = None, *, d: int | None = None) -> Gaus
     V.setflags(write=False)
     b.setflags(write=False)
     return GaussianReLUTeacher(V, b)
+
+
+@dataclass(frozen=True)
+class LinearTeacher:
+    """Labels ``sign(w . x)`` (+-1) on Gaussian or uniform inputs, every sample at least
+    ``margin`` from the hyperplane (``|w . x| / |w| >= margin``)."""
+
+    w: np.ndarray
+    margin: float
+    inputs: str
+
+    @property
+    def d(self) -> int:
+        return int(self.w.shape[0])
+
+    def __call__(self, X: Any) -> np.ndarray:
+        return np.where(np.asarray(X, dtype=np.float64) @ self.w > 0, 1.0, -1.0)
+
+    def sample(self, n: int, seed: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` inputs (``N(0, I)``, or uniform on ``[-1, 1]^d``) outside the margin, and
+        their labels; samples inside the margin are redrawn."""
+        rng = np.random.default_rng(seed)
+        n = int(n)
+        unit = self.w / np.linalg.norm(self.w)
+        out = np.empty((0, self.d))
+        while len(out) < n:
+            m = 2 * (n - len(out)) + 16
+            X = rng.standard_normal((m, self.d)) if self.inputs == "gaussian" else rng.uniform(-1, 1, (m, self.d))
+            out = np.vstack([out, X[np.abs(X @ unit) >= self.margin]])
+        X = out[:n]
+        return X, self(X)
+
+
+def linear(w: Any = None, *, d: int | None = None, margin: float = 0.0, inputs: str = "gaussian",
+           seed: Any = None) -> LinearTeacher:
+    """A linear teacher ``sign(w* . x)``; ``w`` given, or drawn ``N(0, I_d)`` with ``d=`` and
+    ``seed=``. ``margin``: the smallest distance of a sample to the hyperplane;
+    ``inputs``: ``"gaussian"`` or ``"uniform"``."""
+    if inputs not in ("gaussian", "uniform"):
+        raise ValueError(f"linear: inputs must be 'gaussian' or 'uniform', got {inputs!r}")
+    if w is None:
+        if d is None:
+            raise ValueError("linear: give w (the teacher's direction) or d=")
+        w = np.random.default_rng(seed).standard_normal(int(d))
+    w = np.array(w, dtype=np.float64).reshape(-1)
+    check_finite(w, "w")
+    if not np.linalg.norm(w) > 0:
+        raise ValueError("linear: w must be nonzero")
+    margin = float(margin)
+    reach = np.inf if inputs == "gaussian" else float(np.abs(w).sum() / np.linalg.norm(w))
+    if not 0 <= margin < reach:
+        raise ValueError(f"linear: margin must be in [0, {reach:g}) for {inputs} inputs, got {margin}")
+    w.setflags(write=False)
+    return LinearTeacher(w, margin, inputs)
