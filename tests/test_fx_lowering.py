@@ -313,3 +313,84 @@ def test_unsupported_graph_operations_name_the_node():
 
     with pytest.raises(TypeError, match="trace"):
         rl.from_torch(Branchy())
+
+
+class InPlace(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = nn.Linear(2, 4), nn.Linear(4, 4), nn.Linear(4, 1)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        h = self.a(x)
+        h.relu_()                  # the return value is dropped: h itself changes
+        g = self.b(h)
+        out = self.act(g)          # g itself becomes relu(g) too
+        return self.c(out + g + h)
+
+
+class AliasedAdd(nn.Module):
+    """`out` and `g` are one tensor; `g += h` changes both. torch.fx records a copy."""
+
+    def __init__(self):
+        super().__init__()
+        self.b, self.c = nn.Linear(2, 4), nn.Linear(4, 1)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        g = self.b(x)
+        out = self.act(g)
+        g += 1.0
+        return self.c(out + g)
+
+
+class MaxLater(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.c = nn.Linear(2, 4), nn.Linear(2, 3)
+
+    def forward(self, x):
+        m = self.a(x).max(dim=1, keepdim=True)  # read only after another activation
+        h = torch.relu(self.c(x))
+        return m.values + h
+
+
+@pytest.mark.parametrize("model_cls", [InPlace, MaxLater])
+def test_in_place_ops_and_values_read_after_later_stages(model_cls):
+    """Regressions: in-place activations were lowered as copies, and a max's values were
+    read in a stale basis after a later stage."""
+    torch.manual_seed(0)
+    agree_with_torch(model_cls().eval(), torch.randn(300, 2))
+
+
+def test_the_stages_do_not_depend_on_parameter_values():
+    """Regression: an output layer equal to the identity was dropped as a 'trivial' stage,
+    so the flow never trained it."""
+    class Net(nn.Module):
+        def __init__(self, scale):
+            super().__init__()
+            torch.manual_seed(0)
+            self.a, self.o = nn.Linear(2, 2), nn.Linear(2, 2, bias=False)
+            with torch.no_grad():
+                self.o.weight.copy_(scale * torch.eye(2))
+
+        def forward(self, x):
+            return self.o(F.relu(self.a(x)))
+
+    assert len(rl.from_torch(Net(1.0)).stages) == len(rl.from_torch(Net(0.5)).stages) == 2
+    X = np.random.default_rng(0).standard_normal((8, 2))
+    y = np.random.default_rng(1).standard_normal((8, 2))
+    traj = rl.flow.gd(Net(1.0).double(), X, y, lr=0.1, steps=20, loss="mse")
+    ref = Net(1.0).double()
+    opt = torch.optim.SGD(ref.parameters(), lr=0.1)
+    for _ in range(20):
+        opt.zero_grad()
+        (0.5 * ((ref(torch.tensor(X)) - torch.tensor(y)) ** 2).sum(1)).mean().backward()
+        opt.step()
+    for name, p in ref.named_parameters():
+        np.testing.assert_allclose(traj.params[-1][name], p.detach().numpy(), atol=1e-12)
+
+
+def test_a_trace_that_is_not_the_model_is_refused():
+    with pytest.raises(TypeError, match="in-place"):
+        rl.from_torch(AliasedAdd().eval())

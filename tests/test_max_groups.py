@@ -161,3 +161,30 @@ def test_a_first_stage_max_group_keeps_its_groups_in_any_slice(rng):
     b = rl.plane(net, [0, 0], [1, 0], [0, 1], extent=(-0.5, 1.5, -1.25, 0.75))
     assert a.n_regions == b.n_regions
     np.testing.assert_array_equal(np.sort(a.patterns, axis=0), np.sort(b.patterns, axis=0))
+
+
+def test_more_groups_than_candidates_and_stages_after_a_max_stage(rng):
+    """Regressions: overlapping padded pool windows give more groups than affine outputs
+    (the kernel's buffers were sized by the outputs: heap corruption), and a stage after a
+    max stage read a buffer the max stage had just written its groups into."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 1), nn.MaxPool2d(2, stride=1, padding=1), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(18, 3)).double().eval()
+    net = rl.from_torch(model, input_shape=(1, 2, 2))
+    assert net.stages[0].out_features > net.stages[0].affine_features
+    X = rng.standard_normal((3000, 4))
+    with torch.no_grad():
+        expected = model(torch.from_numpy(X).reshape(-1, 1, 2, 2)).numpy()
+    np.testing.assert_allclose(net.forward(X), expected, rtol=1e-12, atol=1e-12)
+    out, bits = numpy_forward(net, X)
+    np.testing.assert_array_equal(net.patterns(X), bits)
+    assert rl.count_patterns(net, X).n_patterns == distinct_rows(bits)[0]
+    # a random max net with repeated candidates and a max stage in the middle
+    W1 = rng.standard_normal((3, 2))
+    st = rl.Stage.max_groups(W1, rng.standard_normal(3), [[0, 1], [1, 2], [0, 2], [2], [0, 1, 2]])
+    net2 = rl.PLNet([st, rl.Stage(rng.standard_normal((4, 5)), rng.standard_normal(4), np.zeros(4)),
+                     rl.Stage(rng.standard_normal((1, 4)), np.zeros(1), np.ones(1))])
+    np.testing.assert_allclose(net2.forward(X[:, :2]), numpy_forward(net2, X[:, :2])[0], rtol=1e-12,
+                               atol=1e-12)

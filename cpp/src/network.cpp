@@ -98,7 +98,10 @@ Network<T>::Network(const std::vector<const T*>& weights, const std::vector<cons
 
 template <class T>
 int64_t Network<T>::max_width() const {
-  return *std::max_element(widths_.begin() + 1, widths_.end());
+  // a max stage's groups can outnumber its affine outputs (overlapping pool windows)
+  int64_t w = *std::max_element(widths_.begin() + 1, widths_.end());
+  for (const StageView<T>& st : stage_views_) w = std::max(w, st.n_groups);
+  return w;
 }
 
 template class Network<float>;

@@ -21,11 +21,10 @@ template <class T>
 class ThreadScratch {
  public:
   BlockScratch<T> get(int64_t block, int64_t max_width, int64_t input_dim) {
-    const size_t need = size_t(block * (2 * max_width + input_dim) + max_width);
+    const size_t need = size_t(block * (2 * max_width + input_dim));
     if (storage_.size() < need) storage_.resize(need);
     T* s = storage_.data();
-    return BlockScratch<T>{s, s + block * max_width, s + 2 * block * max_width,
-                           s + block * (2 * max_width + input_dim)};
+    return BlockScratch<T>{s, s + block * max_width, s + 2 * block * max_width};
   }
 
  private:

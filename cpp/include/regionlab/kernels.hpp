@@ -22,7 +22,6 @@ struct BlockScratch {
   T* buf0;
   T* buf1;
   T* pad;
-  T* row;  // max_width entries: one row of a max stage's outputs
 };
 
 // Evaluates rows [0, rows) of X (row-major, `in` columns). Writes, when non-null, each

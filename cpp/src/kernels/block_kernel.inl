@@ -87,15 +87,16 @@ void epilogue(const StageView<T>& st, T* H, int64_t rows, uint64_t* keys, int64_
 }
 
 // Max stage: each row's groups take their largest candidate (the first on ties), written
-// compactly (n_groups per row) over the same buffer, and the winners' indices are packed.
-// Row r's outputs land at or before its own inputs, and each row is read before written.
+// compactly (n_groups per row) into `dst`, a buffer other than H (a stage may have more
+// groups than candidates: overlapping pool windows), and the winners' indices are packed.
 template <class T>
 void max_epilogue(const StageView<T>& st, T* H, int64_t rows, uint64_t* keys, int64_t n_words,
-                  T* row_out) {
+                  T* dst) {
   for (int64_t r = 0; r < rows; ++r) {
     T* h = H + r * st.out;
     for (int64_t j = 0; j < st.out; ++j) h[j] += st.bias[j];
     uint64_t* key = keys ? keys + r * n_words : nullptr;
+    T* row_out = dst + r * st.n_groups;
     int64_t pos = st.bit_offset;
     for (int64_t g = 0; g < st.n_groups; ++g) {
       const int64_t b = st.group_offsets[g], e = st.group_offsets[g + 1];
@@ -114,7 +115,6 @@ void max_epilogue(const StageView<T>& st, T* H, int64_t rows, uint64_t* keys, in
       }
       pos += nb;
     }
-    std::memcpy(H + r * st.n_groups, row_out, sizeof(T) * size_t(st.n_groups));
   }
 }
 
@@ -138,7 +138,8 @@ int64_t run_block(const NetView<T>& net, const T* X, int64_t rows, BlockScratch<
   for (int64_t k = 0; k < net.n_stages; ++k) {
     const StageView<T>& st = net.stages[k];
     const bool last = k + 1 == net.n_stages;
-    H = (last && out && gemm_rows == rows && st.n_groups == 0) ? out : bufs[k & 1];
+    T* free_buf = A == bufs[0] ? bufs[1] : bufs[0];  // never the one holding this input
+    H = (last && out && gemm_rows == rows && st.n_groups == 0) ? out : free_buf;
     if (st.op) {
       st.op->apply_rows(A, gemm_rows, H);
     } else {
@@ -148,10 +149,14 @@ int64_t run_block(const NetView<T>& net, const T* X, int64_t rows, BlockScratch<
       h.noalias() = a * w.transpose();
     }
     // padding rows are never read again (each GEMM row depends on its own input row only)
-    if (st.n_groups > 0)
-      max_epilogue(st, H, rows, keys, net.n_words, scratch.row);
-    else
+    if (st.n_groups > 0) {
+      // the other buffer: it held this stage's input (if any), which the product consumed
+      T* dst = H == bufs[0] ? bufs[1] : bufs[0];
+      max_epilogue(st, H, rows, keys, net.n_words, dst);
+      H = dst;
+    } else {
       epilogue(st, H, rows, keys, net.n_words);
+    }
     A = H;
   }
   if (out && H && H != out)

@@ -98,6 +98,9 @@ class _MaxResult:
     values: Affine
 
 
+_INPLACE_OPERATORS = (operator.iadd, operator.isub, operator.imul, operator.itruediv)
+
+
 class _Batch:
     """The batch dimension of ``x.size(0)`` / ``x.shape[0]``: rows of a batch, whatever their count."""
 
@@ -117,6 +120,7 @@ class Lowering:
         self.input = Affine(torch.eye(d, dtype=_F64), torch.zeros(d, dtype=_F64), input_shape)
         self.values: dict[fx.Node, Any] = {}
         self.last_use: dict[fx.Node, int] = {}
+        self.stage_output: Affine | None = None  # the value an activation just returned
 
     # ------------------------------------------------------------------ driver
     def run(self) -> list[Stage]:
@@ -130,7 +134,15 @@ class Lowering:
             if node.op == "output":
                 output = node.args[0]
                 break
+            src = node.args[0] if self.in_place(node) and node.args else None
+            if isinstance(src, fx.Node):
+                # the input tensor is overwritten by the result: its old value dies here
+                later = self.last_use.get(src, -1)
+                self.last_use[src] = i
             self.values[node] = self.evaluate(node)
+            if isinstance(src, fx.Node):  # and later readers of it see the result
+                self.values[src] = self.values[node]
+                self.last_use[src] = max(later, self.last_use.get(node, -1))
         if not isinstance(output, fx.Node) or not isinstance(self.values.get(output), Affine):
             raise LoweringError(
                 "the model must return one tensor (not a tuple, dict or constant); "
@@ -139,12 +151,9 @@ class Lowering:
         return self.finish(self.values[output])
 
     def finish(self, out: Affine) -> list[Stage]:
-        trivial = (
-            self.stages
-            and out.At.shape[0] == out.dim
-            and bool(torch.equal(out.At, torch.eye(out.dim, dtype=_F64)))
-            and not bool(out.c.any())
-        )
+        # No extra stage only when the output *is* the last stage's units, as built (decided
+        # by structure: the stages must not depend on the parameters' values).
+        trivial = out is self.stage_output and out.dim == self.m
         if not trivial:
             self.emit([(out.At, out.c, np.ones(out.dim))])
         return self.stages
@@ -176,12 +185,19 @@ class Lowering:
         self.m = stage.out_features
 
     def live_values(self, exclude: fx.Node | None) -> list[fx.Node]:
-        """Nodes holding a tensor value that a later node still reads."""
+        """Nodes holding a tensor value (or a max's values) that a later node still reads."""
         return [
             n
             for n, v in self.values.items()
-            if isinstance(v, Affine) and self.last_use.get(n, -1) > self.position
+            if isinstance(v, (Affine, _MaxResult)) and self.last_use.get(n, -1) > self.position
         ]
+
+    def _affine(self, n: fx.Node) -> Affine:
+        v = self.values[n]
+        return v.values if isinstance(v, _MaxResult) else v
+
+    def _set_affine(self, n: fx.Node, a: Affine) -> None:
+        self.values[n] = _MaxResult(a) if isinstance(self.values[n], _MaxResult) else a
 
     def carry(self, node: fx.Node, old_m: int, blocks: list, groups: list | None = None,
               origin: list | None = None) -> None:
@@ -189,19 +205,19 @@ class Lowering:
         re-express those values over the new stage's outputs."""
         n_act = len(groups) if groups is not None else sum(int(c.numel()) for _, c, _ in blocks)
         live = self.live_values(node)
-        carried_dim = sum(self.values[n].dim for n in live)
+        carried_dim = sum(self._affine(n).dim for n in live)
         carry_basis = bool(live) and old_m < carried_dim
         if carry_basis:
             blocks.append((torch.eye(old_m, dtype=_F64), torch.zeros(old_m, dtype=_F64), np.ones(old_m)))
         else:
             for n in live:
-                lv = self.values[n]
+                lv = self._affine(n)
                 blocks.append((lv.At, lv.c, np.ones(lv.dim)))
         self.emit(blocks, groups, origin)
         new_m = self.m
         offset = n_act
         for n in live:
-            lv = self.values[n]
+            lv = self._affine(n)
             At = torch.zeros((new_m, lv.dim), dtype=_F64)
             if carry_basis:
                 At[n_act:] = lv.At
@@ -210,7 +226,7 @@ class Lowering:
                 At[offset : offset + lv.dim] = torch.eye(lv.dim, dtype=_F64)
                 c = torch.zeros(lv.dim, dtype=_F64)
                 offset += lv.dim
-            self.values[n] = Affine(At, c, lv.shape)
+            self._set_affine(n, Affine(At, c, lv.shape))
 
     def activate(self, node: fx.Node, v: Affine, pieces: list[_Piece], delta: float = 0.0) -> Affine:
         D = v.dim
@@ -226,7 +242,9 @@ class Lowering:
         for j, p in enumerate(pieces):
             At[j * D : (j + 1) * D] = torch.eye(D, dtype=_F64) * p.gamma
         c = torch.as_tensor(delta, dtype=_F64).expand(v.shape).reshape(-1).clone()
-        return Affine(At, c, v.shape)
+        self.stage_output = Affine(At, c, v.shape) if len(pieces) == 1 and delta == 0 and \
+            pieces[0].gamma == 1 else None
+        return self.stage_output if self.stage_output is not None else Affine(At, c, v.shape)
 
     # ------------------------------------------------------------------ nodes
     def evaluate(self, node: fx.Node) -> Any:
@@ -248,6 +266,16 @@ class Lowering:
         if node.op == "call_method":
             return self.call_method(node, node.target, args, kwargs)
         raise self.unsupported(node)
+
+    def in_place(self, node: fx.Node) -> bool:
+        """``x.relu_()``, ``F.relu(x, inplace=True)``, ``nn.ReLU(inplace=True)``, ``x += y``..."""
+        if node.op == "call_method":
+            return str(node.target).endswith("_") and not str(node.target).startswith("__")
+        if node.op == "call_function":
+            return bool(node.kwargs.get("inplace", False)) or node.target in _INPLACE_OPERATORS
+        if node.op == "call_module":
+            return bool(getattr(self.modules[node.target], "inplace", False))
+        return False
 
     @staticmethod
     def source(node: fx.Node) -> str:
@@ -300,18 +328,21 @@ class Lowering:
         return view.value
 
     def call_function(self, node: fx.Node, fn: Any, args: tuple, kwargs: dict) -> Any:
-        if fn in (operator.add, torch.add):
+        if fn in (operator.add, torch.add, operator.iadd):
             return self.add(node, args[0], args[1], kwargs.get("alpha", 1))
-        if fn in (operator.sub, torch.sub):
+        if fn in (operator.sub, torch.sub, operator.isub):
             return self.add(node, args[0], args[1], -kwargs.get("alpha", 1))
         if fn in (operator.neg, torch.neg):
             return self.scale(node, args[0], -1.0)
-        if fn in (operator.mul, torch.mul):
+        if fn in (operator.mul, torch.mul, operator.imul):
             return self.multiply(node, args[0], args[1])
-        if fn in (operator.truediv, torch.div) and not kwargs:
+        if fn in (operator.truediv, torch.div, operator.itruediv) and not kwargs:
             if isinstance(args[1], Affine):
                 raise self.unsupported(node, "division by a value of the network is not piecewise linear")
-            return self.scale(node, args[0], 1.0 / _as_constant(args[1]))
+            k = _as_constant(args[1])
+            if (torch.is_tensor(k) and bool((k == 0).any())) or (not torch.is_tensor(k) and k == 0):
+                raise self.unsupported(node, "division by zero")
+            return self.scale(node, args[0], 1.0 / k)
         if fn is operator.getitem:
             return self.getitem(node, args[0], args[1])
         if fn in (torch.relu, F.relu):
@@ -376,10 +407,10 @@ class Lowering:
         if name in ("clamp", "clip", "clamp_"):
             lo, hi = _clamp_bounds(torch.clamp, args, kwargs)
             return self.activate(node, self.tensor_arg(node, args), *_clamp_pieces(lo, hi))
-        if name in ("add", "sub"):
-            sign = 1 if name == "add" else -1
+        if name in ("add", "sub", "add_", "sub_"):
+            sign = 1 if name.startswith("add") else -1
             return self.add(node, x, args[1], sign * kwargs.get("alpha", 1))
-        if name == "mul":
+        if name in ("mul", "mul_"):
             return self.multiply(node, x, args[1])
         if name == "neg":
             return self.scale(node, x, -1.0)
@@ -402,7 +433,8 @@ class Lowering:
         G = len(groups)
         At = torch.zeros((self.m, G), dtype=_F64)
         At[:G] = torch.eye(G, dtype=_F64)
-        return Affine(At, torch.zeros(G, dtype=_F64), out_shape)
+        self.stage_output = Affine(At, torch.zeros(G, dtype=_F64), out_shape)
+        return self.stage_output
 
     def max_pool(self, node: fx.Node, x: Affine, kernel: Any, stride: Any, padding: Any,
                  dilation: Any, ceil_mode: bool) -> Affine:
@@ -424,6 +456,9 @@ class Lowering:
                     rows = [i * sh - ph + a * dh for a in range(kh)]
                     cols = [j * sw - pw + b * dw for b in range(kw)]
                     cand = [c * H * W + r * W + q for r in rows if 0 <= r < H for q in cols if 0 <= q < W]
+                    if not cand:
+                        raise self.unsupported(node, f"max-pool window ({i}, {j}) lies wholly in the "
+                                               "padding (torch would output -inf there)")
                     groups.append(np.array(cand, dtype=np.int64))
         return self.max_stage(node, x, groups, (C, OH, OW))
 
@@ -679,4 +714,37 @@ def lower_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> list[
         called = [(n.target, modules[n.target]) for n in gm.graph.nodes if n.op == "call_module"]
         input_shape = _infer_input_shape(called)
     with torch.no_grad():
-        return Lowering(gm, input_shape).run()
+        stages = Lowering(gm, input_shape).run()
+        check_against_model(model, stages, input_shape)
+    return stages
+
+
+def check_against_model(model: nn.Module, stages: list, input_shape: tuple[int, ...]) -> None:
+    """The lowered stages, evaluated in numpy, against ``model`` itself on a few random
+    inputs: a trace that is not the model (in-place updates of aliased tensors, ``x += y``
+    on a tensor used elsewhere, which torch.fx records as a copy) is refused, never
+    converted into another function."""
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn((8,) + tuple(input_shape), generator=gen, dtype=torch.float64)
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float64)
+    try:
+        expected = model(X.to(dtype)).detach().to(torch.float64).reshape(len(X), -1).numpy()
+    except Exception:  # a model that cannot run on this input is judged by its trace alone
+        return
+    a = X.reshape(len(X), -1).numpy()
+    for st in stages:
+        h = a @ st.weight.T + st.bias
+        if st.is_max:
+            a = np.stack([h[:, st.group_index[b:e]].max(1)
+                          for b, e in zip(st.group_offsets[:-1], st.group_offsets[1:])], 1)
+        else:
+            a = np.where(h > 0, h, st.negative_slope * h)
+    tol = 1e-4 if dtype != torch.float64 else 1e-9
+    scale = np.abs(expected).max() + 1.0
+    if a.shape != expected.shape or np.abs(a - expected).max() > tol * scale:
+        raise LoweringError(
+            "the traced graph computes something other than model(x) (max difference "
+            f"{np.abs(a - expected).max() if a.shape == expected.shape else 'in shape'}); an "
+            "in-place update of a tensor that is also used elsewhere (x += y, x.relu_() after x "
+            "was read) is the usual cause: write it out of place (x = x + y)"
+        )
