@@ -128,3 +128,13 @@ def test_one_input_nets_take_vectors_as_samples(rng):
     net = random_net(rng, [1, 6, 2])
     x = rng.standard_normal(20)
     np.testing.assert_array_equal(net.forward(x), net.forward(x[:, None]))
+
+
+def test_a_list_of_row_arrays_is_a_batch_of_rows(rng):
+    """Regression: a list of many same-shaped rows was read as (inputs, targets, ...)."""
+    net = random_net(rng, [1, 8, 1])
+    X = rng.standard_normal((300, 1))
+    rows = ([row for row in X[i : i + 100]] for i in range(0, 300, 100))
+    pc = rl.count_patterns(net, rows)
+    assert pc.n_samples == 300
+    assert pc.n_patterns == rl.count_patterns(net, X).n_patterns

@@ -2,6 +2,8 @@
 trains the model's own parameters through the parameter map. References: torch autograd
 on the model itself, integrated by scipy's DOP853."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -182,11 +184,11 @@ def test_models_the_map_cannot_train_are_refused():
         def forward(self, x):
             return self.out(torch.relu(self.b(self.a(x))))
 
-    with pytest.raises(TypeError, match="combines several parameters"):
+    with pytest.raises(TypeError, match="combines several trainable parameter entries"):
         rl.flow.integrate(Composed().double(), X, y, loss="logistic", t_end=0.1)
     model = Composed().double()
-    model.a.requires_grad_(False)  # the composition is then linear in b alone... still refused:
-    with pytest.raises(TypeError, match="combines"):  # the map is built for every parameter
+    model.a.requires_grad_(False)  # each entry is then a combination of several entries of b
+    with pytest.raises(TypeError, match="combines"):
         rl.flow.integrate(model, X, y, loss="logistic", t_end=0.1)
     with pytest.raises(ValueError, match="standard"):
         rl.flow.integrate(ResidualMLP().double(), X, y, loss="logistic", t_end=0.1,
@@ -207,3 +209,29 @@ def test_every_model_goes_through_the_ir_deep_linear_nets_keep_their_layers(tmp_
                                atol=1e-7)
     back = rl.load(traj.save(tmp_path / "deep_linear.npz"))
     np.testing.assert_array_equal(back.params[-1]["1.weight"], traj.params[-1]["1.weight"])
+
+
+def test_a_frozen_batchnorm_folded_into_a_layer_trains_the_layer():
+    """Entries scale * W + shift mix W with frozen BatchNorm statistics and affine
+    parameters: probed alone, the trainable ones map one to one."""
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 1)).double()
+    with torch.no_grad():
+        model[1].running_mean.uniform_(-0.5, 0.5)
+        model[1].running_var.uniform_(0.5, 2.0)
+        model[1].weight.uniform_(0.5, 2.0)
+    model.eval()
+    for p in model[1].parameters():
+        p.requires_grad_(False)
+    X, y = data(n=12)
+    ours = rl.flow.gd(model, X, y, loss="logistic", lr=0.1, steps=10)
+    ref = copy.deepcopy(model)
+    opt = torch.optim.SGD([p for p in ref.parameters() if p.requires_grad], lr=0.1)
+    for _ in range(10):
+        opt.zero_grad()
+        torch.nn.functional.softplus(-torch.tensor(y) * ref(torch.tensor(X)).reshape(-1)).mean().backward()
+        opt.step()
+    for name, p in ref.named_parameters():
+        np.testing.assert_allclose(ours.params[-1][name], p.detach().numpy(), atol=1e-12)
+    with pytest.raises(ValueError, match="frozen"):
+        rl.flow.gd(model, X, y, loss="logistic", lr=0.1, steps=2, trainable=["1.weight"])

@@ -172,3 +172,14 @@ def test_a_torch_student_is_keyed_by_its_state_dict():
     np.testing.assert_array_equal(traj.params[-1]["2.weight"][0], model[2].weight.detach().numpy()[0])
     with pytest.raises(TypeError, match="torch student"):
         rl.flow.population(torch.nn.Linear(3, 3), teacher, lr=0.1, steps=2)
+
+
+def test_unconverged_runs_and_trained_output_weights_are_labelled_honestly():
+    k = 4
+    teacher = rl.teachers.gaussian_relu(k)
+    W0 = np.random.default_rng(8).normal(0, 1 / np.sqrt(k), (3, k, k))
+    short = rl.flow.population(W0, teacher, lr=5 / k, steps=3)  # tol=0: judged at 1e-6
+    assert (short.kind == "not converged").all()
+    both = rl.flow.population(W0, teacher, lr=5 / k, steps=5000, tol=1e-9, train_a=True)
+    assert set(both.kind) <= {"global", "stationary", "not converged"}
+    assert np.isnan(both.eig_min).all()

@@ -13,7 +13,8 @@ Sources
 
   - a tuple or list whose first entry is an array or tensor is ``(inputs, targets, ...)``:
     the inputs are the first entry (this is what ``DataLoader`` yields for a
-    ``TensorDataset``);
+    ``TensorDataset``), except that more than three arrays all of one shape are a list of
+    rows (the batch itself);
   - a dict holds the inputs under ``input_key`` (by default the one of ``"inputs"``,
     ``"input"``, ``"x"``, ``"X"``, ``"images"``, ``"image"``, ``"pixel_values"``,
     ``"features"`` that it has; several or none of them is an error naming the keys);
@@ -78,8 +79,15 @@ def unpack_batch(batch: Any, what: str, input_key: str | None = None) -> Any:
             )
         return batch[found[0]]
     if isinstance(batch, (tuple, list)) and batch and is_array(batch[0]):
+        if len(batch) > 3 and _same_shapes(batch):
+            return batch  # many arrays of one shape: a list of rows, not (inputs, targets, ...)
         return batch[0]
     return batch
+
+
+def _same_shapes(items: Any) -> bool:
+    shapes = {tuple(np.shape(b)) if not is_tensor(b) else tuple(b.shape) for b in items}
+    return len(shapes) == 1
 
 
 @dataclass

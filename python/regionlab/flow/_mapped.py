@@ -44,6 +44,13 @@ class MappedFlowModel(FlowModel):
 
     def mask_for(self, trainable_names: list) -> np.ndarray:
         keep = set(trainable_names)
+        beyond = sorted(keep - self.pmap.probed) if self.pmap.probed is not None else []
+        if beyond:
+            raise ValueError(
+                f"{beyond} were frozen (requires_grad=False) when this model's parameter map "
+                "was built, so their entries are constants; set requires_grad=True on them "
+                "instead of naming them in trainable="
+            )
         trained = np.concatenate([np.full(int(np.prod(s)), n in keep, dtype=bool)
                                   for n, s in zip(self.pmap.names, self.pmap.shapes)]) \
             if self.pmap.names else np.zeros(0, dtype=bool)
@@ -144,7 +151,14 @@ def flow_model_from_ir(model: Any, input_shape: Any = None) -> FlowModel:
         shape, own = input_shape, lower(model, input_shape)
 
     with torch.no_grad():
-        stages, pmap = parameter_map(model, lambda m: lower(m, shape), stages=own)
+        try:
+            stages, pmap = parameter_map(model, lambda m: lower(m, shape), stages=own)
+        except TypeError:
+            # entries may mix a trainable parameter with frozen ones (a frozen BatchNorm's
+            # scale): probe the trainable parameters alone, the frozen ones as constants
+            trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+            stages, pmap = parameter_map(model, lambda m: lower(m, shape), stages=own,
+                                         only=trainable)
     layers = [FlowLayer(f"stage{k}.weight", f"stage{k}.bias", np.array(st.weight, dtype=np.float64),
                         np.array(st.bias, dtype=np.float64), np.array(st.negative_slope))
               for k, st in enumerate(stages)]

@@ -20,7 +20,9 @@ from .._population import student_arrays
 
 __all__ = ["population", "PopulationTrajectory", "PopulationRuns", "classify"]
 
-KINDS = ("global", "spurious", "saddle", "not converged")
+KINDS = ("global", "spurious", "saddle", "stationary", "not converged")
+# A batch run without tol= is called converged when its final gradient norm is below this.
+CONVERGED_TOL = 1e-6
 
 
 @dataclass
@@ -153,8 +155,10 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
     ``|grad F| < tol`` or ``steps`` steps. One run returns a :class:`PopulationTrajectory`
     (records every ``record_every`` steps, 0: start and end); many return a
     :class:`PopulationRuns` table with the Hessian's extreme eigenvalues at the end (of
-    ``W``, ``a`` held fixed) and each run's kind (:func:`classify` with ``tol``,
-    ``global_loss`` and ``eig_tol``).
+    ``W``, ``a`` held fixed) and each run's kind (:func:`classify` with ``tol``, or 1e-6
+    when ``tol`` is 0, ``global_loss`` and ``eig_tol``). With ``train_a`` the eigenvalues
+    are NaN and a converged non-global run is ``"stationary"`` (the ``W`` block alone
+    cannot tell a minimum from a saddle in ``(W, a)``).
 
     ``client``: a ``dask.distributed`` ``Client`` or any ``concurrent.futures.Executor``
     spreads a batch over its workers in ``chunks`` pieces (default: up to 64), each run on
@@ -217,8 +221,12 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
                                     stats={**stats, "lr": float(lr), "steps": int(res["steps"][0]),
                                      "converged": bool(res["converged"][0])})
     eig_min, eig_max = res["eig_min"], res["eig_max"]
-    kind = classify(res["loss"], res["grad_norm"], eig_min, tol=tol if tol > 0 else np.inf,
+    if train_a:  # the Hessian is of W alone: it cannot tell a saddle in (W, a)
+        eig_min, eig_max = np.full_like(eig_min, np.nan), np.full_like(eig_max, np.nan)
+    kind = classify(res["loss"], res["grad_norm"], eig_min, tol=tol if tol > 0 else CONVERGED_TOL,
                     global_loss=global_loss, eig_tol=eig_tol)
+    if train_a:
+        kind = np.where(np.isin(kind, ["spurious", "saddle"]), "stationary", kind)
     return PopulationRuns(res["W"], res["a"], res["loss"], res["grad_norm"], eig_min, eig_max,
                           res["steps"], kind,
                           {"tol": float(tol), "global_loss": global_loss, "eig_tol": eig_tol})

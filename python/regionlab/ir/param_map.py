@@ -32,6 +32,7 @@ class ParameterMap:
     source: np.ndarray  # per entry: index into theta, or -1
     coef: np.ndarray
     const: np.ndarray
+    probed: set = None  # the parameters the map can train (None: all)
 
     def parameters_of(self, entries: np.ndarray) -> np.ndarray:
         """The parameters ``(..., len(theta))`` that entries ``(..., n_entries)`` hold: each
@@ -57,9 +58,10 @@ def flat_entries(stages) -> np.ndarray:
 
 
 def parameter_map(model: Any, lower: Callable[[Any], list],
-                  stages: list | None = None) -> tuple[list, ParameterMap]:
+                  stages: list | None = None, only: set | None = None) -> tuple[list, ParameterMap]:
     """``(stages, map)`` of ``model``; ``lower(module)`` gives a module's float64 stages
-    (``stages``: the model's own, when already lowered)."""
+    (``stages``: the model's own, when already lowered). ``only``: the parameter names to
+    probe (the others stay at their values, so entries they feed count as constants)."""
     import torch
 
     # Probe values go into a float64 copy: writing them into the model itself, even
@@ -82,13 +84,22 @@ def parameter_map(model: Any, lower: Callable[[Any], list],
                 off += size
         return lower(probe)
 
+    probed = np.concatenate([np.full(size, only is None or name in only)
+                             for name, size in zip(names, sizes)]) if params else np.zeros(0, bool)
+
+    def probe_with(values: np.ndarray):
+        return lowered(np.where(probed, values, theta))
+
     if stages is None:
         stages = lowered(theta)
-    zero, one = lowered(np.zeros(N)), lowered(np.ones(N))
-    index = lowered(np.arange(1.0, N + 1.0))
-    rnd = np.random.default_rng(0).standard_normal(N)
-    check = lowered(rnd)
+    zero, one = probe_with(np.zeros(N)), probe_with(np.ones(N))
+    index = probe_with(np.arange(1.0, N + 1.0))
+    rnd = np.where(probed, np.random.default_rng(0).standard_normal(N), theta)
+    check = probe_with(rnd)
     for other in (zero, one, index, check):
+        if len(other) != len(stages) or any(a.weight.shape != b.weight.shape for a, b in zip(stages, other)):
+            raise TypeError("the converted network's stages change with the parameters' values; "
+                            "gradient flow cannot map them to the model's parameters")
         for k, (a, b) in enumerate(zip(stages, other)):
             if not np.array_equal(a.negative_slope, b.negative_slope):
                 raise TypeError(
@@ -100,17 +111,19 @@ def parameter_map(model: Any, lower: Callable[[Any], list],
     with np.errstate(divide="ignore", invalid="ignore"):
         ids = np.where(coef != 0, np.rint((flat_entries(index) - k0) / coef) - 1, -1)
     source = np.where((ids >= 0) & (ids < N), ids, -1).astype(np.int64)
+    source = np.where(probed[np.maximum(source, 0)] & (source >= 0), source, -1)
     predicted = k0 + np.where(source >= 0, coef * rnd[np.maximum(source, 0)], 0.0)
     actual = flat_entries(check)
     scale = np.abs(k0) + np.abs(coef) * np.abs(rnd[np.maximum(source, 0)]) + np.abs(actual) + 1.0
     bad = np.abs(actual - predicted) > 1e-9 * scale
     if bad.any():
         raise TypeError(
-            "an entry of the converted network combines several parameters, or depends on "
-            "one nonlinearly (two affine layers without an activation between them, or a "
-            "BatchNorm folded into a layer), so gradient flow cannot train the model's own "
-            "parameters through it; insert the activation, or freeze (requires_grad=False) "
-            "all but one of the layers that compose"
+            "an entry of the converted network combines several trainable parameter entries, "
+            "or depends on one nonlinearly (two affine layers composed without an activation "
+            "between them, a trainable BatchNorm or scale folded into a layer), so gradient "
+            "flow cannot train the model's own parameters through it; insert the activation, "
+            "or freeze (requires_grad=False) the parameters that only scale a layer"
         )
     pm = ParameterMap(names, shapes, theta, source, np.where(source >= 0, coef, 0.0), k0)
+    pm.probed = set(names) if only is None else set(only)
     return stages, pm
