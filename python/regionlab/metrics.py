@@ -14,7 +14,13 @@ from .flow._model import FlowModel, parse_model, prepare_data
 from .flow._trainable import TRAINABLE_DOC, resolve_trainable, trainable_mask
 from ._validate import as_float_matrix, check_finite
 
+from .curvature import hessian, hessian_extremes, hvp, sharpness  # noqa: E402
+
 __all__ = [
+    "hessian",
+    "hvp",
+    "hessian_extremes",
+    "sharpness",
     "ntk",
     "sample_grad_norms",
     "population_loss",
