@@ -183,3 +183,30 @@ def test_unconverged_runs_and_trained_output_weights_are_labelled_honestly():
     both = rl.flow.population(W0, teacher, lr=5 / k, steps=5000, tol=1e-9, train_a=True)
     assert set(both.kind) <= {"global", "stationary", "not converged"}
     assert np.isnan(both.eig_min).all()
+
+
+def test_sweeps_of_data_runs_on_an_executor_and_a_dask_cluster_match_in_process():
+    from concurrent.futures import ThreadPoolExecutor
+
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.ReLU(), torch.nn.Linear(5, 1)).double()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    y = np.sign(X[:, 0])
+    runs = [dict(model=model, X=X, y=y, loss="logistic", lr=lr, steps=50) for lr in (0.05, 0.1, 0.2)]
+    here = rl.flow.sweep(rl.flow.gd, runs)
+    with ThreadPoolExecutor(2) as pool:
+        there = rl.flow.sweep(rl.flow.gd, runs, client=pool)
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        remote = rl.flow.sweep(rl.flow.gd, runs, client=client)
+    for a, b, c in zip(here, there, remote):
+        np.testing.assert_array_equal(a["loss"], b["loss"])
+        np.testing.assert_array_equal(a["loss"], c["loss"])
+        for k in a["params"]:
+            np.testing.assert_array_equal(a["params"][k], c["params"][k])
+    assert here[2]["loss"][-1] < here[0]["loss"][-1]  # a larger step went further
+    with pytest.raises(TypeError, match="integrate or rl.flow.gd"):
+        rl.flow.sweep(print, runs)

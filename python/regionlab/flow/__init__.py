@@ -10,7 +10,8 @@
 from ._api import distance, gd, integrate
 from ._batches import minibatches
 from ._population import PopulationRuns, PopulationTrajectory, population
+from ._sweep import sweep
 from ._trajectory import EVENT_DTYPE, SLIDING_DTYPE, Trajectory
 
 __all__ = ["integrate", "gd", "distance", "minibatches", "Trajectory", "EVENT_DTYPE",
-           "SLIDING_DTYPE", "population", "PopulationTrajectory", "PopulationRuns"]
+           "SLIDING_DTYPE", "population", "PopulationTrajectory", "PopulationRuns", "sweep"]
