@@ -146,3 +146,38 @@ def test_linear_teacher_data_respect_the_margin(inputs):
         rl.teachers.linear(d=3, margin=5.0, inputs="uniform")
     with pytest.raises(ValueError, match="inputs"):
         rl.teachers.linear(d=3, inputs="cauchy")
+
+
+def test_output_bias_against_monte_carlo_and_finite_differences():
+    rng = np.random.default_rng(7)
+    teacher = rl.teachers.gaussian_relu(rng.standard_normal((2, 3)), b=[1.0, 0.5])
+    W, a = student(rng, 4, 3)
+    c, alpha = 0.7, 0.1
+    F = rl.metrics.population_loss(W, teacher, a, negative_slope=alpha, bias=c)
+    X = rng.standard_normal((2_000_000, 3))
+    z = X @ W.T
+    r = 0.5 * (np.where(z > 0, z, alpha * z) @ a + c - teacher(X)) ** 2
+    assert abs(F - r.mean()) < 5 * r.std() / math.sqrt(len(r))
+    gW, ga, gc = rl.metrics.population_gradient(W, teacher, a, negative_slope=alpha, bias=c,
+                                               return_a=True, return_bias=True)
+    eps = 1e-6
+    f = lambda **kw: rl.metrics.population_loss(  # noqa: E731
+        kw.get("W", W), teacher, kw.get("a", a), negative_slope=alpha, bias=kw.get("c", c))
+    assert gc == pytest.approx((f(c=c + eps) - f(c=c - eps)) / (2 * eps), abs=1e-8)
+    for i in range(4):
+        e = np.zeros(4)
+        e[i] = eps
+        assert ga[i] == pytest.approx((f(a=a + e) - f(a=a - e)) / (2 * eps), abs=1e-8)
+        for j in range(3):
+            E = np.zeros_like(W)
+            E[i, j] = eps
+            assert gW[i, j] == pytest.approx((f(W=W + E) - f(W=W - E)) / (2 * eps), abs=1e-8)
+    H = rl.metrics.population_hessian(W, teacher, a, negative_slope=alpha, bias=c)
+    fd = np.empty_like(H)
+    for q in range(W.size):
+        E = np.zeros(W.size)
+        E[q] = eps
+        gp = rl.metrics.population_gradient(W + E.reshape(W.shape), teacher, a, negative_slope=alpha, bias=c)
+        gm = rl.metrics.population_gradient(W - E.reshape(W.shape), teacher, a, negative_slope=alpha, bias=c)
+        fd[:, q] = ((gp - gm) / (2 * eps)).ravel()
+    np.testing.assert_allclose(H, fd, atol=1e-7)

@@ -210,3 +210,29 @@ def test_sweeps_of_data_runs_on_an_executor_and_a_dask_cluster_match_in_process(
     assert here[2]["loss"][-1] < here[0]["loss"][-1]  # a larger step went further
     with pytest.raises(TypeError, match="integrate or rl.flow.gd"):
         rl.flow.sweep(print, runs)
+
+
+def test_a_trained_output_bias_follows_its_gradient():
+    from scipy.integrate import solve_ivp
+
+    k = 3
+    rng = np.random.default_rng(9)
+    teacher = rl.teachers.gaussian_relu(rng.standard_normal((2, k)), b=[1.0, 0.5])
+    W0 = rng.normal(0, 1 / np.sqrt(k), (k, k))
+    gd = rl.flow.population(W0, teacher, lr=0.1, steps=30, bias=0.3, train_bias=True)
+    W, c = W0.copy(), 0.3
+    for _ in range(30):  # a plain loop over the closed-form gradient
+        gW, gc = rl.metrics.population_gradient(W, teacher, bias=c, return_bias=True)
+        W, c = W - 0.1 * gW, c - 0.1 * gc
+    np.testing.assert_allclose(gd.W[-1], W, atol=1e-13)
+    assert gd.c[-1] == pytest.approx(c, abs=1e-13)
+    flow = rl.flow.population(W0, teacher, t_end=5.0, bias=0.3, train_bias=True, rtol=1e-10,
+                              atol=1e-12, t_eval=[5.0])
+
+    def field(_t, y):
+        gW, gc = rl.metrics.population_gradient(y[:-1].reshape(k, k), teacher, bias=y[-1], return_bias=True)
+        return -np.concatenate([gW.ravel(), [gc]])
+
+    ref = solve_ivp(field, (0, 5), np.concatenate([W0.ravel(), [0.3]]), method="DOP853", rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(flow.W[-1].ravel(), ref.y[:-1, -1], atol=1e-8)
+    assert flow.c[-1] == pytest.approx(ref.y[-1, -1], abs=1e-8)

@@ -17,13 +17,13 @@ struct Args {
 };
 
 Args unpack(const CArray<double>& W, const CArray<double>& a, const CArray<double>& V,
-            const CArray<double>& b, double alpha) {
+            const CArray<double>& b, double alpha, double c) {
   if (W.ndim() != 2 || V.ndim() != 2 || W.shape(1) != V.shape(1))
     throw py::value_error("population: W (k, d) and V (k_teacher, d) must share d");
   if (a.ndim() != 1 || a.shape(0) != W.shape(0) || b.ndim() != 1 || b.shape(0) != V.shape(0))
     throw py::value_error("population: a needs one entry per row of W, b one per row of V");
   Args out{population::make_teacher(V.data(), b.data(), V.shape(0), V.shape(1)),
-           Student{W.data(), a.data(), W.shape(0), alpha}};
+           Student{W.data(), a.data(), W.shape(0), alpha, c}};
   return out;
 }
 
@@ -63,8 +63,11 @@ py::dict stack_ends(const std::vector<Run>& out, const Batch& bt) {
     gnorm.mutable_data()[r] = run.grad_norm;
     steps.mutable_data()[r] = run.steps;
   }
+  py::array_t<double> c(runs);
+  for (int64_t r = 0; r < runs; ++r) c.mutable_data()[r] = out[size_t(r)].c;
   py::dict res;
-  res["W"] = W; res["a"] = a; res["loss"] = loss; res["grad_norm"] = gnorm; res["steps"] = steps;
+  res["W"] = W; res["a"] = a; res["c"] = c; res["loss"] = loss; res["grad_norm"] = gnorm;
+  res["steps"] = steps;
   return res;
 }
 
@@ -75,7 +78,8 @@ void bind_population(py::module_& m) {
       "population_flow",
       [](const CArray<double>& W0, const CArray<double>& a0, const CArray<double>& V,
          const CArray<double>& b, double alpha, double t_end, double rtol, double atol,
-         bool train_a, int64_t max_steps, std::vector<double> record_times, int threads) {
+         bool train_a, int64_t max_steps, std::vector<double> record_times, int threads,
+         double c0, bool train_c) {
         const Batch bt = unpack_batch(W0, a0, V, b, "population_flow");
         const int64_t runs = bt.runs, n = bt.n, d = bt.d;
         const Teacher& t = bt.teacher;
@@ -84,6 +88,8 @@ void bind_population(py::module_& m) {
         opt.rtol = rtol;
         opt.atol = atol;
         opt.train_a = train_a;
+        opt.c0 = c0;
+        opt.train_c = train_c;
         opt.max_steps = max_steps;
         opt.record_times = std::move(record_times);
         std::vector<population::FlowRun> out;
@@ -104,19 +110,20 @@ void bind_population(py::module_& m) {
           res["rec_grad_norm"] = as_array(run.rec_grad_norm, {k});
           res["rec_W"] = as_array(run.rec_W, {k, n, d});
           res["rec_a"] = as_array(run.rec_a, {k, n});
+          res["rec_c"] = as_array(run.rec_c, {k});
           res["rejected"] = run.rejected;
         }
         return res;
       },
       py::arg("W0"), py::arg("a0"), py::arg("V"), py::arg("b"), py::arg("alpha"), py::arg("t_end"),
       py::arg("rtol"), py::arg("atol"), py::arg("train_a"), py::arg("max_steps"),
-      py::arg("record_times"), py::arg("threads"),
+      py::arg("record_times"), py::arg("threads"), py::arg("c0") = 0.0, py::arg("train_c") = false,
       "Gradient flow on the population loss (adaptive Dormand-Prince), runs over threads.");
   m.def(
       "population_descend",
       [](const CArray<double>& W0, const CArray<double>& a0, const CArray<double>& V,
          const CArray<double>& b, double alpha, double lr, int64_t max_steps, double tol,
-         bool train_a, int64_t record_every, int threads) {
+         bool train_a, int64_t record_every, int threads, double c0, bool train_c) {
         const Batch bt = unpack_batch(W0, a0, V, b, "population_descend");
         const int64_t runs = bt.runs, n = bt.n, d = bt.d;
         const Teacher& t = bt.teacher;
@@ -125,6 +132,8 @@ void bind_population(py::module_& m) {
         opt.max_steps = max_steps;
         opt.tol = tol;
         opt.train_a = train_a;
+        opt.c0 = c0;
+        opt.train_c = train_c;
         opt.record_every = record_every;
         std::vector<population::DescentRun> out;
         {
@@ -145,33 +154,34 @@ void bind_population(py::module_& m) {
           res["rec_grad_norm"] = as_array(run.rec_grad_norm, {k});
           res["rec_W"] = as_array(run.rec_W, {k, n, d});
           res["rec_a"] = as_array(run.rec_a, {k, n});
+          res["rec_c"] = as_array(run.rec_c, {k});
         }
         return res;
       },
       py::arg("W0"), py::arg("a0"), py::arg("V"), py::arg("b"), py::arg("alpha"), py::arg("lr"),
       py::arg("max_steps"), py::arg("tol"), py::arg("train_a"), py::arg("record_every"),
-      py::arg("threads"),
+      py::arg("threads"), py::arg("c0") = 0.0, py::arg("train_c") = false,
       "Gradient descent on the population loss, runs spread over threads.");
   m.def(
       "population_gradient",
       [](const CArray<double>& W, const CArray<double>& a, const CArray<double>& V,
-         const CArray<double>& b, double alpha) {
-        Args args = unpack(W, a, V, b, alpha);
+         const CArray<double>& b, double alpha, double c) {
+        Args args = unpack(W, a, V, b, alpha, c);
         py::array_t<double> gW({W.shape(0), W.shape(1)}), ga(W.shape(0));
-        double F;
+        double F, gc = 0;
         {
           py::gil_scoped_release release;
-          F = population::gradient(args.teacher, args.student, gW.mutable_data(), ga.mutable_data());
+          F = population::gradient(args.teacher, args.student, gW.mutable_data(), ga.mutable_data(), &gc);
         }
-        return py::make_tuple(F, gW, ga);
+        return py::make_tuple(F, gW, ga, gc);
       },
-      py::arg("W"), py::arg("a"), py::arg("V"), py::arg("b"), py::arg("alpha"),
-      "(loss, dF/dW, dF/da) of the population loss.");
+      py::arg("W"), py::arg("a"), py::arg("V"), py::arg("b"), py::arg("alpha"), py::arg("c") = 0.0,
+      "(loss, dF/dW, dF/da, dF/dc) of the population loss.");
   m.def(
       "population_hessian",
       [](const CArray<double>& W, const CArray<double>& a, const CArray<double>& V,
-         const CArray<double>& b, double alpha) {
-        Args args = unpack(W, a, V, b, alpha);
+         const CArray<double>& b, double alpha, double c) {
+        Args args = unpack(W, a, V, b, alpha, c);
         const int64_t N = W.shape(0) * W.shape(1);
         py::array_t<double> H({N, N});
         {
@@ -180,7 +190,7 @@ void bind_population(py::module_& m) {
         }
         return H;
       },
-      py::arg("W"), py::arg("a"), py::arg("V"), py::arg("b"), py::arg("alpha"),
+      py::arg("W"), py::arg("a"), py::arg("V"), py::arg("b"), py::arg("alpha"), py::arg("c") = 0.0,
       "d^2F/dW^2 of the population loss, W flattened row-major.");
 }
 

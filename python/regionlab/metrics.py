@@ -84,7 +84,8 @@ def _sample_grad_norms(fm: FlowModel, theta: np.ndarray, X: Any, y: Any, loss: s
 ntk.__doc__ = ntk.__doc__.replace("{trainable}", TRAINABLE_DOC)
 
 
-def population_loss(W: Any, teacher: Any, a: Any = None, *, negative_slope: float = 0.0) -> float:
+def population_loss(W: Any, teacher: Any, a: Any = None, *, negative_slope: float = 0.0,
+                    bias: float = 0.0) -> float:
     """The population loss ``F(W)`` of a two-layer student against ``teacher``.
 
     {population}
@@ -93,12 +94,13 @@ def population_loss(W: Any, teacher: Any, a: Any = None, *, negative_slope: floa
     from ._population import student_arrays
 
     W, a, alpha = student_arrays(W, teacher, a, negative_slope, "population_loss")
-    return float(_core.population_gradient(W, a, teacher.V, teacher.b, alpha)[0])
+    return float(_core.population_gradient(W, a, teacher.V, teacher.b, alpha, float(bias))[0])
 
 
 def population_gradient(W: Any, teacher: Any, a: Any = None, *, negative_slope: float = 0.0,
-                        return_a: bool = False):
-    """``dF/dW`` ``(k, d)``; with ``return_a=True``, ``(dF/dW, dF/da)``.
+                        return_a: bool = False, bias: float = 0.0, return_bias: bool = False):
+    """``dF/dW`` ``(k, d)``; with ``return_a=True``, ``(dF/dW, dF/da)``; with
+    ``return_bias=True`` also ``dF/dc`` last (``c`` = ``bias``, the output bias).
 
     {population}
     """
@@ -106,11 +108,13 @@ def population_gradient(W: Any, teacher: Any, a: Any = None, *, negative_slope: 
     from ._population import student_arrays
 
     W, a, alpha = student_arrays(W, teacher, a, negative_slope, "population_gradient")
-    _, gW, ga = _core.population_gradient(W, a, teacher.V, teacher.b, alpha)
-    return (gW, ga) if return_a else gW
+    _, gW, ga, gc = _core.population_gradient(W, a, teacher.V, teacher.b, alpha, float(bias))
+    out = (gW,) + ((ga,) if return_a else ()) + ((float(gc),) if return_bias else ())
+    return out if len(out) > 1 else gW
 
 
-def population_hessian(W: Any, teacher: Any, a: Any = None, *, negative_slope: float = 0.0) -> np.ndarray:
+def population_hessian(W: Any, teacher: Any, a: Any = None, *, negative_slope: float = 0.0,
+                       bias: float = 0.0) -> np.ndarray:
     """``d^2F/dW^2`` ``(k d, k d)``, ``W`` flattened row-major (``a`` held fixed).
 
     {population}
@@ -119,7 +123,7 @@ def population_hessian(W: Any, teacher: Any, a: Any = None, *, negative_slope: f
     from ._population import student_arrays
 
     W, a, alpha = student_arrays(W, teacher, a, negative_slope, "population_hessian")
-    return _core.population_hessian(W, a, teacher.V, teacher.b, alpha)
+    return _core.population_hessian(W, a, teacher.V, teacher.b, alpha, float(bias))
 
 
 for _f in (population_loss, population_gradient, population_hessian):

@@ -10,6 +10,7 @@ namespace {
 
 void record(DescentRun& r, int64_t step, double loss, double gnorm, const std::vector<double>& W,
             const std::vector<double>& a) {
+  r.rec_c.push_back(r.c);
   r.rec_step.push_back(step);
   r.rec_loss.push_back(loss);
   r.rec_grad_norm.push_back(gnorm);
@@ -31,13 +32,16 @@ DescentRun descend(const Teacher& t, const double* W0, const double* a0, int64_t
   r.a.assign(a0, a0 + n);
   std::vector<double> gW(static_cast<size_t>(n * d));
   std::vector<double> ga(static_cast<size_t>(n));
+  r.c = opt.c0;
+  double gc = 0;
   for (int64_t step = 0;; ++step) {
     if (checkpoint && step % kCheckEvery == 0) (*checkpoint)();
-    const double F = gradient(t, Student{r.W.data(), r.a.data(), n, alpha}, gW.data(), ga.data());
+    const double F = gradient(t, Student{r.W.data(), r.a.data(), n, alpha, r.c}, gW.data(), ga.data(), &gc);
     double g2 = 0;
     for (double g : gW) g2 += g * g;
     if (opt.train_a)
       for (double g : ga) g2 += g * g;
+    if (opt.train_c) g2 += gc * gc;
     const double gnorm = std::sqrt(g2);
     if (!std::isfinite(F) || !std::isfinite(gnorm))
       throw InvalidInput("the population loss overflowed at step " + std::to_string(step) +
@@ -53,6 +57,7 @@ DescentRun descend(const Teacher& t, const double* W0, const double* a0, int64_t
     for (size_t q = 0; q < gW.size(); ++q) r.W[q] -= opt.lr * gW[q];
     if (opt.train_a)
       for (int64_t i = 0; i < n; ++i) r.a[size_t(i)] -= opt.lr * ga[size_t(i)];
+    if (opt.train_c) r.c -= opt.lr * gc;
   }
   return r;
 }

@@ -10,30 +10,38 @@ namespace regionlab::population {
 
 namespace {
 
-// dy/dt = -grad F, y = W (and a, when it trains).
+// dy/dt = -grad F, y = W, then a (when it trains), then c (when the bias trains).
 class PopulationField {
  public:
-  PopulationField(const Teacher& t, const double* a0, int64_t n, double alpha, bool train_a)
-      : t_(t), n_(n), alpha_(alpha), train_a_(train_a), a_(a0, a0 + n), gW_(size_t(n * t.d)),
-        ga_(size_t(n)) {}
+  PopulationField(const Teacher& t, const double* a0, int64_t n, double alpha, bool train_a,
+                  double c0, bool train_c)
+      : t_(t), n_(n), alpha_(alpha), train_a_(train_a), train_c_(train_c), c0_(c0),
+        a_(a0, a0 + n), gW_(size_t(n * t.d)), ga_(size_t(n)) {}
+  const double* a_of(const double* y) const { return train_a_ ? y + n_ * t_.d : a_.data(); }
+  double c_of(const double* y) const { return train_c_ ? y[n_ * t_.d + (train_a_ ? n_ : 0)] : c0_; }
   void rhs(const double* y, double* f) {
-    const double* a = train_a_ ? y + n_ * t_.d : a_.data();
-    gradient(t_, Student{y, a, n_, alpha_}, gW_.data(), ga_.data());
+    double gc = 0;
+    gradient(t_, Student{y, a_of(y), n_, alpha_, c_of(y)}, gW_.data(), ga_.data(), &gc);
     for (size_t q = 0; q < gW_.size(); ++q) f[q] = -gW_[q];
-    if (train_a_)
-      for (int64_t i = 0; i < n_; ++i) f[n_ * t_.d + i] = -ga_[size_t(i)];
+    int64_t off = n_ * t_.d;
+    if (train_a_) {
+      for (int64_t i = 0; i < n_; ++i) f[off + i] = -ga_[size_t(i)];
+      off += n_;
+    }
+    if (train_c_) f[off] = -gc;
     ++evaluations;
   }
   void stage_rhs(const double* y, double* f) { rhs(y, f); }
   void mark_step_end() {}
   // (loss, |grad|) at y.
   std::pair<double, double> measure(const double* y) {
-    const double* a = train_a_ ? y + n_ * t_.d : a_.data();
-    const double F = gradient(t_, Student{y, a, n_, alpha_}, gW_.data(), ga_.data());
+    double gc = 0;
+    const double F = gradient(t_, Student{y, a_of(y), n_, alpha_, c_of(y)}, gW_.data(), ga_.data(), &gc);
     double g2 = 0;
     for (double g : gW_) g2 += g * g;
     if (train_a_)
       for (double g : ga_) g2 += g * g;
+    if (train_c_) g2 += gc * gc;
     return {F, std::sqrt(g2)};
   }
   const std::vector<double>& fixed_a() const { return a_; }
@@ -43,7 +51,8 @@ class PopulationField {
   const Teacher& t_;
   int64_t n_;
   double alpha_;
-  bool train_a_;
+  bool train_a_, train_c_;
+  double c0_;
   std::vector<double> a_, gW_, ga_;
 };
 
@@ -54,12 +63,13 @@ FlowRun flow(const Teacher& t, const double* W0, const double* a0, int64_t n, do
   using namespace ode;
   if (!(opt.t_end > 0) || !std::isfinite(opt.t_end)) throw InvalidInput("t_end must be > 0");
   if (!(opt.rtol > 0) || !(opt.atol > 0)) throw InvalidInput("rtol and atol must be > 0");
-  const int64_t d = t.d, P = n * d + (opt.train_a ? n : 0);
-  PopulationField field(t, a0, n, alpha, opt.train_a);
+  const int64_t d = t.d, P = n * d + (opt.train_a ? n : 0) + (opt.train_c ? 1 : 0);
+  PopulationField field(t, a0, n, alpha, opt.train_a, opt.c0, opt.train_c);
   const size_t np = static_cast<size_t>(P);
   Vec y(np), f0(np), y1(np), f1(np), buf(np);
   std::copy(W0, W0 + n * d, y.begin());
   if (opt.train_a) std::copy(a0, a0 + n, y.begin() + n * d);
+  if (opt.train_c) y[size_t(P - 1)] = opt.c0;
   StepWork work(np, std::vector<double>(np, 1.0));
   DenseOutput dense;
   for (Vec* v : {&dense.r1, &dense.r2, &dense.r3, &dense.r4, &dense.r5}) v->assign(np, 0.0);
@@ -70,8 +80,9 @@ FlowRun flow(const Teacher& t, const double* W0, const double* a0, int64_t n, do
     run.rec_loss.push_back(F);
     run.rec_grad_norm.push_back(g);
     run.rec_W.insert(run.rec_W.end(), state, state + n * d);
-    if (opt.train_a) run.rec_a.insert(run.rec_a.end(), state + n * d, state + P);
+    if (opt.train_a) run.rec_a.insert(run.rec_a.end(), state + n * d, state + n * d + n);
     else run.rec_a.insert(run.rec_a.end(), field.fixed_a().begin(), field.fixed_a().end());
+    run.rec_c.push_back(field.c_of(state));
   };
   field.rhs(y.data(), f0.data());
   const auto& rt = opt.record_times;
@@ -114,8 +125,9 @@ FlowRun flow(const Teacher& t, const double* W0, const double* a0, int64_t n, do
   run.loss = F;
   run.grad_norm = g;
   run.W.assign(y.begin(), y.begin() + n * d);
-  if (opt.train_a) run.a.assign(y.begin() + n * d, y.end());
+  if (opt.train_a) run.a.assign(y.begin() + n * d, y.begin() + n * d + n);
   else run.a = field.fixed_a();
+  run.c = field.c_of(y.data());
   run.evaluations = field.evaluations;
   return run;
 }

@@ -186,7 +186,7 @@ void gram(const double* A, int64_t n, const double* B, int64_t m, int64_t d, dou
     for (int64_t j = 0; j < m; ++j) G[i * m + j] = dot(A + i * d, B + j * d, d);
 }
 
-double gradient(const Teacher& t, const Student& s, double* gW, double* ga) {
+double gradient(const Teacher& t, const Student& s, double* gW, double* ga, double* gc) {
   check(t, s);
   const int64_t n = s.n, d = t.d, k = t.k;
   const double al = s.alpha, rp = 1.0 - al, rp2 = rp * rp;
@@ -238,6 +238,19 @@ double gradient(const Teacher& t, const Student& s, double* gW, double* ga) {
     if (ga) ga[i] = dFda;
     selfc[i] = self;
   }
+  // The output bias: c E[f - g] + c^2/2, E[s(w.x)] = (1-al) |w| / sqrt(2 pi).
+  const double inv_sqrt_2pi = 1.0 / std::sqrt(2 * kPi), c = s.c;
+  double mean_f = 0, mean_g = 0;
+  for (int64_t i = 0; i < n; ++i) mean_f += a[i] * rp * nw[i] * inv_sqrt_2pi;
+  for (int64_t j = 0; j < k; ++j) mean_g += b[j] * nv[j] * inv_sqrt_2pi;
+  F += c * (mean_f - mean_g) + 0.5 * c * c;
+  if (gc) *gc = mean_f - mean_g + c;
+  if (c != 0) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (ga) ga[i] += c * rp * nw[i] * inv_sqrt_2pi;
+      if (nw[i] > 0) selfc[i] += c * a[i] * rp * inv_sqrt_2pi / nw[i];  // d|w|/dw = w/|w|
+    }
+  }
   if (gW) {
     // gW = diag(self) W + E W + T V, E = Cww (zero diagonal), T = Cwv.
     for (int64_t i = 0; i < n; ++i) {
@@ -286,6 +299,13 @@ void hessian(const Teacher& t, const Student& s, double* H) {
       const double* vj = t.V.data() + j * d;
       const Pair p = pair_of(wi, vj, d, perp);
       add_hessian_ww(p, wi, perp, d, -ai * t.b[j] * (1.0 - al), Hii, N);
+    }
+    const double nwi = std::sqrt(dot(wi, wi, d));
+    if (s.c != 0 && nwi > 0) {  // the bias term c a_i (1-al) |w_i| / sqrt(2 pi)
+      const double f = s.c * ai * (1.0 - al) / (std::sqrt(2 * kPi) * nwi);
+      for (int64_t r = 0; r < d; ++r)
+        for (int64_t q = 0; q < d; ++q)
+          Hii[r * N + q] += f * ((r == q ? 1.0 : 0.0) - wi[r] * wi[q] / (nwi * nwi));
     }
   }
 }

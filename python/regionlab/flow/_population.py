@@ -37,6 +37,7 @@ class PopulationTrajectory:
     W: np.ndarray  # (records, k, d)
     a: np.ndarray  # (records, k)
     stats: dict = field(default_factory=dict)
+    c: np.ndarray | None = None  # (records,) the output bias
     # a torch student's state_dict names for W and a (then shaped like its Linear weights)
     names: tuple = ("W", "a")
 
@@ -65,6 +66,7 @@ class PopulationRuns:
     steps: np.ndarray
     kind: np.ndarray
     thresholds: dict
+    c: np.ndarray | None = None  # final output biases
 
     def __len__(self) -> int:
         return len(self.loss)
@@ -95,8 +97,8 @@ def classify(loss, grad_norm, eig_min, *, tol: float, global_loss: float, eig_to
 
 
 def _run_chunk(W0: np.ndarray, A: np.ndarray, V: np.ndarray, b: np.ndarray, alpha: float,
-               lr: float, steps: int, tol: float, train_a: bool, record_every: int,
-               threads: int, eigs: bool) -> dict:
+               lr: Any, steps: int, tol: float, train_a: bool, record_every: int,
+               threads: int, eigs: bool, c0: float = 0.0, train_c: bool = False) -> dict:
     """Runs of one batch (in this process, or on a worker): the core's result, plus the
     Hessian's extreme eigenvalues at the end when ``eigs``."""
     from .. import _core
@@ -107,14 +109,15 @@ def _run_chunk(W0: np.ndarray, A: np.ndarray, V: np.ndarray, b: np.ndarray, alph
         _, t_end, rtol, atol, times = lr
         res = dict(_core.population_flow(np.ascontiguousarray(W0), np.ascontiguousarray(A), V, b,
                                          alpha, t_end, rtol, atol, train_a, steps, list(times),
-                                         threads))
+                                         threads, c0, train_c))
     else:
         res = dict(_core.population_descend(np.ascontiguousarray(W0), np.ascontiguousarray(A), V,
-                                            b, alpha, lr, steps, tol, train_a, record_every, threads))
+                                            b, alpha, lr, steps, tol, train_a, record_every, threads,
+                                            c0, train_c))
     if eigs:
         teacher = gaussian_relu(V, b)
-        ev = [np.linalg.eigvalsh(population_hessian(W, teacher, av, negative_slope=alpha))
-              for W, av in zip(res["W"], res["a"])]
+        ev = [np.linalg.eigvalsh(population_hessian(W, teacher, av, negative_slope=alpha, bias=c))
+              for W, av, c in zip(res["W"], res["a"], res["c"])]
         res["eig_min"] = np.array([e[0] for e in ev])
         res["eig_max"] = np.array([e[-1] for e in ev])
     return res
@@ -140,7 +143,8 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
                tol: float = 0.0, t_end: float | None = None, record_every: int = 0,
                global_loss: float = 1e-8, eig_tol: float = 1e-8, threads: int | None = None,
                client: Any = None, chunks: int | None = None, rtol: float = 1e-8,
-               atol: float = 1e-10, t_eval: Any = None, max_steps: int = 1_000_000):
+               atol: float = 1e-10, t_eval: Any = None, max_steps: int = 1_000_000,
+               bias: float = 0.0, train_bias: bool = False):
     """Gradient descent, or gradient flow, on the exact population loss ``F``
     (``rl.metrics.population_loss``).
 
@@ -151,7 +155,8 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
     gradient norm; ``max_steps`` caps the steps of each run).
 
     ``W0``: ``(k, d)`` for one run, ``(runs, k, d)`` for many. ``a``: the output weights
-    (default ones), fixed unless ``train_a``. Each step ``W <- W - lr dF/dW`` until
+    (default ones), fixed unless ``train_a``; ``bias``: an output bias ``c`` (default 0),
+    fixed unless ``train_bias``. Each step ``W <- W - lr dF/dW`` until
     ``|grad F| < tol`` or ``steps`` steps. One run returns a :class:`PopulationTrajectory`
     (records every ``record_every`` steps, 0: start and end); many return a
     :class:`PopulationRuns` table with the Hessian's extreme eigenvalues at the end (of
@@ -200,36 +205,41 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
             raise ValueError(f"population: steps must be a non-negative int, got {steps}")
         lr_or_flow = float(lr)
     settings = (lr_or_flow, steps, float(tol), bool(train_a), int(record_every))
+    c0 = float(bias)
+    if not np.isfinite(c0):
+        raise ValueError("population: bias must be finite")
     if single or client is None:
         res = _run_chunk(np.ascontiguousarray(batch), A, V, b, alpha, *settings,
-                         0 if threads is None else int(threads), not single)
+                         0 if threads is None else int(threads), not single, c0, bool(train_bias))
     else:
-        res = _run_on(client, np.ascontiguousarray(batch), A, (V, b, alpha, *settings, 1, True), chunks)
+        res = _run_on(client, np.ascontiguousarray(batch), A,
+                      (V, b, alpha, *settings, 1, True, c0, bool(train_bias)), chunks)
     stats = {"tol": float(tol), "train_a": bool(train_a), "negative_slope": alpha}
     if single and flow:
         return PopulationTrajectory(res["rec_t"], np.arange(len(res["rec_t"])), res["rec_loss"],
                                     res["rec_grad_norm"], res["rec_W"], res["rec_a"], names=names,
-                                    stats=
-                                    {**stats, "method": "dopri5", "t_end": t_end, "rtol": rtol,
+                                    c=res["rec_c"],
+                                    stats={**stats, "method": "dopri5", "t_end": t_end, "rtol": rtol,
                                      "atol": atol, "steps": int(res["steps"][0]),
                                      "rejected": int(res["rejected"]),
                                      "evaluations": int(res["evaluations"][0])})
     if single:
         st = res["rec_step"]
         return PopulationTrajectory(st * float(lr), st, res["rec_loss"], res["rec_grad_norm"],
-                                    res["rec_W"], res["rec_a"], names=names,
+                                    res["rec_W"], res["rec_a"], names=names, c=res["rec_c"],
                                     stats={**stats, "lr": float(lr), "steps": int(res["steps"][0]),
                                      "converged": bool(res["converged"][0])})
     eig_min, eig_max = res["eig_min"], res["eig_max"]
-    if train_a:  # the Hessian is of W alone: it cannot tell a saddle in (W, a)
+    if train_a or train_bias:  # the Hessian is of W alone: it cannot tell a saddle in (W, a, c)
         eig_min, eig_max = np.full_like(eig_min, np.nan), np.full_like(eig_max, np.nan)
     kind = classify(res["loss"], res["grad_norm"], eig_min, tol=tol if tol > 0 else CONVERGED_TOL,
                     global_loss=global_loss, eig_tol=eig_tol)
-    if train_a:
+    if train_a or train_bias:
         kind = np.where(np.isin(kind, ["spurious", "saddle"]), "stationary", kind)
     return PopulationRuns(res["W"], res["a"], res["loss"], res["grad_norm"], eig_min, eig_max,
                           res["steps"], kind,
-                          {"tol": float(tol), "global_loss": global_loss, "eig_tol": eig_tol})
+                          {"tol": float(tol), "global_loss": global_loss, "eig_tol": eig_tol},
+                          res["c"])
 
 
 def _is_torch_module(obj: Any) -> bool:

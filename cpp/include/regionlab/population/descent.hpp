@@ -14,16 +14,19 @@ struct DescentOptions {
   int64_t max_steps = 1000;
   double tol = 0;            // stop once |grad| < tol (0: run every step)
   bool train_a = false;      // also descend on the output weights a
+  double c0 = 0;             // the output bias at the start
+  bool train_c = false;      // also descend on the output bias
   int64_t record_every = 0;  // keep (loss, W, a) every this many steps (0: start and end only)
 };
 
 struct DescentRun {
   std::vector<double> W, a;   // final parameters
+  double c = 0;               // final output bias
   double loss = 0, grad_norm = 0;
   int64_t steps = 0;          // steps taken
   bool converged = false;     // |grad| < tol was reached
   std::vector<int64_t> rec_step;
-  std::vector<double> rec_loss, rec_grad_norm, rec_W, rec_a;
+  std::vector<double> rec_loss, rec_grad_norm, rec_W, rec_a, rec_c;
 };
 
 // W <- W - lr dF/dW (and a <- a - lr dF/da with train_a) until |grad| < tol or max_steps.

@@ -32,11 +32,14 @@ struct Student {
   const double* a;
   int64_t n;
   double alpha;
+  double c = 0;  // output bias: f(x) = sum_i a_i s(w_i . x) + c
 };
 
 double loss(const Teacher& t, const Student& s);
-// Returns the loss; gW (n x d) and ga (n) receive dF/dW and dF/da when non-null.
-double gradient(const Teacher& t, const Student& s, double* gW, double* ga);
+// Returns the loss; gW (n x d), ga (n) and gc (1) receive dF/dW, dF/da and dF/dc when
+// non-null. With an output bias c: F gains c E[f - g] + c^2 / 2, E[s(w.x)] = (1 - alpha)
+// |w| / sqrt(2 pi), E[relu(v.x)] = |v| / sqrt(2 pi).
+double gradient(const Teacher& t, const Student& s, double* gW, double* ga, double* gc = nullptr);
 // d^2 F / dW^2, (n d) x (n d) row-major, W flattened row-major (a held fixed).
 void hessian(const Teacher& t, const Student& s, double* H);
 
