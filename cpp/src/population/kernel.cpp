@@ -144,6 +144,32 @@ void acos_block(const double* x, int64_t count, double* t, double* sn) {
   }
 }
 
+// cos[i m + j] = G / (|a_i| |b_j|) (0 where a row is zero: fixed up by the caller).
+REGIONLAB_VECTOR_CLONES
+void cosines(const double* G, const double* inv_a, const double* nb, int64_t n, int64_t m,
+             double* cos) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < m; ++j) {
+      const double v = G[i * m + j] * inv_a[i] / nb[j];
+      cos[i * m + j] = nb[j] > 0 ? v : 0.0;
+    }
+}
+
+// From cos (in K), angle (in cv) and sine (in cu): K = k(a, b), cu, cv as pair_terms says.
+REGIONLAB_VECTOR_CLONES
+void kernel_terms(const double* inv_a, const double* na, const double* nb, int64_t n, int64_t m,
+                  double* K, double* cu, double* cv) {
+  constexpr double inv_2pi = 1.0 / (2 * kPi);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < m; ++j) {
+      const int64_t q = i * m + j;
+      const double cs = K[q], t = cv[q], sn = cu[q];
+      K[q] = na[i] * nb[j] * (sn + (kPi - t) * cs) * inv_2pi;
+      cu[q] = nb[j] * sn * inv_a[i] * inv_2pi;
+      cv[q] = (kPi - t) * inv_2pi;
+    }
+}
+
 // Every pair (row i of A, row j of B): the kernel k(a_i, b_j) and its gradient in a_i,
 // cu a_i + cv b_j. The angle comes from the Gram entry (acos_block) where that is accurate
 // (|cos| < 0.99), else from b_j's component orthogonal to a_i, computed explicitly. Zero
@@ -153,29 +179,25 @@ void pair_terms(const double* A, const double* na, int64_t n, const double* B, c
                 int64_t m, int64_t d, const double* G, bool same, double* K, double* cu, double* cv,
                 std::vector<double>& perp) {
   const int64_t N = n * m;
-  for (int64_t q = 0; q < N; ++q) {  // the cosines (0 where a row is zero)
-    const double denom = na[q / m] * nb[q % m];
-    K[q] = denom > 0 ? G[q] / denom : 0.0;
-  }
-  acos_block(K, N, cv, cu);  // cv <- angle, cu <- sine (overwritten below)
+  thread_local std::vector<double> inv;  // 1 / |a_i| (0 for a zero row)
+  inv.resize(size_t(n));
+  for (int64_t i = 0; i < n; ++i) inv[size_t(i)] = na[i] > 0 ? 1.0 / na[i] : 0.0;
+  cosines(G, inv.data(), nb, n, m, K);
+  acos_block(K, N, cv, cu);  // cv <- angle, cu <- sine
+  kernel_terms(inv.data(), na, nb, n, m, K, cu, cv);
+  // Fix-ups, rare: zero rows, the diagonal, nearly parallel pairs (|cos| >= 0.99).
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t j = 0; j < m; ++j) {
       const int64_t q = i * m + j;
       if (na[i] == 0 || nb[j] == 0 || (same && i == j)) {
         K[q] = same && i == j ? 0.5 * na[i] * na[i] : 0.0;
         cu[q] = cv[q] = 0.0;
-        continue;
-      }
-      double cs = K[q], t = cv[q], sn = cu[q];
-      if (std::abs(cs) >= 0.99) {
+      } else if (std::abs(G[q]) >= 0.99 * na[i] * nb[j]) {
         const Pair p = pair_of(A + i * d, B + j * d, d, perp);
-        cs = p.cos_t;
-        sn = p.sin_t;
-        t = p.t;
+        K[q] = na[i] * nb[j] * (p.sin_t + (kPi - p.t) * p.cos_t) / (2 * kPi);
+        cu[q] = nb[j] * p.sin_t / (na[i] * 2 * kPi);
+        cv[q] = (kPi - p.t) / (2 * kPi);
       }
-      K[q] = na[i] * nb[j] * (sn + (kPi - t) * cs) / (2 * kPi);
-      cu[q] = nb[j] * sn / (na[i] * 2 * kPi);
-      cv[q] = (kPi - t) / (2 * kPi);
     }
   }
 }
