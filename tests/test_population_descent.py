@@ -236,3 +236,24 @@ def test_a_trained_output_bias_follows_its_gradient():
     ref = solve_ivp(field, (0, 5), np.concatenate([W0.ravel(), [0.3]]), method="DOP853", rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(flow.W[-1].ravel(), ref.y[:-1, -1], atol=1e-8)
     assert flow.c[-1] == pytest.approx(ref.y[-1, -1], abs=1e-8)
+
+
+def test_a_single_run_is_a_trajectory():
+    torch = pytest.importorskip("torch")
+    k = 3
+    teacher = rl.teachers.gaussian_relu(k)
+    W0 = np.random.default_rng(11).normal(0, 1 / np.sqrt(k), (k, k))
+    traj = rl.flow.population(W0, teacher, lr=0.2, steps=20, record_every=5, bias=0.1)
+    assert isinstance(traj, rl.flow.Trajectory)
+    assert set(traj.params[-1]) == {"W", "a"} and traj.params[-1]["a"].shape == (k,)
+    params, loss = traj.at(traj.t[2])
+    np.testing.assert_array_equal(params["W"], traj.W[2])
+    assert loss == traj.loss[2]
+    mid_params, mid_loss = traj.at(0.5 * (traj.t[1] + traj.t[2]))
+    assert mid_loss == pytest.approx(rl.metrics.population_loss(mid_params["W"], teacher, bias=0.1))
+    model = traj.model(-1)  # the student as a torch module, its output bias included
+    X = np.random.default_rng(0).standard_normal((5, k))
+    expected = np.maximum(X @ traj.W[-1].T, 0) @ traj.a[-1] + traj.c[-1]
+    np.testing.assert_allclose(model(torch.tensor(X)).detach().numpy().ravel(), expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="outside"):
+        traj.at(traj.t[-1] + 1)

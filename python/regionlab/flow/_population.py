@@ -11,12 +11,13 @@ all cores (``threads=``). ``t_end=`` instead of ``lr=``/``steps=`` runs the grad
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .._population import student_arrays
+from ._trajectory import EVENT_DTYPE, SLIDING_DTYPE, Trajectory
 
 __all__ = ["population", "PopulationTrajectory", "PopulationRuns", "classify"]
 
@@ -25,30 +26,94 @@ KINDS = ("global", "spurious", "saddle", "stationary", "not converged")
 CONVERGED_TOL = 1e-6
 
 
-@dataclass
-class PopulationTrajectory:
-    """One gradient-descent run: records at steps ``step`` (times ``t = step * lr``),
-    always the start and the end. ``params[i]`` is ``{"W": (k, d), "a": (k,)}``."""
+class PopulationTrajectory(Trajectory):
+    """One population run (descent, or flow), a :class:`Trajectory` whose records are
+    ``t`` (``step * lr`` for descent; ``t_eval`` for the flow), ``loss``, ``grad_norm``, the
+    parameters ``W`` ``(records, k, d)``, ``a`` ``(records, k)``, ``c`` ``(records,)``, and
+    ``params[i] = {"W": ..., "a": ...}`` (a torch student: its ``state_dict`` names, ``a``
+    shaped like its last ``Linear`` weight). No samples, so no events or per-sample loss;
+    ``model(i)`` is the student as a torch module; ``at(t)`` interpolates linearly between
+    records (record the times you need with ``t_eval`` for the flow's own dense output)."""
 
-    t: np.ndarray
-    step: np.ndarray
-    loss: np.ndarray
-    grad_norm: np.ndarray
-    W: np.ndarray  # (records, k, d)
-    a: np.ndarray  # (records, k)
-    stats: dict = field(default_factory=dict)
-    c: np.ndarray | None = None  # (records,) the output bias
-    # a torch student's state_dict names for W and a (then shaped like its Linear weights)
-    names: tuple = ("W", "a")
+    def __init__(self, t, step, loss, grad_norm, W, a, stats=None, c=None, names=("W", "a"),
+                 teacher=None, negative_slope: float = 0.0):
+        self.t = np.asarray(t, dtype=np.float64)
+        self.step = np.asarray(step)
+        self.loss = np.asarray(loss, dtype=np.float64)
+        self.grad_norm = np.asarray(grad_norm, dtype=np.float64)
+        self.W, self.a = np.asarray(W), np.asarray(a)
+        self.c = np.zeros(len(self.t)) if c is None else np.asarray(c, dtype=np.float64)
+        self.names = tuple(names)
+        self.stats = dict(stats or {})
+        self.trainable = [names[0]] + ([names[1]] if self.stats.get("train_a") else [])
+        self.events = np.zeros(0, dtype=EVENT_DTYPE)
+        self.sliding = np.zeros(0, dtype=SLIDING_DTYPE)
+        self.sample_loss = np.zeros((len(self.t), 0))
+        self.margin = np.zeros((len(self.t), 0))
+        self._teacher, self._slope, self._dense, self._problem = teacher, negative_slope, None, None
+        self.param_arrays = {names[0]: self.W, names[1]: self.a.reshape(len(self.t), *self._a_shape)}
+
+    @property
+    def _a_shape(self) -> tuple:
+        return (1, -1) if self.names[1] != "a" else (-1,)
 
     @property
     def params(self) -> list:
         w, a = self.names
-        shape = (1, -1) if a != "a" else (-1,)
-        return [{w: self.W[i], a: self.a[i].reshape(shape)} for i in range(len(self.t))]
+        return [{w: self.W[i], a: self.a[i].reshape(self._a_shape)} for i in range(len(self.t))]
 
-    def __len__(self) -> int:
-        return len(self.t)
+    @property
+    def flat_params(self) -> np.ndarray:
+        return np.concatenate([self.W.reshape(len(self.t), -1), self.a], axis=1)
+
+    @property
+    def param_names(self) -> list:
+        return list(self.names)
+
+    def model(self, i: int = -1):
+        """The student at record ``i`` as ``nn.Sequential(Linear(d, k, bias=False), (Leaky)ReLU,
+        Linear(k, 1))`` (float64; the output bias ``c`` as the last layer's bias)."""
+        import torch
+        from torch import nn
+
+        i = self._index(i)
+        k, d = self.W.shape[1:]
+        act = nn.ReLU() if self._slope == 0 else nn.LeakyReLU(self._slope)
+        m = nn.Sequential(nn.Linear(d, k, bias=False), act, nn.Linear(k, 1)).double()
+        with torch.no_grad():
+            m[0].weight.copy_(torch.from_numpy(np.array(self.W[i])))
+            m[2].weight.copy_(torch.from_numpy(np.array(self.a[i]))[None])
+            m[2].bias.fill_(float(self.c[i]))
+        return m
+
+    def at(self, t: float, X: Any = None, y: Any = None):
+        """``(params, loss)`` at ``t``, linear between records (exact at record times); the
+        loss is the population loss there."""
+        from ..metrics import population_loss
+
+        t = float(t)
+        if not self.t[0] <= t <= self.t[-1]:
+            raise ValueError(f"t={t} is outside the run's [{self.t[0]}, {self.t[-1]}]")
+        j = int(np.clip(np.searchsorted(self.t, t, side="right") - 1, 0, len(self.t) - 1))
+        if self.t[j] == t or j == len(self.t) - 1:
+            return self.params[j], float(self.loss[j])
+        w = (t - self.t[j]) / (self.t[j + 1] - self.t[j])
+        W = (1 - w) * self.W[j] + w * self.W[j + 1]
+        a = (1 - w) * self.a[j] + w * self.a[j + 1]
+        c = (1 - w) * self.c[j] + w * self.c[j + 1]
+        loss = population_loss(W, self._teacher, a, negative_slope=self._slope, bias=c)
+        return {self.names[0]: W, self.names[1]: a.reshape(self._a_shape)}, loss
+
+    def sample_grad_norms(self, i, X, y):  # no samples in a population run
+        raise ValueError("a population run has no samples; see grad_norm")
+
+    def save(self, path) -> str:
+        raise ValueError("population runs are not saved as files yet; np.savez(path, t=traj.t, "
+                         "loss=traj.loss, W=traj.W, a=traj.a) keeps them")
+
+    def __repr__(self) -> str:
+        return (f"PopulationTrajectory(records={len(self.t)}, t_end={self.t[-1]:g}, "
+                f"loss {self.loss[0]:.4g} -> {self.loss[-1]:.4g})")
 
 
 @dataclass
@@ -218,7 +283,7 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
     if single and flow:
         return PopulationTrajectory(res["rec_t"], np.arange(len(res["rec_t"])), res["rec_loss"],
                                     res["rec_grad_norm"], res["rec_W"], res["rec_a"], names=names,
-                                    c=res["rec_c"],
+                                    c=res["rec_c"], teacher=teacher, negative_slope=alpha,
                                     stats={**stats, "method": "dopri5", "t_end": t_end, "rtol": rtol,
                                      "atol": atol, "steps": int(res["steps"][0]),
                                      "rejected": int(res["rejected"]),
@@ -227,6 +292,7 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
         st = res["rec_step"]
         return PopulationTrajectory(st * float(lr), st, res["rec_loss"], res["rec_grad_norm"],
                                     res["rec_W"], res["rec_a"], names=names, c=res["rec_c"],
+                                    teacher=teacher, negative_slope=alpha,
                                     stats={**stats, "lr": float(lr), "steps": int(res["steps"][0]),
                                      "converged": bool(res["converged"][0])})
     eig_min, eig_max = res["eig_min"], res["eig_max"]
