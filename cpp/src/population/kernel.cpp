@@ -124,20 +124,25 @@ double loss(const Teacher& t, const Student& s) { return gradient(t, s, nullptr,
 // acos(x) = pi/2 - asin(x) for |x| <= 1/2, 2 asin(sqrt((1 - |x|)/2)) above (mirrored for
 // x < 0), asin(s) = s + s^3 P(s^2) with P the degree-12 polynomial interpolating
 // (asin(s) - s)/s^3 at Chebyshev nodes of [0, 1/4] (error below 2e-16 there).
-REGIONLAB_VECTOR_CLONES
-void acos_block(const double* x, int64_t count, double* t, double* sn) {
+// asin(s) for 0 <= s <= 1/2: s + s^3 P(s^2).
+inline double asin_small(double s) {
   constexpr double P[13] = {0.16666666666666669,  0.07499999999998433,  0.04464285714635543,
                             0.030381944138531247, 0.02237217294214989,  0.017352392720869973,
                             0.013971212973552933, 0.011479177415184906, 0.01032281435018578,
                             0.005457506718640358, 0.01740087944269402,  -0.014851887071247204,
                             0.028757851367421566};
+  const double z = s * s;
+  double p = P[12];
+  for (int j = 11; j >= 0; --j) p = p * z + P[j];
+  return s + s * z * p;
+}
+
+REGIONLAB_VECTOR_CLONES
+void acos_block(const double* x, int64_t count, double* t, double* sn) {
   for (int64_t q = 0; q < count; ++q) {
     const double c = x[q], ac = std::fabs(c);
     const bool big = ac > 0.5;
-    const double s = big ? std::sqrt(0.5 * (1.0 - ac)) : ac, z = s * s;
-    double p = P[12];
-    for (int j = 11; j >= 0; --j) p = p * z + P[j];
-    const double as = s + s * z * p;
+    const double as = asin_small(big ? std::sqrt(0.5 * (1.0 - ac)) : ac);
     const double r = big ? 2.0 * as : 0.5 * kPi - as;
     t[q] = c < 0 ? kPi - r : r;
     sn[q] = std::sqrt(std::fmax(0.0, 1.0 - c * c));
@@ -193,19 +198,44 @@ void pair_terms(const double* A, const double* na, int64_t n, const double* B, c
         K[q] = same && i == j ? 0.5 * na[i] * na[i] : 0.0;
         cu[q] = cv[q] = 0.0;
       } else if (std::abs(G[q]) >= 0.99 * na[i] * nb[j]) {
-        const Pair p = pair_of(A + i * d, B + j * d, d, perp);
-        K[q] = na[i] * nb[j] * (p.sin_t + (kPi - p.t) * p.cos_t) / (2 * kPi);
-        cu[q] = nb[j] * p.sin_t / (na[i] * 2 * kPi);
-        cv[q] = (kPi - p.t) / (2 * kPi);
+        // Nearly parallel: the sine from b_j's component orthogonal to a_i, summed
+        // explicitly (|b|^2 - (a.b)^2/|a|^2 would cancel), the angle from it.
+        const double* a = A + i * d;
+        const double* bj = B + j * d;
+        const double al = G[q] / (na[i] * na[i]);
+        double pp = 0;
+        for (int64_t r = 0; r < d; ++r) {
+          const double e = bj[r] - al * a[r];
+          pp += e * e;
+        }
+        const double sn = std::min(1.0, std::sqrt(pp) / nb[j]);
+        const double cs = G[q] / (na[i] * nb[j]);
+        const double t = cs > 0 ? asin_small(sn) : kPi - asin_small(sn);
+        K[q] = na[i] * nb[j] * (sn + (kPi - t) * cs) / (2 * kPi);
+        cu[q] = nb[j] * sn / (na[i] * 2 * kPi);
+        cv[q] = (kPi - t) / (2 * kPi);
       }
     }
   }
 }
 
-// G = A B^T (n x m), rows of length d.
+// G = A B^T (n x m), rows of length d: row i of G accumulates A[i, q] times column q of
+// B (B transposed first), so the inner loop runs over contiguous outputs and vectorises.
+REGIONLAB_VECTOR_CLONES
 void gram(const double* A, int64_t n, const double* B, int64_t m, int64_t d, double* G) {
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < m; ++j) G[i * m + j] = dot(A + i * d, B + j * d, d);
+  thread_local std::vector<double> Bt;
+  Bt.resize(size_t(d * m));
+  for (int64_t j = 0; j < m; ++j)
+    for (int64_t q = 0; q < d; ++q) Bt[size_t(q * m + j)] = B[j * d + q];
+  for (int64_t i = 0; i < n; ++i) {
+    double* g = G + i * m;
+    for (int64_t j = 0; j < m; ++j) g[j] = 0.0;
+    for (int64_t q = 0; q < d; ++q) {
+      const double aq = A[i * d + q];
+      const double* bt = Bt.data() + q * m;
+      for (int64_t j = 0; j < m; ++j) g[j] += aq * bt[j];
+    }
+  }
 }
 
 double gradient(const Teacher& t, const Student& s, double* gW, double* ga, double* gc) {
