@@ -104,6 +104,7 @@ def plot(rows: list, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    path.parent.mkdir(parents=True, exist_ok=True)
     import matplotlib.pyplot as plt
 
     ks = [r["k"] for r in rows]

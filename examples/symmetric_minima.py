@@ -112,6 +112,7 @@ def plot(rows: list, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    path.parent.mkdir(parents=True, exist_ok=True)
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 3.4), constrained_layout=True,
