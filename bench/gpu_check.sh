@@ -8,8 +8,10 @@
 # build.log (pip -v), tests.log (pytest), bench.log (bench/bench_count_gpu.py). The python3
 # on PATH must hold torch with CUDA. If numpy/tqdm are missing and a folder .wheels/
 # (or $REGIONLAB_WHEELS) holds their wheels, they are installed from it, offline.
-# Expected time on an H200 with 16 cores: ~2 min build, ~1 min tests, ~1 min benchmark.
+# Expected time on an H200 with 16 cores: ~1 min build, ~1 min tests, ~1 min benchmark; the
+# step timeouts add to about 9 minutes, so run it with a device timeout of 600 s.
 set -u -o pipefail
+export PYTHONUNBUFFERED=1  # what a killed step printed still reaches its log
 
 OUT=${OUT:-$PWD/gpu_check_out}
 mkdir -p "$OUT"
@@ -41,8 +43,14 @@ python3 -c "import numpy, tqdm, pytest, hypothesis; print('numpy', numpy.__versi
   || { echo "a test dependency is missing"; exit 1; }
 
 step "build and install with REGIONLAB_CUDA=ON (log: $OUT/build.log)"
-if ! REGIONLAB_CUDA=ON CMAKE_BUILD_PARALLEL_LEVEL=16 timeout 240 \
-     python3 -m pip install --no-build-isolation --no-deps -v . > "$OUT/build.log" 2>&1; then
+# Build against the cuBLAS that torch itself loads (its pip nvidia-cublas), when present:
+# two different libcublas.so.13 in one process would clash.
+TORCH_CUBLAS=$(python3 -c "import site, os; p=os.path.join(site.getsitepackages()[0], 'nvidia', 'cu13'); print(p if os.path.isdir(os.path.join(p, 'include')) else '')" 2>/dev/null)
+ls /usr/local/cuda/lib64/libcublas.so* 2>/dev/null | head -3; python3 -m pip show nvidia-cublas 2>/dev/null | head -2
+CUBLAS_ARG=""
+if [ -n "$TORCH_CUBLAS" ]; then CUBLAS_ARG="-DREGIONLAB_CUBLAS_ROOT=$TORCH_CUBLAS"; echo "cuBLAS from torch's wheel: $TORCH_CUBLAS"; fi
+if ! REGIONLAB_CUDA=ON CMAKE_BUILD_PARALLEL_LEVEL=16 CMAKE_ARGS="$CUBLAS_ARG" timeout 240 \
+     python3 -m pip install --no-index --disable-pip-version-check --no-build-isolation --no-deps -v . > "$OUT/build.log" 2>&1; then
   echo "BUILD FAILED (or timed out after 240 s). Last 80 lines of build.log:"
   tail -80 "$OUT/build.log"
   exit 1
@@ -51,7 +59,7 @@ grep -E "regionlab: CUDA|CUDA compiler identification|Found CUDAToolkit" "$OUT/b
 tail -3 "$OUT/build.log"
 
 step "import check (must be the installed package, with CUDA available)"
-python3 - <<'PY' || { echo "IMPORT CHECK FAILED"; exit 1; }
+timeout 120 python3 - <<'PY' || { echo "IMPORT CHECK FAILED (or timed out after 120 s)"; exit 1; }
 import regionlab as rl
 from regionlab import _core
 print("regionlab from", rl.__file__)
@@ -72,7 +80,7 @@ PY
 step "gpu tests (log: $OUT/tests.log)"
 # pyproject's addopts say -m 'not slow and not gpu'; the -m given here replaces it.
 python3 -m pytest -m gpu --collect-only -q -p no:cacheprovider tests/test_count_cuda.py 2>&1 | tail -1
-timeout 150 python3 -m pytest -m gpu tests/test_count_cuda.py -q -rs -p no:cacheprovider --maxfail=5 --durations=5 \
+timeout 150 python3 -m pytest -m gpu tests/test_count_cuda.py -q -rs -p no:cacheprovider --maxfail=5 --durations=5 --timeout=60 --timeout-method=thread \
   2>&1 | tee "$OUT/tests.log"
 rc=${PIPESTATUS[0]}
 if [ "$rc" != 0 ]; then echo "GPU TESTS FAILED (exit $rc)"; STATUS=1; fi

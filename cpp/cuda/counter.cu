@@ -99,6 +99,14 @@ struct CudaPatternCounter<T>::Impl {
     if (device < 0 || device >= device_count())
       throw InvalidInput("CUDA device " + std::to_string(device) + " is not visible (" +
                          std::to_string(device_count()) + " visible)");
+    // What the device kernels implement: slope stages with dense weights.
+    if (net->has_max_groups())
+      throw InvalidInput("the GPU counter does not handle max groups (maxout, max pooling) yet; "
+                         "count this network with device='cpu'");
+    for (int64_t k = 0; k < net->view().n_stages; ++k)
+      if (net->view().stages[k].op)
+        throw InvalidInput("the GPU counter needs dense stage weights (a structured stage map "
+                           "is CPU-only for now)");
     DeviceGuard guard(device);
     opt.max_patterns = std::min(opt.max_patterns, kMaxIds);
     level_bits = net->prefix_bits();

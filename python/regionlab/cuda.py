@@ -92,6 +92,8 @@ def device_matrix(t: Any, input_dim: int, dtype: np.dtype, device: int, what: st
         raise ValueError(
             f"{what}: X is on {t.device} but counting runs on cuda:{device}; pass device='{t.device}'"
         )
+    if t.ndim == 1 and input_dim == 1:
+        t = t.reshape(-1, 1)  # a net with one input takes (n,) as n samples, as on the CPU
     if t.ndim < 2:
         raise ValueError(f"{what}: X has shape {tuple(t.shape)}; expected (n, {input_dim})")
     per_sample = int(np.prod(t.shape[1:]))

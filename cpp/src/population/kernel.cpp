@@ -181,8 +181,7 @@ void kernel_terms(const double* inv_a, const double* na, const double* nb, int64
 // rows give k = cu = cv = 0 (relu'(0) = 0). With `same` (B is A) the diagonal holds
 // k(a, a) = |a|^2/2 and no gradient terms (the caller adds the self term).
 void pair_terms(const double* A, const double* na, int64_t n, const double* B, const double* nb,
-                int64_t m, int64_t d, const double* G, bool same, double* K, double* cu, double* cv,
-                std::vector<double>& perp) {
+                int64_t m, int64_t d, const double* G, bool same, double* K, double* cu, double* cv) {
   const int64_t N = n * m;
   thread_local std::vector<double> inv;  // 1 / |a_i| (0 for a zero row)
   inv.resize(size_t(n));
@@ -243,7 +242,7 @@ double gradient(const Teacher& t, const Student& s, double* gW, double* ga, doub
   const int64_t n = s.n, d = t.d, k = t.k;
   const double al = s.alpha, rp = 1.0 - al, rp2 = rp * rp;
   // Per-call scratch (a few n x (n + k) tables).
-  thread_local std::vector<double> buf, perp;
+  thread_local std::vector<double> buf;
   buf.resize(size_t(2 * n + k + 8 * n * (n + k)));
   double* nw = buf.data();
   double* selfc = nw + n;  // row i's coefficient on w_i in dF/dw_i
@@ -264,8 +263,8 @@ double gradient(const Teacher& t, const Student& s, double* gW, double* ga, doub
   gram(W, n, V, k, d, Gwv);
   for (int64_t i = 0; i < n; ++i) nw[i] = std::sqrt(Gww[i * n + i]);
   for (int64_t j = 0; j < k; ++j) nv[j] = std::sqrt(dot(V + j * d, V + j * d, d));
-  pair_terms(W, nw, n, W, nw, n, d, Gww, true, Kww, Uww, Cww, perp);
-  pair_terms(W, nw, n, V, nv, k, d, Gwv, false, Kwv, Uwv, Cwv, perp);
+  pair_terms(W, nw, n, W, nw, n, d, Gww, true, Kww, Uww, Cww);
+  pair_terms(W, nw, n, V, nv, k, d, Gwv, false, Kwv, Uwv, Cwv);
 
   double F = t.self_term;
   for (int64_t i = 0; i < n; ++i) {
