@@ -218,23 +218,10 @@ void pair_terms(const double* A, const double* na, int64_t n, const double* B, c
   }
 }
 
-// G = A B^T (n x m), rows of length d: row i of G accumulates A[i, q] times column q of
-// B (B transposed first), so the inner loop runs over contiguous outputs and vectorises.
-REGIONLAB_VECTOR_CLONES
+// G = A B^T (n x m), rows of length d (tiny here: plain dot products beat a transposition).
 void gram(const double* A, int64_t n, const double* B, int64_t m, int64_t d, double* G) {
-  thread_local std::vector<double> Bt;
-  Bt.resize(size_t(d * m));
-  for (int64_t j = 0; j < m; ++j)
-    for (int64_t q = 0; q < d; ++q) Bt[size_t(q * m + j)] = B[j * d + q];
-  for (int64_t i = 0; i < n; ++i) {
-    double* g = G + i * m;
-    for (int64_t j = 0; j < m; ++j) g[j] = 0.0;
-    for (int64_t q = 0; q < d; ++q) {
-      const double aq = A[i * d + q];
-      const double* bt = Bt.data() + q * m;
-      for (int64_t j = 0; j < m; ++j) g[j] += aq * bt[j];
-    }
-  }
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < m; ++j) G[i * m + j] = dot(A + i * d, B + j * d, d);
 }
 
 double gradient(const Teacher& t, const Student& s, double* gW, double* ga, double* gc) {
