@@ -9,20 +9,6 @@ namespace regionlab::bindings {
 
 namespace {
 
-template <class V>
-py::array_t<typename V::value_type> to_array(const V& v) {
-  py::array_t<typename V::value_type> out(py::ssize_t(v.size()));
-  std::copy(v.begin(), v.end(), out.mutable_data());
-  return out;
-}
-
-// The counter, unless another thread is inside add() (which runs without the GIL).
-template <class Counter>
-const Counter& idle(const Counter& c) {
-  if (c.busy()) throw py::value_error("this PatternCounter is being filled by another thread");
-  return c;
-}
-
 template <class T>
 void bind_counter_type(py::module_& m, const char* name) {
   using Counter = PatternCounter<T>;

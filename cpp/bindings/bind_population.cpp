@@ -27,12 +27,6 @@ Args unpack(const CArray<double>& W, const CArray<double>& a, const CArray<doubl
   return out;
 }
 
-py::array_t<double> as_array(const std::vector<double>& v, std::vector<py::ssize_t> shape) {
-  py::array_t<double> out(shape);
-  std::copy(v.begin(), v.end(), out.mutable_data());
-  return out;
-}
-
 // A batch of runs: W0 (runs, k, d), a0 (runs, k) and the teacher, checked.
 struct Batch {
   int64_t runs, n, d;
@@ -71,6 +65,16 @@ py::dict stack_ends(const std::vector<Run>& out, const Batch& bt) {
   return res;
 }
 
+// The records of a single run (DescentRun or FlowRun: loss, gradient norm, W, a, c).
+template <class Run>
+void put_records(py::dict& res, const Run& run, py::ssize_t k, int64_t n, int64_t d) {
+  res["rec_loss"] = as_array(run.rec_loss, {k});
+  res["rec_grad_norm"] = as_array(run.rec_grad_norm, {k});
+  res["rec_W"] = as_array(run.rec_W, {k, n, d});
+  res["rec_a"] = as_array(run.rec_a, {k, n});
+  res["rec_c"] = as_array(run.rec_c, {k});
+}
+
 }  // namespace
 
 void bind_population(py::module_& m) {
@@ -106,11 +110,7 @@ void bind_population(py::module_& m) {
           const auto& run = out[0];
           const auto k = py::ssize_t(run.rec_t.size());
           res["rec_t"] = as_array(run.rec_t, {k});
-          res["rec_loss"] = as_array(run.rec_loss, {k});
-          res["rec_grad_norm"] = as_array(run.rec_grad_norm, {k});
-          res["rec_W"] = as_array(run.rec_W, {k, n, d});
-          res["rec_a"] = as_array(run.rec_a, {k, n});
-          res["rec_c"] = as_array(run.rec_c, {k});
+          put_records(res, run, k, n, d);
           res["rejected"] = run.rejected;
         }
         return res;
@@ -150,11 +150,7 @@ void bind_population(py::module_& m) {
           const auto& run = out[0];
           const auto k = py::ssize_t(run.rec_step.size());
           res["rec_step"] = py::array_t<int64_t>(k, run.rec_step.data());
-          res["rec_loss"] = as_array(run.rec_loss, {k});
-          res["rec_grad_norm"] = as_array(run.rec_grad_norm, {k});
-          res["rec_W"] = as_array(run.rec_W, {k, n, d});
-          res["rec_a"] = as_array(run.rec_a, {k, n});
-          res["rec_c"] = as_array(run.rec_c, {k});
+          put_records(res, run, k, n, d);
         }
         return res;
       },

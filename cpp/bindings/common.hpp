@@ -4,7 +4,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "regionlab/parallel.hpp"
 
@@ -35,6 +37,28 @@ const T* checked_matrix(const CArray<T>& X, int64_t cols, const char* what) {
     throw py::value_error(std::string(what) + ": expected a 2-D array with " +
                           std::to_string(cols) + " columns");
   return X.data();
+}
+
+// A vector as a 1-D array (a copy).
+template <class V>
+py::array_t<typename V::value_type> to_array(const V& v) {
+  py::array_t<typename V::value_type> out(py::ssize_t(v.size()));
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
+// A vector of doubles as an array of `shape` (a copy).
+inline py::array_t<double> as_array(const std::vector<double>& v, std::vector<py::ssize_t> shape) {
+  py::array_t<double> out(shape);
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
+// A counter, unless another thread is inside add() (which runs without the GIL).
+template <class Counter>
+const Counter& idle(const Counter& c) {
+  if (c.busy()) throw py::value_error("this PatternCounter is being filled by another thread");
+  return c;
 }
 
 void bind_network(py::module_& m);

@@ -103,3 +103,8 @@ def positive_int(value: Any, name: str, what: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{what}: {name} must be a positive int, got {value!r}")
     return int(value)
+
+
+def is_torch_module(obj: Any) -> bool:
+    """A ``torch.nn.Module``, recognised without importing torch."""
+    return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(obj).__mro__)

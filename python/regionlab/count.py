@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import cuda as _cuda
-from ._validate import as_float_matrix, positive_int, to_numpy
+from ._validate import as_float_matrix, is_torch_module, positive_int, to_numpy
 from .data import open_stream
 from .net import PLNet, from_torch
 
@@ -89,10 +89,6 @@ class PatternCount:
         )
 
 
-def _is_torch_module(obj: Any) -> bool:
-    return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(obj).__mro__)
-
-
 def _default_max_patterns(bytes_per_pattern: int) -> int:
     """Patterns that fit in half of the physical memory."""
     try:
@@ -105,7 +101,7 @@ def _default_max_patterns(bytes_per_pattern: int) -> int:
 def _resolve_net(net_or_model: Any, sample_shape: tuple[int, ...] | None, dtype: Any) -> PLNet:
     if isinstance(net_or_model, PLNet):
         net = net_or_model
-    elif _is_torch_module(net_or_model):
+    elif is_torch_module(net_or_model):
         shape = sample_shape if sample_shape is not None and len(sample_shape) > 1 else None
         net = from_torch(net_or_model, input_shape=shape)
     else:

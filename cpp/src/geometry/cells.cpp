@@ -5,11 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define REGIONLAB_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define REGIONLAB_VECTOR_CLONES
-#endif
+#include "../vector_clones.hpp"
 
 namespace regionlab::geometry {
 

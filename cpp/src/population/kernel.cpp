@@ -5,11 +5,7 @@
 
 #include "regionlab/errors.hpp"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define REGIONLAB_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define REGIONLAB_VECTOR_CLONES
-#endif
+#include "../vector_clones.hpp"
 
 namespace regionlab::population {
 
@@ -28,6 +24,7 @@ double dot(const double* x, const double* y, int64_t d) {
 struct Pair {
   double nw = 0, nv = 0;  // |w|, |v|
   double t = 0, sin_t = 0, cos_t = 1;
+  double perp_norm = 0;   // |v's component orthogonal to w|
   bool zero = true;       // w or v is the zero vector
 };
 
@@ -45,6 +42,7 @@ Pair pair_of(const double* w, const double* v, int64_t d, std::vector<double>& p
     pp += perp[size_t(c)] * perp[size_t(c)];
   }
   const double np = std::sqrt(pp);
+  p.perp_norm = np;
   p.t = std::atan2(np, along);
   p.sin_t = np / std::hypot(np, along);
   p.cos_t = along / std::hypot(np, along);
@@ -63,10 +61,7 @@ double kernel(const Pair& p) {
 void add_hessian_ww(const Pair& p, const double* w, const std::vector<double>& perp, int64_t d,
                     double scale, double* H, int64_t ld) {
   if (p.zero || scale == 0 || p.sin_t == 0) return;
-  const double f = scale * p.nv * p.sin_t / (2 * kPi * p.nw);
-  double np = 0;
-  for (double x : perp) np += x * x;
-  np = std::sqrt(np);
+  const double f = scale * p.nv * p.sin_t / (2 * kPi * p.nw), np = p.perp_norm;
   for (int64_t r = 0; r < d; ++r) {
     const double ur = w[r] / p.nw, mr = perp[size_t(r)] / np;
     for (int64_t c = 0; c < d; ++c) {
@@ -84,9 +79,7 @@ void add_hessian_wv(const Pair& p, const double* w, const double* v, const std::
   const double f = scale / (2 * kPi);
   for (int64_t r = 0; r < d; ++r) H[r * ld + r] += f * (kPi - p.t);
   if (p.sin_t == 0) return;
-  double np = 0;
-  for (double x : perp) np += x * x;
-  np = std::sqrt(np);
+  const double np = p.perp_norm;
   // m' = (u - cos t n) / sin t
   for (int64_t r = 0; r < d; ++r) {
     const double ur = w[r] / p.nw, mr = perp[size_t(r)] / np;

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from .._population import student_arrays
+from .._validate import is_torch_module
+from ._api import _count
 from ._trajectory import EVENT_DTYPE, SLIDING_DTYPE, Trajectory
 
 __all__ = ["population", "PopulationTrajectory", "PopulationRuns", "classify"]
@@ -241,7 +243,7 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
     if not flow and (lr is None or steps is None):
         raise ValueError("population: give lr= and steps= (gradient descent) or t_end= (flow)")
     names = ("W", "a")
-    if _is_torch_module(W0):
+    if is_torch_module(W0):
         W0, a, negative_slope, train_a, names = _torch_student(W0, a, negative_slope, train_a)
     W0 = np.asarray(W0, dtype=np.float64)
     single = W0.ndim == 2
@@ -263,11 +265,9 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
         if len(times) and (times[0] < 0 or times[-1] > t_end):
             raise ValueError("population: t_eval must lie in [0, t_end]")
         lr_or_flow: Any = ("flow", t_end, float(rtol), float(atol), times)
-        steps = int(max_steps)
+        steps = _count(max_steps, "max_steps", 1)
     else:
-        steps = int(steps)
-        if isinstance(steps, bool) or steps < 0:
-            raise ValueError(f"population: steps must be a non-negative int, got {steps}")
+        steps = _count(steps, "steps", 0)
         lr_or_flow = float(lr)
     settings = (lr_or_flow, steps, float(tol), bool(train_a), int(record_every))
     c0 = float(bias)
@@ -306,10 +306,6 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
                           res["steps"], kind,
                           {"tol": float(tol), "global_loss": global_loss, "eig_tol": eig_tol},
                           res["c"])
-
-
-def _is_torch_module(obj: Any) -> bool:
-    return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(obj).__mro__)
 
 
 def _torch_student(model: Any, a: Any, negative_slope: float, train_a: bool):

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from ..net import Stage
+from ..net import PLNet, Stage
 
 _F64 = torch.float64
 
@@ -184,7 +184,7 @@ class Lowering:
         self.stages.append(stage)
         self.m = stage.out_features
 
-    def live_values(self, exclude: fx.Node | None) -> list[fx.Node]:
+    def live_values(self) -> list[fx.Node]:
         """Nodes holding a tensor value (or a max's values) that a later node still reads."""
         return [
             n
@@ -204,7 +204,7 @@ class Lowering:
         """Emit ``blocks`` plus pass-through units for the values still needed later, and
         re-express those values over the new stage's outputs."""
         n_act = len(groups) if groups is not None else sum(int(c.numel()) for _, c, _ in blocks)
-        live = self.live_values(node)
+        live = self.live_values()
         carried_dim = sum(self._affine(n).dim for n in live)
         carry_basis = bool(live) and old_m < carried_dim
         if carry_basis:
@@ -242,9 +242,11 @@ class Lowering:
         for j, p in enumerate(pieces):
             At[j * D : (j + 1) * D] = torch.eye(D, dtype=_F64) * p.gamma
         c = torch.as_tensor(delta, dtype=_F64).expand(v.shape).reshape(-1).clone()
-        self.stage_output = Affine(At, c, v.shape) if len(pieces) == 1 and delta == 0 and \
-            pieces[0].gamma == 1 else None
-        return self.stage_output if self.stage_output is not None else Affine(At, c, v.shape)
+        out = Affine(At, c, v.shape)
+        # the stage's units themselves only when one piece passes them through unchanged
+        plain = len(pieces) == 1 and delta == 0 and pieces[0].gamma == 1
+        self.stage_output = out if plain else None
+        return out
 
     # ------------------------------------------------------------------ nodes
     def evaluate(self, node: fx.Node) -> Any:
@@ -731,14 +733,7 @@ def check_against_model(model: nn.Module, stages: list, input_shape: tuple[int, 
         expected = model(X.to(dtype)).detach().to(torch.float64).reshape(len(X), -1).numpy()
     except Exception:  # a model that cannot run on this input is judged by its trace alone
         return
-    a = X.reshape(len(X), -1).numpy()
-    for st in stages:
-        h = a @ st.weight.T + st.bias
-        if st.is_max:
-            a = np.stack([h[:, st.group_index[b:e]].max(1)
-                          for b, e in zip(st.group_offsets[:-1], st.group_offsets[1:])], 1)
-        else:
-            a = np.where(h > 0, h, st.negative_slope * h)
+    a = PLNet(stages, dtype=np.float64).forward(X.reshape(len(X), -1).numpy())
     tol = 1e-4 if dtype != torch.float64 else 1e-9
     scale = np.abs(expected).max() + 1.0
     if a.shape != expected.shape or np.abs(a - expected).max() > tol * scale:
