@@ -181,3 +181,13 @@ def test_output_bias_against_monte_carlo_and_finite_differences():
         gm = rl.metrics.population_gradient(W - E.reshape(W.shape), teacher, a, negative_slope=alpha, bias=c)
         fd[:, q] = ((gp - gm) / (2 * eps)).ravel()
     np.testing.assert_allclose(H, fd, atol=1e-7)
+
+
+def test_overflowing_weights_are_refused_not_nan():
+    teacher = rl.teachers.gaussian_relu(3)
+    W = np.random.default_rng(0).standard_normal((3, 3)) * 1e160
+    for f in (rl.metrics.population_loss, rl.metrics.population_gradient, rl.metrics.population_hessian):
+        with pytest.raises(ValueError, match="overflows"):
+            f(W, teacher)
+    tiny = rl.metrics.population_loss(W * 1e-310, teacher)  # a student of (almost) zero rows
+    assert tiny == pytest.approx(rl.metrics.population_loss(np.zeros((3, 3)) + 1e-300, teacher))

@@ -29,3 +29,11 @@ def student_arrays(W: Any, teacher: Any, a: Any, negative_slope: float, what: st
     if not np.isfinite(alpha):
         raise ValueError(f"{what}: negative_slope must be finite")
     return W, a, alpha
+
+
+def finite_result(value: Any, what: str) -> Any:
+    """``value``, or a ValueError when the closed form overflowed float64 (huge weights)."""
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{what}: the population loss overflows float64 at these weights "
+                         "(|W| or |V| near 1e150); rescale them")
+    return value

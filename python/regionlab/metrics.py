@@ -91,10 +91,11 @@ def population_loss(W: Any, teacher: Any, a: Any = None, *, negative_slope: floa
     {population}
     """
     from . import _core
-    from ._population import student_arrays
+    from ._population import finite_result, student_arrays
 
     W, a, alpha = student_arrays(W, teacher, a, negative_slope, "population_loss")
-    return float(_core.population_gradient(W, a, teacher.V, teacher.b, alpha, float(bias))[0])
+    F = _core.population_gradient(W, a, teacher.V, teacher.b, alpha, float(bias))[0]
+    return float(finite_result(F, "population_loss"))
 
 
 def population_gradient(W: Any, teacher: Any, a: Any = None, *, negative_slope: float = 0.0,
@@ -105,10 +106,11 @@ def population_gradient(W: Any, teacher: Any, a: Any = None, *, negative_slope: 
     {population}
     """
     from . import _core
-    from ._population import student_arrays
+    from ._population import finite_result, student_arrays
 
     W, a, alpha = student_arrays(W, teacher, a, negative_slope, "population_gradient")
-    _, gW, ga, gc = _core.population_gradient(W, a, teacher.V, teacher.b, alpha, float(bias))
+    F, gW, ga, gc = _core.population_gradient(W, a, teacher.V, teacher.b, alpha, float(bias))
+    finite_result([F, gc, *gW.ravel(), *ga], "population_gradient")
     out = (gW,) + ((ga,) if return_a else ()) + ((float(gc),) if return_bias else ())
     return out if len(out) > 1 else gW
 
@@ -120,10 +122,11 @@ def population_hessian(W: Any, teacher: Any, a: Any = None, *, negative_slope: f
     {population}
     """
     from . import _core
-    from ._population import student_arrays
+    from ._population import finite_result, student_arrays
 
     W, a, alpha = student_arrays(W, teacher, a, negative_slope, "population_hessian")
-    return _core.population_hessian(W, a, teacher.V, teacher.b, alpha, float(bias))
+    H = _core.population_hessian(W, a, teacher.V, teacher.b, alpha, float(bias))
+    return finite_result(H, "population_hessian")
 
 
 for _f in (population_loss, population_gradient, population_hessian):
