@@ -11,14 +11,6 @@ namespace {
 
 using geometry::SlicePartition;
 
-// Hands the vector's buffer to numpy without copying (large partitions are most of memory).
-template <class T>
-py::array_t<T> to_array(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
-  auto* owned = new std::vector<T>(std::move(v));
-  py::capsule free_when_done(owned, [](void* ptr) { delete static_cast<std::vector<T>*>(ptr); });
-  return py::array_t<T>(shape, owned->data(), free_when_done);
-}
-
 py::dict partition_to_dict(SlicePartition&& p) {
   const py::ssize_t n = p.n_regions(), m = p.dim + 1;
   py::dict d;

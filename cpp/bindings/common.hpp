@@ -47,6 +47,14 @@ py::array_t<typename V::value_type> to_array(const V& v) {
   return out;
 }
 
+// Hands the vector's buffer to numpy without copying (large partitions are most of memory).
+template <class T>
+py::array_t<T> to_array(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
+  auto* owned = new std::vector<T>(std::move(v));
+  py::capsule free_when_done(owned, [](void* ptr) { delete static_cast<std::vector<T>*>(ptr); });
+  return py::array_t<T>(shape, owned->data(), free_when_done);
+}
+
 // A vector of doubles as an array of `shape` (a copy).
 inline py::array_t<double> as_array(const std::vector<double>& v, std::vector<py::ssize_t> shape) {
   py::array_t<double> out(shape);
@@ -64,6 +72,7 @@ const Counter& idle(const Counter& c) {
 void bind_network(py::module_& m);
 void bind_counter(py::module_& m);
 void bind_geometry(py::module_& m);
+void bind_regions(py::module_& m);
 void bind_flow(py::module_& m);
 void bind_population(py::module_& m);
 // Only in builds with REGIONLAB_CUDA=ON (cpp/bindings/bind_cuda.cpp).

@@ -41,6 +41,7 @@ PYBIND11_MODULE(_core, m) {
   regionlab::bindings::bind_network(m);
   regionlab::bindings::bind_counter(m);
   regionlab::bindings::bind_geometry(m);
+  regionlab::bindings::bind_regions(m);
   regionlab::bindings::bind_flow(m);
   regionlab::bindings::bind_population(m);
 #ifdef REGIONLAB_WITH_CUDA

@@ -12,6 +12,7 @@
 
 #include "regionlab/errors.hpp"
 #include "regionlab/geometry/cells.hpp"
+#include "regionlab/geometry/polytope_cell.hpp"
 #include "regionlab/kernels.hpp"
 #include "regionlab/network.hpp"
 #include "regionlab/parallel.hpp"
@@ -26,7 +27,10 @@ template <class Cell>
 struct Node {
   Cell cell;
   std::vector<uint64_t> pattern;        // bits of stages < k are set
-  std::shared_ptr<const ZBlock> z;      // stage k-1 pre-activation, (out x (dim+1)) col-major
+  // Stage k-1 pre-activation, (out x (dim+1)) col-major. At stage 0: the root's own input
+  // map (in x (dim+1)), or null for the slice's basis.
+  std::shared_ptr<const ZBlock> z;
+  int32_t root = 0;  // which root region it was cut from
 };
 
 // Final regions found by one task, in the order found.
@@ -35,6 +39,7 @@ struct RegionSink {
   std::vector<Cell> cells;
   std::vector<uint64_t> patterns;
   std::vector<double> maps;
+  std::vector<int32_t> roots;
 };
 
 // Per-stage lookups shared by every thread.
@@ -78,6 +83,10 @@ template <class F>
 void for_each_corner(const PolygonCell& cell, F&& f) {
   for (size_t v = 0; v + 1 < cell.xy.size(); v += 2) f(&cell.xy[v]);
 }
+template <int D, class F>
+void for_each_corner(const PolytopeCell<D>& cell, F&& f) {
+  for (size_t v = 0; v < cell.x.size(); v += D) f(&cell.x[v]);
+}
 
 template <class Cell>
 class Subdivider {
@@ -89,9 +98,14 @@ class Subdivider {
   static constexpr int64_t kCountEvery = 4096;  // pieces between max_regions / Ctrl-C checks
 
  public:
+  // bias_scale (dim + 1 entries, or null for (0, ..., 0, 1)): the factor of every stage's
+  // bias as an affine function of the slice coordinates; the whole-space pieces evaluate the
+  // network in homogeneous coordinates, t f(x / t), where it is t.
   Subdivider(const NetView<double>& net, const std::vector<StageInfo>& info,
-             const std::vector<double>& basis, double box_size, RegionCounter& counter)
-      : net_(net), info_(info), basis_(basis), box_size_(box_size), counter_(counter) {}
+             const std::vector<double>& basis, double box_size, RegionCounter& counter,
+             const double* bias_scale = nullptr)
+      : net_(net), info_(info), basis_(basis), box_size_(box_size), counter_(counter),
+        bias_scale_(bias_scale) {}
 
   // Pushes `roots` (regions waiting for stage `stage`) through every remaining stage,
   // depth first so that only a few batches per stage are alive at once.
@@ -137,7 +151,12 @@ class Subdivider {
       const double* base = &products_[size_t(block * plan.product)];
       auto z = std::make_shared<ZBlock>(base, base + block);
       if (plan.sibling >= 0) add_sibling_delta(k, batch[size_t(r)], batch[size_t(plan.sibling)], *z);
-      for (int64_t j = 0; j < st.out; ++j) (*z)[size_t(D * st.out + j)] += st.bias[j];
+      if (bias_scale_) {
+        for (int c = 0; c <= D; ++c)
+          for (int64_t j = 0; j < st.out; ++j) (*z)[size_t(c * st.out + j)] += bias_scale_[c] * st.bias[j];
+      } else {
+        for (int64_t j = 0; j < st.out; ++j) (*z)[size_t(D * st.out + j)] += st.bias[j];
+      }
       maps_[size_t(r)] = std::move(z);
     }
     for (int64_t r = 0; r < n; ++r)
@@ -229,7 +248,8 @@ class Subdivider {
   // The region's input map to stage k, (in x (dim+1)) column-major.
   void input_map(const Node<Cell>& node, int64_t k, double* dst) {
     if (k == 0) {
-      std::copy(basis_.begin(), basis_.end(), dst);
+      if (node.z) std::copy(node.z->begin(), node.z->end(), dst);
+      else std::copy(basis_.begin(), basis_.end(), dst);
       return;
     }
     const StageView<double>& prev = net_.stages[k - 1];
@@ -259,11 +279,12 @@ class Subdivider {
     const StageView<double>& st = net_.stages[k];
     auto line = [&](int64_t p) {
       const int64_t j = st.kinked ? st.kinked[p] : p;
-      return LineCoeffs{z->data() + j, st.out, box_size_};
+      return LineCoeffs{z->data() + j, st.out, box_size_, st.bit_offset + p};
     };
     // Pieces are counted (against max_regions) and Ctrl-C polled as they come: one parent
     // cut by thousands of neurons can make millions of them.
     int64_t produced = 0;
+    const int32_t root = node.root;
     auto emit = [&](Cell&& cell, const std::vector<uint64_t>& pattern) {
       if (++produced == kCountEvery) {
         counter_.add(k, produced);
@@ -271,8 +292,9 @@ class Subdivider {
         checkpoint();
       }
       if (next) {
-        next->push_back(Node<Cell>{std::move(cell), pattern, z});
+        next->push_back(Node<Cell>{std::move(cell), pattern, z, root});
       } else {
+        sink.roots.push_back(root);
         emit_final(std::move(cell), pattern, *z, k, sink);
       }
     };
@@ -351,7 +373,7 @@ class Subdivider {
     std::vector<Piece> pieces, next;
     pieces.push_back(Piece{std::move(node.cell), std::move(node.pattern)});
     std::vector<double> diff(size_t(D + 1));
-    const LineCoeffs line{diff.data(), 1, box_size_};
+    LineCoeffs line{diff.data(), 1, box_size_};
     Cell parts[2];
     int64_t pos = st.bit_offset;
     for (int64_t g = 0; g < st.n_groups; ++g) {
@@ -390,6 +412,7 @@ class Subdivider {
             const int64_t hi = st.group_index[b + (keep_positive ? i : j)];
             const int64_t lo = st.group_index[b + (keep_positive ? j : i)];
             for (int c = 0; c <= D; ++c) diff[size_t(c)] = z[size_t(c * st.out + hi)] - z[size_t(c * st.out + lo)];
+            line.id = max_comparison_id(pos, i, j);
             const Side side = cell->classify(line);
             if (side == Side::cut) {
               cell->split(line, parts[0], parts[1]);
@@ -448,6 +471,7 @@ class Subdivider {
   const std::vector<double>& basis_;
   double box_size_;  // largest |coordinate| of the slice's box
   RegionCounter& counter_;
+  const double* bias_scale_;
   std::vector<double> inputs_, products_;  // batch scratch
   std::vector<Plan> plans_;
   std::vector<Side> sides_;  // every neuron's side of the region being cut

@@ -24,6 +24,7 @@ struct LineCoeffs {
   const double* g;
   int64_t stride;
   double box_size;
+  int64_t id = -1;  // which hyperplane it is (polytopes record it at their vertices)
   double operator[](int c) const { return g[c * stride]; }
 };
 

@@ -1,0 +1,376 @@
+// Implementation of polytope_cell.hpp (templated on the dimension, so in a header).
+#pragma once
+
+namespace regionlab::geometry {
+
+namespace polytope_detail {
+
+// Value of the line at a vertex and whether it is strictly on either side (the same
+// tolerance as the intervals' and polygons': relative to the size of the terms).
+template <int D>
+inline void vertex_side(const LineCoeffs& line, const double* v, double fixed, double& f, int& s) {
+  double value = line[D], terms = 0;
+  for (int c = 0; c < D; ++c) {
+    const double t = line[c] * v[c];
+    value += t;
+    terms += std::abs(t);
+  }
+  const double tol = kOnLineTolerance * terms + fixed;
+  f = value;
+  s = value > tol ? 1 : (value < -tol ? -1 : 0);
+}
+
+template <int D>
+inline double fixed_tolerance(const LineCoeffs& line) {
+  double a = 0;
+  for (int c = 0; c < D; ++c) a += std::abs(line[c]);
+  return kOnLineTolerance * (std::abs(line[D]) + kCoordinateFloor * line.box_size * a);
+}
+
+inline int popcount_and(const uint64_t* a, const uint64_t* b, int words) {
+  int n = 0;
+  for (int w = 0; w < words; ++w) n += __builtin_popcountll(a[w] & b[w]);
+  return n;
+}
+
+inline bool contains_all(const uint64_t* sup, const uint64_t* sub, int words) {
+  for (int w = 0; w < words; ++w)
+    if ((sup[w] & sub[w]) != sub[w]) return false;
+  return true;
+}
+
+}  // namespace polytope_detail
+
+template <int D>
+Side PolytopeCell<D>::classify(LineCoeffs line) const {
+  const double fixed = polytope_detail::fixed_tolerance<D>(line);
+  bool pos = false, neg = false;
+  const int64_t n = n_vertices();
+  for (int64_t v = 0; v < n; ++v) {
+    double f;
+    int s;
+    polytope_detail::vertex_side<D>(line, &x[size_t(v * D)], fixed, f, s);
+    pos |= s > 0;
+    neg |= s < 0;
+    if (pos && neg) return Side::cut;
+  }
+  return pos ? Side::positive : Side::negative;
+}
+
+template <int D>
+bool PolytopeCell<D>::classify_all(LineBlock lines, Side* side) const {
+  const int64_t n = lines.n;
+  const double* C = lines.coeffs + D * n;
+  std::vector<double> fixed(static_cast<size_t>(n)), above(static_cast<size_t>(n), -HUGE_VAL),
+      below(static_cast<size_t>(n), HUGE_VAL), probe(static_cast<size_t>(n), 0.0);
+  for (int64_t j = 0; j < n; ++j) {
+    double a = 0;
+    for (int c = 0; c < D; ++c) a += std::abs(lines.coeffs[c * n + j]);
+    fixed[size_t(j)] = kOnLineTolerance * (std::abs(C[j]) + kCoordinateFloor * lines.box_size * a);
+  }
+  double* hi = above.data();
+  double* lo = below.data();
+  double* nonfinite = probe.data();
+  const int64_t nv = n_vertices();
+  for (int64_t v = 0; v < nv; ++v) {
+    const double* p = &x[size_t(v * D)];
+    for (int64_t j = 0; j < n; ++j) {
+      double f = C[j], terms = 0;
+      for (int c = 0; c < D; ++c) {
+        const double t = lines.coeffs[c * n + j] * p[c];
+        f += t;
+        terms += std::abs(t);
+      }
+      const double tol = kOnLineTolerance * terms + fixed[size_t(j)];
+      hi[j] = std::max(hi[j], f - tol);
+      lo[j] = std::min(lo[j], f + tol);
+      nonfinite[j] += f * 0.0;
+    }
+  }
+  bool finite = true;
+  for (int64_t j = 0; j < n; ++j) {
+    const bool p = hi[j] > 0, q = lo[j] < 0;
+    side[j] = p && q ? Side::cut : (p ? Side::positive : Side::negative);
+    finite &= nonfinite[j] == 0.0;
+  }
+  return finite;
+}
+
+template <int D>
+void PolytopeCell<D>::split(LineCoeffs line, PolytopeCell& negative, PolytopeCell& positive) const {
+  using namespace polytope_detail;
+  const int64_t nv = n_vertices();
+  const double fixed = fixed_tolerance<D>(line);
+  std::vector<double> f(static_cast<size_t>(nv));
+  std::vector<int> s(static_cast<size_t>(nv));
+  for (int64_t v = 0; v < nv; ++v) vertex_side<D>(line, &x[size_t(v * D)], fixed, f[size_t(v)], s[size_t(v)]);
+
+  // The children's planes: the parent's and the new one (bit L), before pruning.
+  const int64_t L = int64_t(planes.size());
+  const int wide = int((L + 1 + 63) / 64);
+  auto widen = [&](const uint64_t* src, uint64_t* dst) {
+    for (int w = 0; w < wide; ++w) dst[w] = w < words ? src[w] : 0;
+  };
+  // Crossing points, shared by both children.
+  std::vector<double> cx;
+  std::vector<uint64_t> cinc;
+  std::vector<int32_t> crossing_of(edges.size() / 2, -1);
+  for (size_t e = 0; e < edges.size(); e += 2) {
+    const int32_t a = edges[e], b = edges[e + 1];
+    if (s[size_t(a)] * s[size_t(b)] >= 0) continue;
+    const double w = f[size_t(a)] / (f[size_t(a)] - f[size_t(b)]);
+    crossing_of[e / 2] = int32_t(cx.size() / D);
+    for (int c = 0; c < D; ++c) {
+      const double xa = x[size_t(a * D + c)], xb = x[size_t(b * D + c)];
+      cx.push_back(xa + w * (xb - xa));
+    }
+    const size_t base = cinc.size();
+    cinc.resize(base + size_t(wide));
+    for (int w2 = 0; w2 < wide; ++w2)
+      cinc[base + size_t(w2)] = w2 < words ? inc[size_t(a * words + w2)] & inc[size_t(b * words + w2)] : 0;
+    cinc[base + size_t(L >> 6)] |= 1ull << (L & 63);
+  }
+  const int64_t n_cross = int64_t(cx.size() / D);
+
+  auto build = [&](int sign, PolytopeCell& out) {
+    std::vector<double> px;
+    std::vector<uint64_t> pinc;
+    std::vector<int32_t> index(static_cast<size_t>(nv), -1), face;  // face: the cut face's vertices
+    px.reserve(size_t((nv + n_cross) * D));
+    for (int64_t v = 0; v < nv; ++v) {
+      if (s[size_t(v)] == -sign) continue;
+      index[size_t(v)] = int32_t(px.size() / D);
+      px.insert(px.end(), &x[size_t(v * D)], &x[size_t(v * D)] + D);
+      const size_t base = pinc.size();
+      pinc.resize(base + size_t(wide));
+      widen(&inc[size_t(v * words)], &pinc[base]);
+      if (s[size_t(v)] == 0) {
+        pinc[base + size_t(L >> 6)] |= 1ull << (L & 63);
+        face.push_back(index[size_t(v)]);
+      }
+    }
+    const int32_t first_cross = int32_t(px.size() / D);
+    px.insert(px.end(), cx.begin(), cx.end());
+    pinc.insert(pinc.end(), cinc.begin(), cinc.end());
+    for (int64_t c = 0; c < n_cross; ++c) face.push_back(first_cross + int32_t(c));
+
+    std::vector<int32_t> pe;
+    for (size_t e = 0; e < edges.size(); e += 2) {
+      const int32_t a = edges[e], b = edges[e + 1];
+      const int sa = s[size_t(a)], sb = s[size_t(b)];
+      if (crossing_of[e / 2] >= 0) {
+        pe.push_back(index[size_t(sa == sign ? a : b)]);
+        pe.push_back(first_cross + crossing_of[e / 2]);
+      } else if (sa != -sign && sb != -sign && !(sa == 0 && sb == 0)) {
+        pe.push_back(index[size_t(a)]);
+        pe.push_back(index[size_t(b)]);
+      }
+    }
+    // Edges of the cut face: pairs on at least D - 1 common planes (the new one included)
+    // with no third face vertex on all of them.
+    std::vector<uint64_t> common(static_cast<size_t>(wide));
+    for (size_t i = 0; i < face.size(); ++i)
+      for (size_t j = i + 1; j < face.size(); ++j) {
+        const uint64_t* a = &pinc[size_t(face[i]) * size_t(wide)];
+        const uint64_t* b = &pinc[size_t(face[j]) * size_t(wide)];
+        if (popcount_and(a, b, wide) < D - 1) continue;
+        for (int w = 0; w < wide; ++w) common[size_t(w)] = a[w] & b[w];
+        bool edge = true;
+        for (size_t k = 0; k < face.size() && edge; ++k)
+          if (k != i && k != j && contains_all(&pinc[size_t(face[k]) * size_t(wide)], common.data(), wide))
+            edge = false;
+        if (edge) {
+          pe.push_back(face[i]);
+          pe.push_back(face[j]);
+        }
+      }
+
+    // Planes with fewer than D vertices are no facet: drop them (faces are decided by the
+    // facets alone), so incidence sets stay small as cuts accumulate.
+    const int64_t n_out = int64_t(px.size() / D);
+    std::vector<int64_t> keep;
+    for (int64_t b = 0; b <= L; ++b) {
+      int64_t count = 0;
+      for (int64_t v = 0; v < n_out && count < D; ++v)
+        count += (pinc[size_t(v * wide + (b >> 6))] >> (b & 63)) & 1u;
+      if (count >= D) keep.push_back(b);
+    }
+    out.words = int32_t(std::max<int64_t>(1, (int64_t(keep.size()) + 63) / 64));
+    out.planes.clear();
+    for (int64_t b : keep) out.planes.push_back(b == L ? line.id : planes[size_t(b)]);
+    out.inc.assign(size_t(n_out * out.words), 0);
+    for (int64_t v = 0; v < n_out; ++v)
+      for (size_t k = 0; k < keep.size(); ++k) {
+        const int64_t b = keep[k];
+        if ((pinc[size_t(v * wide + (b >> 6))] >> (b & 63)) & 1u)
+          out.inc[size_t(v * out.words + int64_t(k >> 6))] |= 1ull << (k & 63);
+      }
+    out.x = std::move(px);
+    out.edges = std::move(pe);
+  };
+  build(-1, negative);
+  build(1, positive);
+}
+
+template <int D>
+int affine_rank(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, const double* apex,
+                double* height) {
+  // Modified Gram-Schmidt on the differences from the first point, with a rank tolerance
+  // relative to the set's own size.
+  double basis[D][D];
+  int rank = 0;
+  if (verts.empty()) return -1;
+  const double* o = &cell.x[size_t(verts[0]) * D];
+  double scale = 0;
+  for (size_t i = 1; i < verts.size(); ++i) {
+    const double* p = &cell.x[size_t(verts[i]) * D];
+    double n2 = 0;
+    for (int c = 0; c < D; ++c) n2 += (p[c] - o[c]) * (p[c] - o[c]);
+    scale = std::max(scale, std::sqrt(n2));
+  }
+  const double tol = 1e-9 * scale;
+  auto reduce = [&](double* d) {
+    for (int pass = 0; pass < 2; ++pass)  // twice: orthogonal to working precision
+      for (int r = 0; r < rank; ++r) {
+        double dot = 0;
+        for (int c = 0; c < D; ++c) dot += d[c] * basis[r][c];
+        for (int c = 0; c < D; ++c) d[c] -= dot * basis[r][c];
+      }
+    double n2 = 0;
+    for (int c = 0; c < D; ++c) n2 += d[c] * d[c];
+    return std::sqrt(n2);
+  };
+  for (size_t i = 1; i < verts.size() && rank < D; ++i) {
+    const double* p = &cell.x[size_t(verts[i]) * D];
+    double d[D];
+    for (int c = 0; c < D; ++c) d[c] = p[c] - o[c];
+    const double n = reduce(d);
+    if (n > tol) {
+      for (int c = 0; c < D; ++c) basis[rank][c] = d[c] / n;
+      ++rank;
+    }
+  }
+  if (height) {
+    double d[D];
+    for (int c = 0; c < D; ++c) d[c] = apex[c] - o[c];
+    *height = reduce(d);
+  }
+  return rank;
+}
+
+template <int D>
+double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts,
+                    std::vector<int32_t>& active, int m) {
+  if (m == 0) return 1.0;
+  if (m == 1) {  // a segment: its two ends are the farthest pair
+    double best = 0;
+    for (size_t i = 0; i < verts.size(); ++i)
+      for (size_t j = i + 1; j < verts.size(); ++j) {
+        double n2 = 0;
+        for (int c = 0; c < D; ++c) {
+          const double d = cell.x[size_t(verts[i]) * D + c] - cell.x[size_t(verts[j]) * D + c];
+          n2 += d * d;
+        }
+        best = std::max(best, n2);
+      }
+    return std::sqrt(best);
+  }
+  const int32_t apex = verts[0];
+  const double* apex_x = &cell.x[size_t(apex) * D];
+  double total = 0;
+  std::vector<std::vector<int32_t>> seen;
+  std::vector<int32_t> sub;
+  for (int32_t b = 0; b < int32_t(cell.planes.size()); ++b) {
+    if (cell.on_plane(apex, b) || std::find(active.begin(), active.end(), b) != active.end()) continue;
+    sub.clear();
+    for (int32_t v : verts)
+      if (cell.on_plane(v, b)) sub.push_back(v);
+    if (int(sub.size()) < m || sub.size() == verts.size()) continue;
+    if (std::find(seen.begin(), seen.end(), sub) != seen.end()) continue;  // coincident planes
+    seen.push_back(sub);
+    double height = 0;
+    if (affine_rank(cell, sub, apex_x, &height) != m - 1) continue;
+    active.push_back(b);
+    total += height * face_measure(cell, sub, active, m - 1) / m;
+    active.pop_back();
+  }
+  return total;
+}
+
+template <int D>
+double PolytopeCell<D>::measure() const {
+  std::vector<int32_t> all(static_cast<size_t>(n_vertices()));
+  for (size_t v = 0; v < all.size(); ++v) all[v] = int32_t(v);
+  std::vector<int32_t> active;
+  return face_measure(*this, all, active, D);
+}
+
+template <int D>
+PolytopeCell<D> PolytopeCell<D>::box(const double* lo, const double* hi) {
+  PolytopeCell cell;
+  const int64_t nv = int64_t(1) << D;
+  for (int c = 0; c < D; ++c) {
+    cell.planes.push_back(box_face_id(c, false));
+    cell.planes.push_back(box_face_id(c, true));
+  }
+  cell.words = int32_t((2 * D + 63) / 64);
+  cell.inc.assign(size_t(nv * cell.words), 0);
+  for (int64_t v = 0; v < nv; ++v) {
+    for (int c = 0; c < D; ++c) {
+      const bool up = (v >> c) & 1;
+      cell.x.push_back(up ? hi[c] : lo[c]);
+      const int b = 2 * c + (up ? 1 : 0);
+      cell.inc[size_t(v * cell.words + b / 64)] |= 1ull << (b % 64);
+      if (!up) {
+        cell.edges.push_back(int32_t(v));
+        cell.edges.push_back(int32_t(v | (int64_t(1) << c)));
+      }
+    }
+  }
+  return cell;
+}
+
+template <int D>
+PolytopeCell<D> PolytopeCell<D>::simplex() {
+  PolytopeCell cell;
+  for (int c = 0; c < D; ++c) cell.planes.push_back(simplex_face_id(c));
+  cell.planes.push_back(kInfinityFaceId);
+  cell.words = int32_t((D + 1 + 63) / 64);
+  cell.inc.assign(size_t((D + 1) * cell.words), 0);
+  for (int v = 0; v <= D; ++v) {  // vertex 0: the origin; vertex i: e_{i-1}
+    for (int c = 0; c < D; ++c) {
+      cell.x.push_back(v == c + 1 ? 1.0 : 0.0);
+      if (v != c + 1) cell.inc[size_t(v * cell.words + c / 64)] |= 1ull << (c % 64);
+    }
+    if (v > 0) cell.inc[size_t(v * cell.words + D / 64)] |= 1ull << (D % 64);
+    for (int u = 0; u < v; ++u) {
+      cell.edges.push_back(int32_t(u));
+      cell.edges.push_back(int32_t(v));
+    }
+  }
+  return cell;
+}
+
+template <int D>
+PolytopeCell<D> PolytopeCell<D>::cross(double radius) {
+  PolytopeCell cell;
+  const int64_t n_facets = int64_t(1) << D;  // facet s: sum_c sign_c(s) y_c <= radius
+  for (int64_t s = 0; s < n_facets; ++s) cell.planes.push_back(cross_face_id(s));
+  cell.words = int32_t((n_facets + 63) / 64);
+  cell.inc.assign(size_t(2 * D * cell.words), 0);
+  for (int v = 0; v < 2 * D; ++v) {  // vertex 2c: +r e_c, 2c+1: -r e_c
+    const int c = v / 2;
+    const bool minus = v % 2;
+    for (int k = 0; k < D; ++k) cell.x.push_back(k == c ? (minus ? -radius : radius) : 0.0);
+    for (int64_t s = 0; s < n_facets; ++s)
+      if ((((s >> c) & 1) != 0) == minus) cell.inc[size_t(v * cell.words + s / 64)] |= 1ull << (s % 64);
+    for (int u = 0; u < v; ++u)
+      if (u / 2 != c) {
+        cell.edges.push_back(int32_t(u));
+        cell.edges.push_back(int32_t(v));
+      }
+  }
+  return cell;
+}
+
+}  // namespace regionlab::geometry

@@ -1,0 +1,321 @@
+#include "regionlab/geometry/polytope_partition.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "regionlab/errors.hpp"
+#include "regionlab/geometry/polytope_cell.hpp"
+#include "subdivider.hpp"
+
+namespace regionlab::geometry {
+
+namespace {
+
+using detail::Node;
+using detail::RegionCounter;
+using detail::RegionSink;
+using detail::StageInfo;
+using detail::Subdivider;
+
+constexpr int64_t kBoundaryId = -3000;  // the decision boundary's plane, while it is measured
+constexpr int64_t kRootsToShare = 64;
+constexpr int64_t kTasks = 512;
+
+// What one task's regions become once described (concatenated in task order at the end).
+struct Described {
+  std::vector<double> centroids, volumes, boundary, vertices;
+  std::vector<uint8_t> unbounded;
+  std::vector<int64_t> facet_counts, facet_ids, vertex_counts;
+};
+
+template <int D>
+class Describer {
+ public:
+  Describer(const PolytopeSpec& spec, int64_t out_dim, int64_t input_dim, double box_size)
+      : spec_(spec), out_dim_(out_dim), input_dim_(input_dim), box_size_(box_size),
+        homogeneous_(!spec.bias_scale.empty()) {}
+
+  void describe(const PolytopeCell<D>& cell, const double* map, int32_t root, Described& out) const {
+    const int64_t nv = cell.n_vertices();
+    // Facets: planes whose vertices span a (D-1)-flat.
+    int64_t n_facets = 0;
+    bool at_infinity = false;
+    std::vector<int32_t> on;
+    for (int32_t b = 0; b < int32_t(cell.planes.size()); ++b) {
+      on.clear();
+      for (int32_t v = 0; v < nv; ++v)
+        if (cell.on_plane(v, b)) on.push_back(v);
+      if (homogeneous_ && cell.planes[size_t(b)] == kInfinityFaceId && !on.empty()) at_infinity = true;
+      if (int(on.size()) < D || affine_rank(cell, on) != D - 1) continue;
+      out.facet_ids.push_back(cell.planes[size_t(b)]);
+      ++n_facets;
+    }
+    out.facet_counts.push_back(n_facets);
+    out.unbounded.push_back(at_infinity);
+
+    double centroid[D] = {};
+    for (int64_t v = 0; v < nv; ++v)
+      for (int c = 0; c < D; ++c) centroid[c] += cell.x[size_t(v * D + c)] / double(nv);
+    if (homogeneous_) {
+      to_input(centroid, root, centroid);
+    }
+    out.centroids.insert(out.centroids.end(), centroid, centroid + D);
+
+    const PolytopeCell<D> mapped = homogeneous_ ? map_cell(cell, root) : PolytopeCell<D>();
+    const PolytopeCell<D>& metric = homogeneous_ ? mapped : cell;
+    out.volumes.push_back(at_infinity ? HUGE_VAL : metric.measure());
+    out.boundary.push_back(boundary_measure(cell, map, root));
+    if (spec_.vertices) {
+      out.vertex_counts.push_back(nv);
+      out.vertices.insert(out.vertices.end(), metric.x.begin(), metric.x.end());
+    }
+  }
+
+ private:
+  // Homogeneous pieces: y -> x = (map . (y, 1)) / t(y); points at infinity become NaN.
+  void to_input(const double* y, int32_t root, double* x) const {
+    const double* m = spec_.root_maps.empty() ? spec_.basis.data()
+                                              : &spec_.root_maps[size_t(root) * size_t(input_dim_ * (D + 1))];
+    double t = spec_.bias_scale[D], r[D];
+    for (int c = 0; c < D; ++c) t += spec_.bias_scale[size_t(c)] * y[c];
+    for (int64_t i = 0; i < D; ++i) {
+      r[i] = m[D * input_dim_ + i];
+      for (int c = 0; c < D; ++c) r[i] += m[c * input_dim_ + i] * y[c];
+    }
+    const bool finite = t > 1e-12;
+    for (int i = 0; i < D; ++i) x[i] = finite ? r[i] / t : std::numeric_limits<double>::quiet_NaN();
+  }
+
+  PolytopeCell<D> map_cell(const PolytopeCell<D>& cell, int32_t root) const {
+    PolytopeCell<D> out = cell;
+    for (size_t v = 0; v < cell.x.size(); v += D) to_input(&cell.x[v], root, &out.x[v]);
+    return out;
+  }
+
+  // The cut face of {line = 0} in the cell, measured in the input's coordinates (0 when the
+  // line does not cut it; inf when the face reaches infinity).
+  double cut_face(const PolytopeCell<D>& cell, LineCoeffs line, int32_t root) const {
+    if (cell.classify(line) != Side::cut) return 0.0;
+    PolytopeCell<D> neg, pos;
+    line.id = kBoundaryId;
+    cell.split(line, neg, pos);
+    const auto it = std::find(neg.planes.begin(), neg.planes.end(), kBoundaryId);
+    if (it == neg.planes.end()) return 0.0;
+    const int32_t b = int32_t(it - neg.planes.begin());
+    std::vector<int32_t> face;
+    for (int32_t v = 0; v < neg.n_vertices(); ++v)
+      if (neg.on_plane(v, b)) face.push_back(v);
+    std::vector<int32_t> active{b};
+    if (!homogeneous_) return face_measure(neg, face, active, D - 1);
+    const auto inf = std::find(neg.planes.begin(), neg.planes.end(), kInfinityFaceId);
+    if (inf != neg.planes.end())
+      for (int32_t v : face)
+        if (neg.on_plane(v, int32_t(inf - neg.planes.begin()))) return HUGE_VAL;
+    return face_measure(map_cell(neg, root), face, active, D - 1);
+  }
+
+  // The decision boundary inside the region: {logit = 0} for one output; for several, where
+  // two classes tie above every other (the argmax changes).
+  double boundary_measure(const PolytopeCell<D>& cell, const double* map, int32_t root) const {
+    const int64_t m = D + 1;
+    if (out_dim_ == 1) return cut_face(cell, LineCoeffs{map, 1, box_size_}, root);
+    double total = 0;
+    std::vector<double> diff(static_cast<size_t>(m));
+    const LineCoeffs line{diff.data(), 1, box_size_};
+    auto set_diff = [&](int64_t a, int64_t b) {
+      for (int c = 0; c < m; ++c) diff[size_t(c)] = map[a * m + c] - map[b * m + c];
+    };
+    for (int64_t i = 0; i < out_dim_; ++i)
+      for (int64_t j = i + 1; j < out_dim_; ++j) {
+        PolytopeCell<D> part = cell;
+        bool empty = false;
+        for (int64_t k = 0; k < out_dim_ && !empty; ++k) {
+          if (k == i || k == j) continue;
+          for (int64_t top : {i, j}) {  // both tied classes at least as high as class k
+            set_diff(top, k);
+            const Side side = part.classify(line);
+            if (side == Side::negative) {
+              empty = true;
+              break;
+            }
+            if (side == Side::cut) {
+              PolytopeCell<D> neg, pos;
+              part.split(line, neg, pos);
+              part = std::move(pos);
+            }
+          }
+        }
+        if (empty) continue;
+        set_diff(i, j);
+        total += cut_face(part, line, root);
+      }
+    return total;
+  }
+
+  const PolytopeSpec& spec_;
+  int64_t out_dim_, input_dim_;
+  double box_size_;
+  bool homogeneous_;
+};
+
+template <int D>
+PolytopeCell<D> root_cell(const PolytopeSpec& spec) {
+  switch (spec.shape) {
+    case RootShape::simplex: return PolytopeCell<D>::simplex();
+    case RootShape::cross: return PolytopeCell<D>::cross(spec.radius);
+    default: return PolytopeCell<D>::box(spec.lo.data(), spec.hi.data());
+  }
+}
+
+template <int D>
+PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec, int64_t max_regions,
+                            int threads, const InterruptCheck& interrupted) {
+  using Cell = PolytopeCell<D>;
+  const NetView<double>& view = net.view();
+  std::vector<StageInfo> info(size_t(view.n_stages));
+  for (int64_t k = 0; k < view.n_stages; ++k) {
+    const StageView<double>& st = view.stages[k];
+    info[size_t(k)].kinked_pos.assign(size_t(st.out), -1);
+    for (int64_t p = 0; p < st.n_kinked && st.n_groups == 0; ++p)
+      info[size_t(k)].kinked_pos[size_t(st.kinked ? st.kinked[p] : p)] = int32_t(p);
+    auto& wt = info[size_t(k)].weight_t;
+    if (st.op) continue;
+    wt.resize(size_t(st.in * st.out));
+    for (int64_t o = 0; o < st.out; ++o)
+      for (int64_t i = 0; i < st.in; ++i) wt[size_t(i * st.out + o)] = st.weight[o * st.in + i];
+  }
+  RegionCounter counter(view.n_stages, max_regions);
+  threads = std::max(1, threads);
+  double box_size = spec.shape == RootShape::simplex ? 1.0 : spec.radius;
+  if (spec.shape == RootShape::box) {
+    box_size = 0;
+    for (int c = 0; c < D; ++c) box_size = std::max({box_size, std::abs(spec.lo[size_t(c)]), std::abs(spec.hi[size_t(c)])});
+  }
+  const double* bias_scale = spec.bias_scale.empty() ? nullptr : spec.bias_scale.data();
+  const int64_t map_size = net.input_dim() * (D + 1);
+
+  std::vector<Node<Cell>> level;
+  const Cell root = root_cell<D>(spec);
+  for (int64_t r = 0; r < spec.n_roots; ++r) {
+    std::shared_ptr<const detail::ZBlock> z;
+    if (!spec.root_maps.empty())
+      z = std::make_shared<detail::ZBlock>(&spec.root_maps[size_t(r * map_size)],
+                                           &spec.root_maps[size_t((r + 1) * map_size)]);
+    level.push_back(Node<Cell>{root, std::vector<uint64_t>(size_t(view.n_words)), z, int32_t(r)});
+  }
+  std::vector<RegionSink<Cell>> sinks(1);
+  int64_t stage = 0;
+  parallel_tasks(1, 1, [&](int, int64_t, Checkpoint& checkpoint) {
+    Subdivider<Cell> sub(view, info, spec.basis, box_size, counter, bias_scale);
+    while (stage < view.n_stages && int64_t(level.size()) < kRootsToShare) {
+      const bool last = stage + 1 == view.n_stages;
+      std::vector<Node<Cell>> next;
+      for (size_t begin = 0; begin < level.size(); begin += 64) {
+        checkpoint();
+        std::vector<Node<Cell>> batch(std::make_move_iterator(level.begin() + begin),
+                                      std::make_move_iterator(level.begin() + std::min(level.size(), begin + 64)));
+        sub.apply_stage(stage, batch, last ? nullptr : &next, sinks[0], checkpoint);
+      }
+      level = std::move(next);
+      ++stage;
+    }
+  }, interrupted);
+  if (!level.empty()) {
+    const int64_t n = int64_t(level.size());
+    const int64_t n_tasks = std::min<int64_t>(n, kTasks);
+    sinks.resize(size_t(1 + n_tasks));
+    std::vector<std::unique_ptr<Subdivider<Cell>>> subs(static_cast<size_t>(threads));
+    parallel_tasks(n_tasks, threads, [&](int t, int64_t task, Checkpoint& checkpoint) {
+      if (!subs[size_t(t)])
+        subs[size_t(t)] = std::make_unique<Subdivider<Cell>>(view, info, spec.basis, box_size, counter, bias_scale);
+      const int64_t begin = n * task / n_tasks, end = n * (task + 1) / n_tasks;
+      std::vector<Node<Cell>> roots(std::make_move_iterator(level.begin() + begin),
+                                    std::make_move_iterator(level.begin() + end));
+      subs[size_t(t)]->run(std::move(roots), stage, sinks[size_t(1 + task)], checkpoint);
+    }, interrupted);
+  }
+
+  PolytopePartition out;
+  out.dim = D;
+  out.out_dim = net.output_dim();
+  out.n_words = view.n_words;
+  const int64_t map_len = out.out_dim * (D + 1);
+  std::vector<Described> described(sinks.size());
+  if (spec.describe) {
+    const Describer<D> describer(spec, out.out_dim, net.input_dim(), box_size);
+    parallel_tasks(int64_t(sinks.size()), threads, [&](int, int64_t task, Checkpoint& checkpoint) {
+      const RegionSink<Cell>& sink = sinks[size_t(task)];
+      for (size_t r = 0; r < sink.cells.size(); ++r) {
+        if (r % 256 == 0) checkpoint();
+        describer.describe(sink.cells[r], &sink.maps[r * size_t(map_len)], sink.roots[r], described[size_t(task)]);
+      }
+    }, interrupted);
+  }
+  out.facet_offsets.assign(1, 0);
+  if (spec.vertices) out.vertex_offsets.assign(1, 0);
+  for (size_t s = 0; s < sinks.size(); ++s) {
+    RegionSink<Cell>& sink = sinks[s];
+    out.patterns.insert(out.patterns.end(), sink.patterns.begin(), sink.patterns.end());
+    out.maps.insert(out.maps.end(), sink.maps.begin(), sink.maps.end());
+    out.roots.insert(out.roots.end(), sink.roots.begin(), sink.roots.end());
+    sink = RegionSink<Cell>{};
+    Described& d = described[s];
+    out.centroids.insert(out.centroids.end(), d.centroids.begin(), d.centroids.end());
+    out.volumes.insert(out.volumes.end(), d.volumes.begin(), d.volumes.end());
+    out.boundary.insert(out.boundary.end(), d.boundary.begin(), d.boundary.end());
+    out.unbounded.insert(out.unbounded.end(), d.unbounded.begin(), d.unbounded.end());
+    out.facet_ids.insert(out.facet_ids.end(), d.facet_ids.begin(), d.facet_ids.end());
+    for (int64_t c : d.facet_counts) out.facet_offsets.push_back(out.facet_offsets.back() + c);
+    out.vertices.insert(out.vertices.end(), d.vertices.begin(), d.vertices.end());
+    for (int64_t c : d.vertex_counts) out.vertex_offsets.push_back(out.vertex_offsets.back() + c);
+    d = Described{};
+  }
+  for (int64_t k = 0; k < view.n_stages; ++k)
+    if (view.stages[k].n_kinked > 0) out.regions_per_stage.push_back(counter.count(k));
+  return out;
+}
+
+template <int D>
+PolytopePartition dispatch(const Network<double>& net, const PolytopeSpec& spec, int64_t max_regions,
+                           int threads, const InterruptCheck& interrupted) {
+  if constexpr (D > kMaxPolytopeDim) {
+    throw InvalidInput("polytope dimension must be 1.." + std::to_string(kMaxPolytopeDim));
+  } else {
+    if (spec.dim == D) return partition<D>(net, spec, max_regions, threads, interrupted);
+    return dispatch<D + 1>(net, spec, max_regions, threads, interrupted);
+  }
+}
+
+}  // namespace
+
+PolytopePartition partition_polytope(const Network<double>& net, const PolytopeSpec& spec,
+                                     int64_t max_regions, int threads,
+                                     const InterruptCheck& interrupted) {
+  const int D = spec.dim;
+  if (D < 1 || D > kMaxPolytopeDim)
+    throw InvalidInput("the region's dimension must be 1.." + std::to_string(kMaxPolytopeDim));
+  const int64_t map_size = net.input_dim() * (D + 1);
+  if (spec.n_roots < 1) throw InvalidInput("need at least one root region");
+  if (spec.root_maps.empty() ? int64_t(spec.basis.size()) != map_size
+                             : int64_t(spec.root_maps.size()) != map_size * spec.n_roots)
+    throw InvalidInput("the slice's map has the wrong size for this network's input");
+  if (spec.shape == RootShape::box) {
+    if (int64_t(spec.lo.size()) != D || int64_t(spec.hi.size()) != D)
+      throw InvalidInput("the box needs one (lower, upper) pair per dimension");
+    for (int c = 0; c < D; ++c)
+      if (!(spec.lo[size_t(c)] < spec.hi[size_t(c)])) throw InvalidInput("the box needs lower < upper");
+  }
+  if (spec.shape == RootShape::cross && !(spec.radius > 0)) throw InvalidInput("radius must be positive");
+  if (!spec.bias_scale.empty() && int64_t(spec.bias_scale.size()) != D + 1)
+    throw InvalidInput("bias_scale needs dim + 1 entries");
+  if (!spec.bias_scale.empty() && net.input_dim() != D)
+    throw InvalidInput("homogeneous pieces need a full-dimensional input");
+  if (max_regions <= 0) throw InvalidInput("max_regions must be positive");
+  return dispatch<1>(net, spec, max_regions, threads, interrupted);
+}
+
+}  // namespace regionlab::geometry
