@@ -47,7 +47,7 @@ void bind_regions(py::module_& m) {
       "partition_polytope",
       [](std::shared_ptr<Network<double>> net, const CArray<double>& maps, const std::string& shape,
          std::vector<double> lo, std::vector<double> hi, double radius, std::vector<double> bias_scale,
-         bool describe, bool vertices, int64_t max_regions) {
+         const CArray<double>& coord_maps, bool describe, bool vertices, int64_t max_regions) {
         if (maps.ndim() != 3 || maps.shape(2) != net->input_dim() || maps.shape(0) < 1)
           throw py::value_error("maps must have shape (n_roots, dim + 1, " + std::to_string(net->input_dim()) + ")");
         geometry::PolytopeSpec spec;
@@ -60,6 +60,12 @@ void bind_regions(py::module_& m) {
         spec.hi = std::move(hi);
         spec.radius = radius;
         spec.bias_scale = std::move(bias_scale);
+        if (!spec.bias_scale.empty()) {
+          if (coord_maps.ndim() != 3 || coord_maps.shape(0) != spec.n_roots || coord_maps.shape(1) != spec.dim + 1 ||
+              coord_maps.shape(2) != spec.dim)
+            throw py::value_error("coord_maps must have shape (n_roots, dim + 1, dim)");
+          spec.coord_maps.assign(coord_maps.data(), coord_maps.data() + coord_maps.size());
+        }
         spec.describe = describe;
         spec.vertices = vertices;
         PolytopePartition p;
@@ -70,7 +76,7 @@ void bind_regions(py::module_& m) {
         return polytope_to_dict(std::move(p));
       },
       py::arg("net").none(false), py::arg("maps"), py::arg("shape"), py::arg("lo"), py::arg("hi"),
-      py::arg("radius"), py::arg("bias_scale"), py::arg("describe"), py::arg("vertices"),
+      py::arg("radius"), py::arg("bias_scale"), py::arg("coord_maps"), py::arg("describe"), py::arg("vertices"),
       py::arg("max_regions"),
       "Exact partition of polytopes of input space (one per root map: input = map^T (y, 1)) "
       "into linear regions.");

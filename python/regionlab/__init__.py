@@ -7,10 +7,21 @@ Quick start::
     rl.count_patterns(net, X).n_patterns
 """
 
-from . import flow, metrics, teachers
+from . import bounds, flow, metrics, teachers
 from .count import PatternCount, count_patterns
 from .cuda import cuda_available
-from .geometry import PlanePartition, SegmentPartition, plane, plane_through, segment
+from .geometry import (
+    BoxPartition,
+    LocalComplexity,
+    PlanePartition,
+    SegmentPartition,
+    distance_to_boundary,
+    local_complexity,
+    plane,
+    plane_through,
+    regions,
+    segment,
+)
 from .io import load
 from .net import PLNet, Stage, from_torch
 from .runtime import num_threads, set_num_threads, cpu_kernels
@@ -31,6 +42,12 @@ __all__ = [
     "plane",
     "plane_through",
     "PlanePartition",
+    "regions",
+    "BoxPartition",
+    "local_complexity",
+    "LocalComplexity",
+    "distance_to_boundary",
+    "bounds",
     "flow",
     "metrics",
     "teachers",

@@ -35,8 +35,8 @@ struct Described {
 template <int D>
 class Describer {
  public:
-  Describer(const PolytopeSpec& spec, int64_t out_dim, int64_t input_dim, double box_size)
-      : spec_(spec), out_dim_(out_dim), input_dim_(input_dim), box_size_(box_size),
+  Describer(const PolytopeSpec& spec, int64_t out_dim, double box_size)
+      : spec_(spec), out_dim_(out_dim), box_size_(box_size),
         homogeneous_(!spec.bias_scale.empty()) {}
 
   void describe(const PolytopeCell<D>& cell, const double* map, int32_t root, Described& out) const {
@@ -76,15 +76,14 @@ class Describer {
   }
 
  private:
-  // Homogeneous pieces: y -> x = (map . (y, 1)) / t(y); points at infinity become NaN.
+  // Homogeneous pieces: y -> x = (coord_map . (y, 1)) / t(y); points at infinity become NaN.
   void to_input(const double* y, int32_t root, double* x) const {
-    const double* m = spec_.root_maps.empty() ? spec_.basis.data()
-                                              : &spec_.root_maps[size_t(root) * size_t(input_dim_ * (D + 1))];
+    const double* m = &spec_.coord_maps[size_t(root) * size_t(D * (D + 1))];
     double t = spec_.bias_scale[D], r[D];
     for (int c = 0; c < D; ++c) t += spec_.bias_scale[size_t(c)] * y[c];
-    for (int64_t i = 0; i < D; ++i) {
-      r[i] = m[D * input_dim_ + i];
-      for (int c = 0; c < D; ++c) r[i] += m[c * input_dim_ + i] * y[c];
+    for (int i = 0; i < D; ++i) {
+      r[i] = m[D * D + i];
+      for (int c = 0; c < D; ++c) r[i] += m[c * D + i] * y[c];
     }
     const bool finite = t > 1e-12;
     for (int i = 0; i < D; ++i) x[i] = finite ? r[i] / t : std::numeric_limits<double>::quiet_NaN();
@@ -157,7 +156,7 @@ class Describer {
   }
 
   const PolytopeSpec& spec_;
-  int64_t out_dim_, input_dim_;
+  int64_t out_dim_;
   double box_size_;
   bool homogeneous_;
 };
@@ -246,12 +245,14 @@ PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec
   const int64_t map_len = out.out_dim * (D + 1);
   std::vector<Described> described(sinks.size());
   if (spec.describe) {
-    const Describer<D> describer(spec, out.out_dim, net.input_dim(), box_size);
+    const Describer<D> describer(spec, out.out_dim, box_size);
     parallel_tasks(int64_t(sinks.size()), threads, [&](int, int64_t task, Checkpoint& checkpoint) {
       const RegionSink<Cell>& sink = sinks[size_t(task)];
-      for (size_t r = 0; r < sink.cells.size(); ++r) {
+      Cell cell;
+      for (size_t r = 0; r < sink.size(); ++r) {
         if (r % 256 == 0) checkpoint();
-        describer.describe(sink.cells[r], &sink.maps[r * size_t(map_len)], sink.roots[r], described[size_t(task)]);
+        sink.load(r, cell);
+        describer.describe(cell, &sink.maps[r * size_t(map_len)], sink.roots[r], described[size_t(task)]);
       }
     }, interrupted);
   }
@@ -312,8 +313,8 @@ PolytopePartition partition_polytope(const Network<double>& net, const PolytopeS
   if (spec.shape == RootShape::cross && !(spec.radius > 0)) throw InvalidInput("radius must be positive");
   if (!spec.bias_scale.empty() && int64_t(spec.bias_scale.size()) != D + 1)
     throw InvalidInput("bias_scale needs dim + 1 entries");
-  if (!spec.bias_scale.empty() && net.input_dim() != D)
-    throw InvalidInput("homogeneous pieces need a full-dimensional input");
+  if (!spec.bias_scale.empty() && int64_t(spec.coord_maps.size()) != spec.n_roots * D * (D + 1))
+    throw InvalidInput("homogeneous pieces need a coordinate map per root");
   if (max_regions <= 0) throw InvalidInput("max_regions must be positive");
   return dispatch<1>(net, spec, max_regions, threads, interrupted);
 }

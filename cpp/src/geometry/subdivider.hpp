@@ -40,6 +40,45 @@ struct RegionSink {
   std::vector<uint64_t> patterns;
   std::vector<double> maps;
   std::vector<int32_t> roots;
+  void add_cell(Cell& cell) { cells.push_back(std::move(cell)); }
+};
+
+// Polytopes are stored flat (a few arrays for all regions rather than four per region), and
+// copied in, so the engine reuses the cell's buffers for the next cut.
+template <int D>
+struct RegionSink<PolytopeCell<D>> {
+  std::vector<double> x;
+  std::vector<uint64_t> inc;
+  std::vector<int32_t> edges, words;
+  std::vector<int64_t> planes;
+  std::vector<int64_t> x_end, inc_end, edge_end, plane_end;
+  std::vector<uint64_t> patterns;
+  std::vector<double> maps;
+  std::vector<int32_t> roots;
+
+  void add_cell(const PolytopeCell<D>& c) {
+    x.insert(x.end(), c.x.begin(), c.x.end());
+    inc.insert(inc.end(), c.inc.begin(), c.inc.end());
+    edges.insert(edges.end(), c.edges.begin(), c.edges.end());
+    planes.insert(planes.end(), c.planes.begin(), c.planes.end());
+    words.push_back(c.words);
+    x_end.push_back(int64_t(x.size()));
+    inc_end.push_back(int64_t(inc.size()));
+    edge_end.push_back(int64_t(edges.size()));
+    plane_end.push_back(int64_t(planes.size()));
+  }
+  size_t size() const { return x_end.size(); }
+  // Region r's cell, into `cell` (its buffers reused).
+  void load(size_t r, PolytopeCell<D>& cell) const {
+    auto range = [&](const auto& v, const std::vector<int64_t>& end, auto& out) {
+      out.assign(v.begin() + (r ? end[r - 1] : 0), v.begin() + end[r]);
+    };
+    range(x, x_end, cell.x);
+    range(inc, inc_end, cell.inc);
+    range(edges, edge_end, cell.edges);
+    range(planes, plane_end, cell.planes);
+    cell.words = words[r];
+  }
 };
 
 // Per-stage lookups shared by every thread.
@@ -295,7 +334,7 @@ class Subdivider {
         next->push_back(Node<Cell>{std::move(cell), pattern, z, root});
       } else {
         sink.roots.push_back(root);
-        emit_final(std::move(cell), pattern, *z, k, sink);
+        emit_final(cell, pattern, *z, k, sink);
       }
     };
     if (st.n_groups > 0) {
@@ -308,14 +347,11 @@ class Subdivider {
       counter_.add(k, produced);
       return;
     }
-    // Pieces still to split: the cell, its pattern so far, the lines that still cut it.
-    struct Piece {
-      Cell cell;
-      std::vector<uint64_t> pattern;
-      std::vector<int32_t> cutting;
-    };
-    std::vector<Piece> stack;
-    Piece first{std::move(node.cell), std::move(node.pattern), {}};
+    std::vector<CutPiece>& stack = stack_;
+    stack.clear();
+    CutPiece first = spare_piece();
+    std::swap(first.cell, node.cell);
+    std::swap(first.pattern, node.pattern);
     sides_.resize(size_t(st.out));
     if (!first.cell.classify_all(LineBlock{z->data(), st.out, box_size_}, sides_.data()))
       throw_overflow(k);
@@ -325,18 +361,20 @@ class Subdivider {
       else if (side == Side::cut) first.cutting.push_back(int32_t(p));
     }
     stack.push_back(std::move(first));
-    Cell parts[2];
     while (!stack.empty()) {
-      Piece piece = std::move(stack.back());
+      CutPiece piece = std::move(stack.back());
       stack.pop_back();
       if (piece.cutting.empty()) {
-        emit(std::move(piece.cell), piece.pattern);
+        emit(std::move(piece.cell), piece.pattern);  // a final cell is copied: reused after
+        spare_.push_back(std::move(piece));
         continue;
       }
       const int32_t p = piece.cutting.front();
-      piece.cell.split(line(p), parts[0], parts[1]);
+      piece.cell.split(line(p), parts_[0], parts_[1]);
       for (int s = 1; s >= 0; --s) {  // pushes the negative side last: it is split first
-        Piece child{std::move(parts[s]), piece.pattern, {}};
+        CutPiece child = spare_piece();
+        std::swap(child.cell, parts_[s]);  // parts_ keep the spare's buffers for the next split
+        child.pattern.assign(piece.pattern.begin(), piece.pattern.end());
         if (s == 1) set_bit(child.pattern, st.bit_offset + p);
         for (size_t q = 1; q < piece.cutting.size(); ++q) {
           const int32_t other = piece.cutting[q];
@@ -346,8 +384,25 @@ class Subdivider {
         }
         stack.push_back(std::move(child));
       }
+      spare_.push_back(std::move(piece));
     }
     counter_.add(k, produced);
+  }
+
+  // A piece of a region being cut by one stage: its cell, its pattern so far, the lines
+  // that still cut it. Consumed pieces are kept as spares so their buffers are reused.
+  struct CutPiece {
+    Cell cell;
+    std::vector<uint64_t> pattern;
+    std::vector<int32_t> cutting;
+  };
+  CutPiece spare_piece() {
+    if (spare_.empty()) return CutPiece{};
+    CutPiece p = std::move(spare_.back());
+    spare_.pop_back();
+    p.pattern.clear();
+    p.cutting.clear();
+    return p;
   }
 
   // The affine output of stage st that group g's winner index (in `pattern`) selects.
@@ -436,7 +491,7 @@ class Subdivider {
   }
 
   // A region of the whole network: its output map is the last stage's activation of z.
-  void emit_final(Cell&& cell, const std::vector<uint64_t>& pattern, const ZBlock& z, int64_t k,
+  void emit_final(Cell& cell, const std::vector<uint64_t>& pattern, const ZBlock& z, int64_t k,
                   RegionSink<Cell>& sink) const {
     const StageView<double>& st = net_.stages[k];
     if (st.n_groups > 0) {  // the winners' maps
@@ -449,7 +504,7 @@ class Subdivider {
         }
       }
       sink.patterns.insert(sink.patterns.end(), pattern.begin(), pattern.end());
-      sink.cells.push_back(std::move(cell));
+      sink.add_cell(cell);
       return;
     }
     const auto& pos = info_[size_t(k)].kinked_pos;
@@ -463,7 +518,7 @@ class Subdivider {
       }
     }
     sink.patterns.insert(sink.patterns.end(), pattern.begin(), pattern.end());
-    sink.cells.push_back(std::move(cell));
+    sink.add_cell(cell);
   }
 
   const NetView<double>& net_;
@@ -479,6 +534,8 @@ class Subdivider {
   std::vector<std::shared_ptr<const ZBlock>> maps_;
   std::vector<int64_t> gemm_nodes_;
   std::vector<int64_t> order_;  // a max group's candidates in the order they are compared
+  std::vector<CutPiece> stack_, spare_;
+  Cell parts_[2];
 };
 
 }  // namespace regionlab::geometry::detail

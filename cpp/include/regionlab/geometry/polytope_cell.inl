@@ -27,9 +27,17 @@ inline double fixed_tolerance(const LineCoeffs& line) {
   return kOnLineTolerance * (std::abs(line[D]) + kCoordinateFloor * line.box_size * a);
 }
 
+// Portable bit count (the baseline x86-64 build has no popcnt instruction).
+inline int popcount64(uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+  return int((x * 0x0101010101010101ull) >> 56);
+}
+
 inline int popcount_and(const uint64_t* a, const uint64_t* b, int words) {
   int n = 0;
-  for (int w = 0; w < words; ++w) n += __builtin_popcountll(a[w] & b[w]);
+  for (int w = 0; w < words; ++w) n += popcount64(a[w] & b[w]);
   return n;
 }
 
@@ -61,16 +69,20 @@ template <int D>
 bool PolytopeCell<D>::classify_all(LineBlock lines, Side* side) const {
   const int64_t n = lines.n;
   const double* C = lines.coeffs + D * n;
-  std::vector<double> fixed(static_cast<size_t>(n)), above(static_cast<size_t>(n), -HUGE_VAL),
-      below(static_cast<size_t>(n), HUGE_VAL), probe(static_cast<size_t>(n), 0.0);
+  thread_local std::vector<double> buffer;
+  std::vector<double>& scratch = buffer;
+  scratch.assign(size_t(4 * n), 0.0);
+  double* fixed = scratch.data();
+  double* hi = fixed + n;
+  double* lo = hi + n;
+  double* nonfinite = lo + n;
+  std::fill(hi, lo, -HUGE_VAL);
+  std::fill(lo, nonfinite, HUGE_VAL);
   for (int64_t j = 0; j < n; ++j) {
     double a = 0;
     for (int c = 0; c < D; ++c) a += std::abs(lines.coeffs[c * n + j]);
-    fixed[size_t(j)] = kOnLineTolerance * (std::abs(C[j]) + kCoordinateFloor * lines.box_size * a);
+    fixed[j] = kOnLineTolerance * (std::abs(C[j]) + kCoordinateFloor * lines.box_size * a);
   }
-  double* hi = above.data();
-  double* lo = below.data();
-  double* nonfinite = probe.data();
   const int64_t nv = n_vertices();
   for (int64_t v = 0; v < nv; ++v) {
     const double* p = &x[size_t(v * D)];
@@ -81,7 +93,7 @@ bool PolytopeCell<D>::classify_all(LineBlock lines, Side* side) const {
         f += t;
         terms += std::abs(t);
       }
-      const double tol = kOnLineTolerance * terms + fixed[size_t(j)];
+      const double tol = kOnLineTolerance * terms + fixed[j];
       hi[j] = std::max(hi[j], f - tol);
       lo[j] = std::min(lo[j], f + tol);
       nonfinite[j] += f * 0.0;
@@ -96,88 +108,99 @@ bool PolytopeCell<D>::classify_all(LineBlock lines, Side* side) const {
   return finite;
 }
 
+// Buffers reused by every split on a thread (a split allocates only its children).
+struct SplitScratch {
+  std::vector<double> f, cx;
+  std::vector<int> s;
+  std::vector<uint64_t> cinc, pinc, common;
+  std::vector<int32_t> crossing_of, index, face, counts, remap;
+};
+
 template <int D>
 void PolytopeCell<D>::split(LineCoeffs line, PolytopeCell& negative, PolytopeCell& positive) const {
   using namespace polytope_detail;
+  thread_local SplitScratch scratch;
+  SplitScratch& sc = scratch;  // one TLS lookup
   const int64_t nv = n_vertices();
   const double fixed = fixed_tolerance<D>(line);
-  std::vector<double> f(static_cast<size_t>(nv));
-  std::vector<int> s(static_cast<size_t>(nv));
-  for (int64_t v = 0; v < nv; ++v) vertex_side<D>(line, &x[size_t(v * D)], fixed, f[size_t(v)], s[size_t(v)]);
+  sc.f.resize(size_t(nv));
+  sc.s.resize(size_t(nv));
+  for (int64_t v = 0; v < nv; ++v) vertex_side<D>(line, &x[size_t(v * D)], fixed, sc.f[size_t(v)], sc.s[size_t(v)]);
+  const double* f = sc.f.data();
+  const int* s = sc.s.data();
 
   // The children's planes: the parent's and the new one (bit L), before pruning.
   const int64_t L = int64_t(planes.size());
   const int wide = int((L + 1 + 63) / 64);
-  auto widen = [&](const uint64_t* src, uint64_t* dst) {
-    for (int w = 0; w < wide; ++w) dst[w] = w < words ? src[w] : 0;
-  };
   // Crossing points, shared by both children.
-  std::vector<double> cx;
-  std::vector<uint64_t> cinc;
-  std::vector<int32_t> crossing_of(edges.size() / 2, -1);
+  sc.cx.clear();
+  sc.cinc.clear();
+  sc.crossing_of.assign(edges.size() / 2, -1);
   for (size_t e = 0; e < edges.size(); e += 2) {
     const int32_t a = edges[e], b = edges[e + 1];
-    if (s[size_t(a)] * s[size_t(b)] >= 0) continue;
-    const double w = f[size_t(a)] / (f[size_t(a)] - f[size_t(b)]);
-    crossing_of[e / 2] = int32_t(cx.size() / D);
+    if (s[a] * s[b] >= 0) continue;
+    const double w = f[a] / (f[a] - f[b]);
+    sc.crossing_of[e / 2] = int32_t(sc.cx.size() / D);
     for (int c = 0; c < D; ++c) {
       const double xa = x[size_t(a * D + c)], xb = x[size_t(b * D + c)];
-      cx.push_back(xa + w * (xb - xa));
+      sc.cx.push_back(xa + w * (xb - xa));
     }
-    const size_t base = cinc.size();
-    cinc.resize(base + size_t(wide));
     for (int w2 = 0; w2 < wide; ++w2)
-      cinc[base + size_t(w2)] = w2 < words ? inc[size_t(a * words + w2)] & inc[size_t(b * words + w2)] : 0;
-    cinc[base + size_t(L >> 6)] |= 1ull << (L & 63);
+      sc.cinc.push_back(w2 < words ? inc[size_t(a * words + w2)] & inc[size_t(b * words + w2)] : 0);
+    sc.cinc[sc.cinc.size() - size_t(wide) + size_t(L >> 6)] |= 1ull << (L & 63);
   }
-  const int64_t n_cross = int64_t(cx.size() / D);
+  const int64_t n_cross = int64_t(sc.cx.size() / D);
 
   auto build = [&](int sign, PolytopeCell& out) {
-    std::vector<double> px;
-    std::vector<uint64_t> pinc;
-    std::vector<int32_t> index(static_cast<size_t>(nv), -1), face;  // face: the cut face's vertices
+    std::vector<double>& px = out.x;
+    std::vector<uint64_t>& pinc = sc.pinc;
+    px.clear();
+    pinc.clear();
+    sc.index.assign(size_t(nv), -1);
+    sc.face.clear();
     px.reserve(size_t((nv + n_cross) * D));
     for (int64_t v = 0; v < nv; ++v) {
-      if (s[size_t(v)] == -sign) continue;
-      index[size_t(v)] = int32_t(px.size() / D);
+      if (s[v] == -sign) continue;
+      sc.index[size_t(v)] = int32_t(px.size() / D);
       px.insert(px.end(), &x[size_t(v * D)], &x[size_t(v * D)] + D);
-      const size_t base = pinc.size();
-      pinc.resize(base + size_t(wide));
-      widen(&inc[size_t(v * words)], &pinc[base]);
-      if (s[size_t(v)] == 0) {
-        pinc[base + size_t(L >> 6)] |= 1ull << (L & 63);
-        face.push_back(index[size_t(v)]);
+      for (int w = 0; w < wide; ++w) pinc.push_back(w < words ? inc[size_t(v * words + w)] : 0);
+      if (s[v] == 0) {
+        pinc[pinc.size() - size_t(wide) + size_t(L >> 6)] |= 1ull << (L & 63);
+        sc.face.push_back(sc.index[size_t(v)]);
       }
     }
     const int32_t first_cross = int32_t(px.size() / D);
-    px.insert(px.end(), cx.begin(), cx.end());
-    pinc.insert(pinc.end(), cinc.begin(), cinc.end());
-    for (int64_t c = 0; c < n_cross; ++c) face.push_back(first_cross + int32_t(c));
+    px.insert(px.end(), sc.cx.begin(), sc.cx.end());
+    pinc.insert(pinc.end(), sc.cinc.begin(), sc.cinc.end());
+    for (int64_t c = 0; c < n_cross; ++c) sc.face.push_back(first_cross + int32_t(c));
 
-    std::vector<int32_t> pe;
+    std::vector<int32_t>& pe = out.edges;
+    pe.clear();
     for (size_t e = 0; e < edges.size(); e += 2) {
       const int32_t a = edges[e], b = edges[e + 1];
-      const int sa = s[size_t(a)], sb = s[size_t(b)];
-      if (crossing_of[e / 2] >= 0) {
-        pe.push_back(index[size_t(sa == sign ? a : b)]);
-        pe.push_back(first_cross + crossing_of[e / 2]);
+      const int sa = s[a], sb = s[b];
+      if (sc.crossing_of[e / 2] >= 0) {
+        pe.push_back(sc.index[size_t(sa == sign ? a : b)]);
+        pe.push_back(first_cross + sc.crossing_of[e / 2]);
       } else if (sa != -sign && sb != -sign && !(sa == 0 && sb == 0)) {
-        pe.push_back(index[size_t(a)]);
-        pe.push_back(index[size_t(b)]);
+        pe.push_back(sc.index[size_t(a)]);
+        pe.push_back(sc.index[size_t(b)]);
       }
     }
     // Edges of the cut face: pairs on at least D - 1 common planes (the new one included)
     // with no third face vertex on all of them.
-    std::vector<uint64_t> common(static_cast<size_t>(wide));
+    const std::vector<int32_t>& face = sc.face;
+    sc.common.resize(size_t(wide));
+    uint64_t* common = sc.common.data();
     for (size_t i = 0; i < face.size(); ++i)
       for (size_t j = i + 1; j < face.size(); ++j) {
         const uint64_t* a = &pinc[size_t(face[i]) * size_t(wide)];
         const uint64_t* b = &pinc[size_t(face[j]) * size_t(wide)];
         if (popcount_and(a, b, wide) < D - 1) continue;
-        for (int w = 0; w < wide; ++w) common[size_t(w)] = a[w] & b[w];
+        for (int w = 0; w < wide; ++w) common[w] = a[w] & b[w];
         bool edge = true;
         for (size_t k = 0; k < face.size() && edge; ++k)
-          if (k != i && k != j && contains_all(&pinc[size_t(face[k]) * size_t(wide)], common.data(), wide))
+          if (k != i && k != j && contains_all(&pinc[size_t(face[k]) * size_t(wide)], common, wide))
             edge = false;
         if (edge) {
           pe.push_back(face[i]);
@@ -188,25 +211,29 @@ void PolytopeCell<D>::split(LineCoeffs line, PolytopeCell& negative, PolytopeCel
     // Planes with fewer than D vertices are no facet: drop them (faces are decided by the
     // facets alone), so incidence sets stay small as cuts accumulate.
     const int64_t n_out = int64_t(px.size() / D);
-    std::vector<int64_t> keep;
-    for (int64_t b = 0; b <= L; ++b) {
-      int64_t count = 0;
-      for (int64_t v = 0; v < n_out && count < D; ++v)
-        count += (pinc[size_t(v * wide + (b >> 6))] >> (b & 63)) & 1u;
-      if (count >= D) keep.push_back(b);
-    }
-    out.words = int32_t(std::max<int64_t>(1, (int64_t(keep.size()) + 63) / 64));
+    sc.counts.assign(size_t(L + 1), 0);
+    for (size_t w = 0; w < pinc.size(); ++w)
+      for (uint64_t bits = pinc[w]; bits; bits &= bits - 1)
+        ++sc.counts[(w % size_t(wide)) * 64 + size_t(__builtin_ctzll(bits))];
+    sc.remap.assign(size_t(L + 1), -1);
     out.planes.clear();
-    for (int64_t b : keep) out.planes.push_back(b == L ? line.id : planes[size_t(b)]);
+    for (int64_t b = 0; b <= L; ++b)
+      if (sc.counts[size_t(b)] >= D) {
+        sc.remap[size_t(b)] = int32_t(out.planes.size());
+        out.planes.push_back(b == L ? line.id : planes[size_t(b)]);
+      }
+    out.words = int32_t(std::max<int64_t>(1, (int64_t(out.planes.size()) + 63) / 64));
+    if (int64_t(out.planes.size()) == L + 1 && out.words == wide) {
+      out.inc.assign(pinc.begin(), pinc.end());
+      return;
+    }
     out.inc.assign(size_t(n_out * out.words), 0);
     for (int64_t v = 0; v < n_out; ++v)
-      for (size_t k = 0; k < keep.size(); ++k) {
-        const int64_t b = keep[k];
-        if ((pinc[size_t(v * wide + (b >> 6))] >> (b & 63)) & 1u)
-          out.inc[size_t(v * out.words + int64_t(k >> 6))] |= 1ull << (k & 63);
-      }
-    out.x = std::move(px);
-    out.edges = std::move(pe);
+      for (int w = 0; w < wide; ++w)
+        for (uint64_t bits = pinc[size_t(v * wide + w)]; bits; bits &= bits - 1) {
+          const int32_t k = sc.remap[size_t(w * 64 + __builtin_ctzll(bits))];
+          if (k >= 0) out.inc[size_t(v * out.words + (k >> 6))] |= 1ull << (k & 63);
+        }
   };
   build(-1, negative);
   build(1, positive);

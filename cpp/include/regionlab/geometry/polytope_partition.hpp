@@ -28,6 +28,9 @@ struct PolytopeSpec {
   // Homogeneous pieces of the whole space: every stage's bias is multiplied by
   // t = bias_scale . (y, 1) (dim + 1 entries); empty for the plain network.
   std::vector<double> bias_scale;
+  // With bias_scale: the coordinates reported (centroids, volumes, vertices) are
+  // coord_map . (y, 1) / t, dim x (dim + 1) column-major per root, back to back.
+  std::vector<double> coord_maps;
   bool describe = true;   // volumes, centroids, facets, boundary; false: patterns and roots only
   bool vertices = false;  // keep each region's vertices
 };
@@ -39,7 +42,7 @@ struct PolytopePartition {
   std::vector<uint64_t> patterns;        // n x n_words
   std::vector<int32_t> roots;            // the root each region was cut from
   std::vector<double> maps;              // n x out_dim x (dim + 1): output = map . (y, 1)
-  std::vector<double> centroids;         // n x dim: y, or x = map(y) / t for homogeneous pieces
+  std::vector<double> centroids;         // n x dim: y, or coord_map(y) / t for homogeneous pieces
   std::vector<double> volumes;           // in the same coordinates; inf when unbounded
   std::vector<uint8_t> unbounded;        // homogeneous pieces: touches the face at infinity
   std::vector<int64_t> facet_offsets;    // n + 1
