@@ -30,6 +30,7 @@ class Field:
     ``order``: ``"increasing"`` (strictly) or ``"sorted"`` (non-decreasing) along axis 0.
     ``attr``: turns the checked array into the attribute (default: the array itself);
     ``optional``: may be absent (the attribute is then None) and is not saved when None.
+    ``allow_inf``: +inf is allowed (NaN and -inf still are not).
     """
 
     name: str
@@ -40,6 +41,7 @@ class Field:
     order: Optional[str] = None
     attr: Optional[Callable[[np.ndarray], Any]] = None
     optional: bool = False
+    allow_inf: bool = False  # +inf is a value (an unbounded region's volume); NaN never is
 
 
 def as_tuple_of_ints(a: np.ndarray) -> tuple:
@@ -129,8 +131,10 @@ def _bound(value: Union[float, str, None], sizes: Dict[str, int]):
 
 
 def _check_values(f: Field, a: np.ndarray, sizes: Dict[str, int], bad) -> None:
-    if a.dtype.kind == "f" and not np.isfinite(a).all():
-        raise bad(f.name, "contains NaN or Inf")
+    if a.dtype.kind == "f":
+        ok = (np.isfinite(a) | (a == np.inf)) if f.allow_inf else np.isfinite(a)
+        if not ok.all():
+            raise bad(f.name, "contains NaN or Inf" if not f.allow_inf else "contains NaN or -Inf")
     if a.size == 0:
         return
     want = np.dtype(f.dtype)

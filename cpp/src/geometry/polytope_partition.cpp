@@ -50,7 +50,7 @@ class Describer {
       for (int32_t v = 0; v < nv; ++v)
         if (cell.on_plane(v, b)) on.push_back(v);
       if (homogeneous_ && cell.planes[size_t(b)] == kInfinityFaceId && !on.empty()) at_infinity = true;
-      if (int(on.size()) < D || affine_rank(cell, on) != D - 1) continue;
+      if (int(on.size()) < D || affine_rank(cell, on, nullptr, nullptr, D - 1) != D - 1) continue;
       out.facet_ids.push_back(cell.planes[size_t(b)]);
       ++n_facets;
     }

@@ -61,11 +61,11 @@ template <int D>
 double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts,
                     std::vector<int32_t>& active, int m);
 
-// The affine dimension of a set of points (their differences' rank), and, when `height` is
-// given, the distance from `apex` to their affine hull.
+// The affine dimension of a set of points (their differences' rank), at most max_rank, and,
+// when `height` is given, the distance from `apex` to the flat of those max_rank directions.
 template <int D>
 int affine_rank(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts,
-                const double* apex = nullptr, double* height = nullptr);
+                const double* apex = nullptr, double* height = nullptr, int max_rank = D);
 
 }  // namespace regionlab::geometry
 

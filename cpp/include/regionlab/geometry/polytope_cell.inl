@@ -5,6 +5,12 @@ namespace regionlab::geometry {
 
 namespace polytope_detail {
 
+// Vertices come from chains of edge interpolations, each adding rounding of about eps times
+// the box's size, so a vertex that lies on a plane may miss it by many times that: the
+// on-plane test allows 1e-12 of the box's size (the resolution the README states), where
+// polygons allow 1e-15. Consistent snapping keeps the incidences, hence the faces, right.
+constexpr double kPolytopeFloor = 1.0;
+
 // Value of the line at a vertex and whether it is strictly on either side (the same
 // tolerance as the intervals' and polygons': relative to the size of the terms).
 template <int D>
@@ -24,7 +30,7 @@ template <int D>
 inline double fixed_tolerance(const LineCoeffs& line) {
   double a = 0;
   for (int c = 0; c < D; ++c) a += std::abs(line[c]);
-  return kOnLineTolerance * (std::abs(line[D]) + kCoordinateFloor * line.box_size * a);
+  return kOnLineTolerance * (std::abs(line[D]) + kPolytopeFloor * line.box_size * a);
 }
 
 // Portable bit count (the baseline x86-64 build has no popcnt instruction).
@@ -81,7 +87,7 @@ bool PolytopeCell<D>::classify_all(LineBlock lines, Side* side) const {
   for (int64_t j = 0; j < n; ++j) {
     double a = 0;
     for (int c = 0; c < D; ++c) a += std::abs(lines.coeffs[c * n + j]);
-    fixed[j] = kOnLineTolerance * (std::abs(C[j]) + kCoordinateFloor * lines.box_size * a);
+    fixed[j] = kOnLineTolerance * (std::abs(C[j]) + polytope_detail::kPolytopeFloor * lines.box_size * a);
   }
   const int64_t nv = n_vertices();
   for (int64_t v = 0; v < nv; ++v) {
@@ -241,46 +247,64 @@ void PolytopeCell<D>::split(LineCoeffs line, PolytopeCell& negative, PolytopeCel
 
 template <int D>
 int affine_rank(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, const double* apex,
-                double* height) {
-  // Modified Gram-Schmidt on the differences from the first point, with a rank tolerance
-  // relative to the set's own size.
-  double basis[D][D];
-  int rank = 0;
+                double* height, int max_rank) {
+  // Gram-Schmidt with pivoting on the differences from the first point: each step takes the
+  // farthest remaining direction, so the first max_rank directions are the best conditioned
+  // (rounding can make a face's points look slightly higher-dimensional; the incidences say
+  // which face it is, max_rank caps it). Rank tolerance: relative to the set's own size.
   if (verts.empty()) return -1;
   const double* o = &cell.x[size_t(verts[0]) * D];
+  const size_t n = verts.size() - 1;
+  thread_local std::vector<double> buffer;
+  std::vector<double>& d = buffer;
+  d.resize(n * D);
   double scale = 0;
-  for (size_t i = 1; i < verts.size(); ++i) {
-    const double* p = &cell.x[size_t(verts[i]) * D];
+  for (size_t i = 0; i < n; ++i) {
+    const double* p = &cell.x[size_t(verts[i + 1]) * D];
     double n2 = 0;
-    for (int c = 0; c < D; ++c) n2 += (p[c] - o[c]) * (p[c] - o[c]);
+    for (int c = 0; c < D; ++c) {
+      d[i * D + c] = p[c] - o[c];
+      n2 += d[i * D + c] * d[i * D + c];
+    }
     scale = std::max(scale, std::sqrt(n2));
   }
   const double tol = 1e-9 * scale;
-  auto reduce = [&](double* d) {
-    for (int pass = 0; pass < 2; ++pass)  // twice: orthogonal to working precision
-      for (int r = 0; r < rank; ++r) {
-        double dot = 0;
-        for (int c = 0; c < D; ++c) dot += d[c] * basis[r][c];
-        for (int c = 0; c < D; ++c) d[c] -= dot * basis[r][c];
-      }
-    double n2 = 0;
-    for (int c = 0; c < D; ++c) n2 += d[c] * d[c];
-    return std::sqrt(n2);
+  double basis[D][D];
+  int rank = 0;
+  const int cap = std::min(max_rank, D);
+  auto project_out = [&](double* v, const double* q) {
+    double dot = 0;
+    for (int c = 0; c < D; ++c) dot += v[c] * q[c];
+    for (int c = 0; c < D; ++c) v[c] -= dot * q[c];
   };
-  for (size_t i = 1; i < verts.size() && rank < D; ++i) {
-    const double* p = &cell.x[size_t(verts[i]) * D];
-    double d[D];
-    for (int c = 0; c < D; ++c) d[c] = p[c] - o[c];
-    const double n = reduce(d);
-    if (n > tol) {
-      for (int c = 0; c < D; ++c) basis[rank][c] = d[c] / n;
-      ++rank;
+  while (rank < cap) {
+    size_t best = n;
+    double best_norm = tol;
+    for (size_t i = 0; i < n; ++i) {
+      double n2 = 0;
+      for (int c = 0; c < D; ++c) n2 += d[i * D + c] * d[i * D + c];
+      if (std::sqrt(n2) > best_norm) best_norm = std::sqrt(n2), best = i;
     }
+    if (best == n) break;
+    double* q = basis[rank];
+    for (int c = 0; c < D; ++c) q[c] = d[best * D + c];
+    for (int r = 0; r < rank; ++r) project_out(q, basis[r]);  // re-orthogonalise
+    double qn = 0;
+    for (int c = 0; c < D; ++c) qn += q[c] * q[c];
+    qn = std::sqrt(qn);
+    if (!(qn > tol)) break;
+    for (int c = 0; c < D; ++c) q[c] /= qn;
+    ++rank;
+    for (size_t i = 0; i < n; ++i) project_out(&d[i * D], q);
   }
   if (height) {
-    double d[D];
-    for (int c = 0; c < D; ++c) d[c] = apex[c] - o[c];
-    *height = reduce(d);
+    double v[D];
+    for (int c = 0; c < D; ++c) v[c] = apex[c] - o[c];
+    for (int pass = 0; pass < 2; ++pass)
+      for (int r = 0; r < rank; ++r) project_out(v, basis[r]);
+    double n2 = 0;
+    for (int c = 0; c < D; ++c) n2 += v[c] * v[c];
+    *height = std::sqrt(n2);
   }
   return rank;
 }
@@ -316,7 +340,8 @@ double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& ver
     if (std::find(seen.begin(), seen.end(), sub) != seen.end()) continue;  // coincident planes
     seen.push_back(sub);
     double height = 0;
-    if (affine_rank(cell, sub, apex_x, &height) != m - 1) continue;
+    // A facet spans m - 1 dimensions (capped: rounding must not make it look like more).
+    if (affine_rank(cell, sub, apex_x, &height, m - 1) != m - 1) continue;
     active.push_back(b);
     total += height * face_measure(cell, sub, active, m - 1) / m;
     active.pop_back();

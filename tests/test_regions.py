@@ -1,0 +1,302 @@
+"""rl.regions against independent oracles: Zaslavsky's counts, the LP reference enumerator,
+dense sampling, the segment and plane engines, and the geometry of each region."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import regionlab as rl
+from reference_regions import reference_regions
+
+
+def one_layer(n, d, seed, bias_scale=0.5):
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(n, d))
+    b = rng.normal(size=n) * bias_scale
+    net = rl.PLNet.from_arrays([W, rng.normal(size=(1, n))], [b, np.zeros(1)])
+    return net, W, b
+
+
+def vertex_box(W, b, margin=1.5):
+    d = W.shape[1]
+    pts = [np.linalg.solve(W[list(S)], -b[list(S)]) for S in itertools.combinations(range(len(W)), d)]
+    R = float(np.abs(pts).max()) * margin + 1.0
+    return [-R] * d, [R] * d
+
+
+def random_net(dims, seed, act="relu"):
+    torch.manual_seed(seed)
+    layers = []
+    for i in range(len(dims) - 1):
+        layers.append(torch.nn.Linear(dims[i], dims[i + 1]))
+        if i < len(dims) - 2:
+            layers.append(torch.nn.LeakyReLU(0.1) if act == "leaky" else torch.nn.ReLU())
+    return rl.from_torch(torch.nn.Sequential(*layers))
+
+
+class MaxNet(torch.nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.a = torch.nn.Linear(d, 6)
+        self.b = torch.nn.Linear(d, 6)
+        self.out = torch.nn.Linear(6, 1)
+
+    def forward(self, x):
+        return self.out(torch.maximum(self.a(x), self.b(x)))
+
+
+def pattern_set(p):
+    return {bytes(r) for r in np.asarray(p)}
+
+
+def zaslavsky(n, d):
+    return sum(math.comb(n, i) for i in range(d + 1))
+
+
+@pytest.mark.parametrize("d,n", [(3, 9), (4, 8), (5, 8), (6, 8)])
+def test_one_layer_in_general_position_matches_zaslavsky(d, n):
+    net, W, b = one_layer(n, d, seed=d)
+    lo, hi = vertex_box(W, b)
+    part = rl.regions(net, lo, hi)
+    assert part.n_regions == zaslavsky(n, d)
+    assert part.volumes.sum() == pytest.approx(np.prod(np.subtract(hi, lo)), rel=1e-9)
+
+
+@pytest.mark.parametrize("d,n", [(2, 6), (3, 7), (4, 6)])
+def test_whole_space_counts_every_region_and_the_bounded_ones(d, n):
+    net, _, _ = one_layer(n, d, seed=10 + d)
+    part = rl.regions(net)  # all of R^d: no box chosen by anyone
+    assert part.n_regions == zaslavsky(n, d)
+    # Zaslavsky/Buck: C(n - 1, d) of them are bounded.
+    assert int((~part.unbounded).sum()) == math.comb(n - 1, d)
+    assert np.isinf(part.volumes[part.unbounded]).all()
+    assert np.isfinite(part.volumes[~part.unbounded]).all()
+    assert pattern_set(net.patterns(part.to_input(part.interior_points), packed=True)) == \
+        pattern_set(part.patterns)
+
+
+def test_central_arrangement_hyperplanes_through_one_vertex():
+    # n generic hyperplanes through the origin of R^d: 2 sum_{i<d} C(n-1, i) regions.
+    d, n = 3, 7
+    rng = np.random.default_rng(3)
+    W = rng.normal(size=(n, d))
+    net = rl.PLNet.from_arrays([W, np.ones((1, n))], [np.zeros(n), np.zeros(1)])
+    expected = 2 * sum(math.comb(n - 1, i) for i in range(d))
+    assert rl.regions(net, [-1] * d, [1] * d).n_regions == expected
+    assert rl.regions(net).n_regions == expected
+    # The same box, not centred on the vertex.
+    assert rl.regions(net, [-0.5, -2, -1], [3, 0.25, 1]).n_regions == expected
+
+
+def test_degenerate_rows_duplicates_zero_rows_and_scales():
+    d, n = 3, 6
+    net, W, b = one_layer(n, d, seed=4)
+    lo, hi = vertex_box(W, b)
+    base = rl.regions(net, lo, hi).n_regions
+    # Coincident neurons (duplicated rows, and a positive multiple) and zero rows cut nothing new.
+    W2 = np.vstack([W, W[:2], 3 * W[2:3], np.zeros((2, d))])
+    b2 = np.concatenate([b, b[:2], 3 * b[2:3], [0.0, 1.0]])
+    net2 = rl.PLNet.from_arrays([W2, np.ones((1, len(W2)))], [b2, np.zeros(1)])
+    part = rl.regions(net2, lo, hi)
+    assert part.n_regions == base
+    assert pattern_set(net2.patterns(part.interior_points, packed=True)) == pattern_set(part.patterns)
+    # Tiny and huge weight scales give the same regions.
+    for scale in (1e-150, 1e150):
+        net3 = rl.PLNet.from_arrays([W * scale, np.ones((1, n))], [b * scale, np.zeros(1)])
+        assert rl.regions(net3, lo, hi).n_regions == base
+
+
+@pytest.mark.parametrize("d", [3, 4, 5])
+@pytest.mark.parametrize("kind", ["relu", "leaky", "max"])
+def test_matches_the_lp_reference(d, kind):
+    if kind == "max":
+        torch.manual_seed(d)
+        net = rl.from_torch(MaxNet(d))
+    else:
+        net = random_net([d, 6, 5, 1] if d < 5 else [d, 5, 4, 1], seed=d, act=kind)
+    lo, hi = [-1.0] * d, [1.0] * d
+    part = rl.regions(net, lo, hi)
+    ref = reference_regions(net, np.array(lo), np.array(hi))
+    assert pattern_set(part.patterns) == pattern_set(ref["patterns"])
+    # Volumes region by region.
+    mine = {bytes(p): v for p, v in zip(part.patterns, part.volumes)}
+    for p, v in zip(ref["patterns"], ref["volumes"]):
+        assert mine[bytes(p)] == pytest.approx(v, rel=1e-6, abs=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["relu", "leaky", "max"])
+def test_region_geometry_properties(kind):
+    d = 3
+    if kind == "max":
+        torch.manual_seed(7)
+        net = rl.from_torch(MaxNet(d))
+    else:
+        net = random_net([d, 12, 12, 1], seed=7, act=kind)
+    lo, hi = np.array([-1.0, -0.5, -2.0]), np.array([1.0, 1.5, 0.0])
+    part = rl.regions(net, lo, hi, vertices=True)
+    assert part.volumes.sum() == pytest.approx(np.prod(hi - lo), rel=1e-9)
+    assert len(pattern_set(part.patterns)) == part.n_regions
+    # Interior points: inside the box, with their region's pattern, a ball of radius r too.
+    X = part.interior_points
+    assert ((X > lo) & (X < hi)).all()
+    assert (net.patterns(X, packed=True) == part.patterns).all()
+    rng = np.random.default_rng(0)
+    u = rng.normal(size=X.shape)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    inside = X + 0.999 * part.radii[:, None] * u
+    assert (net.patterns(inside, packed=True) == part.patterns).all()
+    # Maps: the network through each region's affine map equals net.forward inside it.
+    out = part.output(X, np.arange(part.n_regions))
+    np.testing.assert_allclose(out, net.astype(np.float64).forward(X), rtol=1e-9, atol=1e-9)
+    # Every pattern seen by dense sampling is a region.
+    S = rng.uniform(lo, hi, size=(50_000, d))
+    assert pattern_set(net.patterns(S, packed=True)) <= pattern_set(part.patterns)
+    # Vertices lie in the box and the region's vertices' centroid is its interior point.
+    for r in range(0, part.n_regions, max(1, part.n_regions // 20)):
+        V = part.region_vertices(r)
+        assert ((V >= lo - 1e-12) & (V <= hi + 1e-12)).all()
+        np.testing.assert_allclose(V.mean(axis=0), X[r], atol=1e-12)
+
+
+def test_dual_graph_neighbours_differ_in_the_separating_unit():
+    net = random_net([3, 10, 8, 1], seed=2)
+    part = rl.regions(net, [-1] * 3, [1] * 3)
+    adj = part.adjacency
+    assert len(adj) > part.n_regions - 1  # connected at least
+    bits = part.pattern_bits()
+    a, b, f = adj[:, 0], adj[:, 1], adj[:, 2]
+    diff = bits[a] ^ bits[b]
+    assert (diff.sum(axis=1) == 1).all()
+    assert diff[np.arange(len(adj)), f].all()
+    # The dual graph of a partition of a box is connected.
+    parent = np.arange(part.n_regions)
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for x, y in adj[:, :2]:
+        parent[find(x)] = find(y)
+    assert len({find(x) for x in range(part.n_regions)}) == 1
+    # Facets name neurons (>= 0) or box faces (< 0), and each region has at least d + 1.
+    assert (np.diff(part.facet_offsets) >= 4).all()
+    assert part.facet(int(f[0]))["kind"] == "neuron"
+
+
+def test_max_group_facets_swap_the_winner():
+    torch.manual_seed(1)
+    net = rl.from_torch(MaxNet(3))
+    part = rl.regions(net, [-1] * 3, [1] * 3)
+    adj = part.adjacency
+    kinds = {part.facet(int(f))["kind"] for f in adj[:, 2]}
+    assert "max" in kinds
+    for a, b, f in adj[:50]:
+        assert part.patterns[a].tobytes() != part.patterns[b].tobytes()
+
+
+def test_one_and_two_dimensional_slices_equal_segment_and_plane():
+    net = random_net([5, 16, 16, 1], seed=5)
+    rng = np.random.default_rng(5)
+    x0, u, v = rng.normal(size=(3, 5))
+    seg = rl.segment(net, x0 - u, x0 + u)
+    s1 = rl.regions(net, origin=x0, basis=u[None], lower=[-1], upper=[1])
+    assert s1.n_regions == seg.n_regions
+    assert pattern_set(s1.patterns) == pattern_set(seg.patterns)
+    pl = rl.plane(net, x0, u, v, extent=(-1, 2, -0.5, 1))
+    s2 = rl.regions(net, origin=x0, basis=np.stack([u, v]), lower=[-1, -0.5], upper=[2, 1])
+    assert s2.n_regions == pl.n_regions
+    assert pattern_set(s2.patterns) == pattern_set(pl.patterns)
+    areas = {bytes(p): a for p, a in zip(pl.patterns, pl.areas)}
+    for p, a in zip(s2.patterns, s2.volumes):
+        assert areas[bytes(p)] == pytest.approx(a, rel=1e-9, abs=1e-14)
+
+
+def test_k_dim_slice_of_a_high_dimensional_input():
+    net = random_net([20, 16, 16, 1], seed=6)
+    rng = np.random.default_rng(6)
+    x0 = rng.normal(size=20)
+    B = rng.normal(size=(3, 20))
+    part = rl.regions(net, origin=x0, basis=B, lower=[-1] * 3, upper=[1] * 3)
+    X = part.to_input(part.interior_points)
+    assert (net.patterns(X, packed=True) == part.patterns).all()
+    Y = rng.uniform(-1, 1, size=(30_000, 3))
+    assert pattern_set(net.patterns(x0 + Y @ B, packed=True)) <= pattern_set(part.patterns)
+    assert part.volumes.sum() == pytest.approx(8.0, rel=1e-9)
+
+
+def test_whole_space_equals_a_box_holding_every_vertex():
+    net = random_net([3, 8, 6, 1], seed=8)
+    whole = rl.regions(net)
+    big = rl.regions(net, [-1e5] * 3, [1e5] * 3)
+    assert whole.n_regions == big.n_regions
+    assert pattern_set(whole.patterns) == pattern_set(big.patterns)
+    assert whole.n_regions_per_layer == big.n_regions_per_layer
+    bounded = ~whole.unbounded
+    vol = {bytes(p): v for p, v in zip(big.patterns, big.volumes)}
+    for p, v in zip(whole.patterns[bounded], whole.volumes[bounded]):
+        assert vol[bytes(p)] == pytest.approx(v, rel=1e-6)
+    np.testing.assert_allclose(whole.output(whole.interior_points, np.arange(whole.n_regions)),
+                               net.astype(np.float64).forward(whole.interior_points), rtol=1e-8,
+                               atol=1e-8)
+
+
+def test_decision_boundary_measure_on_a_known_plane():
+    # One region, logit x0 + x1 + x2 - 0.5 on the unit cube: the cut is a hexagon-free
+    # triangle-plus... use the exact area of {sum x = 0.5} in [0, 1]^3: sqrt(3)/8.
+    net = rl.PLNet.from_arrays([np.ones((1, 3))], [np.array([-0.5])])
+    part = rl.regions(net, [0, 0, 0], [1, 1, 1])
+    assert part.n_regions == 1
+    assert part.boundary_volume == pytest.approx(math.sqrt(3) / 8, rel=1e-12)
+    assert part.n_boundary_cells == 1
+    # A piecewise-linear logit: boundary cells are the regions its zero set crosses.
+    net2 = random_net([3, 8, 1], seed=9)
+    p2 = rl.regions(net2, [-2] * 3, [2] * 3)
+    centres = p2.interior_points
+    signs = np.sign(p2.output(centres, np.arange(p2.n_regions))[:, 0])
+    assert p2.n_boundary_cells <= p2.n_regions
+    if (signs > 0).any() and (signs < 0).any():
+        assert p2.n_boundary_cells > 0
+
+
+def test_max_regions_stops_with_a_clear_error():
+    net = random_net([3, 32, 32, 1], seed=1)
+    with pytest.raises(ValueError, match="max_regions"):
+        rl.regions(net, [-1] * 3, [1] * 3, max_regions=100)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    net = random_net([3, 6, 1], seed=3)
+    part = rl.regions(net, [-1] * 3, [1] * 3, vertices=True)
+    path = part.save(tmp_path / "box.npz")
+    back = rl.load(path)
+    assert isinstance(back, rl.BoxPartition)
+    assert back.n_regions == part.n_regions
+    np.testing.assert_array_equal(back.patterns, part.patterns)
+    np.testing.assert_array_equal(back.volumes, part.volumes)
+    np.testing.assert_array_equal(back.adjacency, part.adjacency)
+    whole = rl.regions(net)
+    back = rl.load(whole.save(tmp_path / "whole.npz"))
+    assert back.lower is None and back.n_regions == whole.n_regions
+
+
+def test_bad_input_is_refused_with_what_to_do():
+    net = random_net([3, 6, 1], seed=3)
+    with pytest.raises(ValueError, match="lower must be below upper"):
+        rl.regions(net, [1, 0, 0], [0, 1, 1])
+    with pytest.raises(ValueError, match="both lower and upper"):
+        rl.regions(net, [0, 0, 0], None)
+    with pytest.raises(ValueError, match="3 inputs"):
+        rl.regions(net, [0, 0], [1, 1])
+    with pytest.raises(ValueError, match="linearly independent"):
+        rl.regions(net, origin=np.zeros(3), basis=[[1, 0, 0], [2, 0, 0]], lower=[0, 0], upper=[1, 1])
+    with pytest.raises(ValueError, match="slice"):
+        rl.regions(random_net([12, 4, 1], seed=0), [0] * 12, [1] * 12)
+    with pytest.raises(ValueError, match="vertices=True needs a box"):
+        rl.regions(net, vertices=True)
+    with pytest.raises(TypeError):
+        rl.regions("not a net", [0] * 3, [1] * 3)
