@@ -95,6 +95,8 @@ def _distance_block(net, X: np.ndarray):
         g = float(np.linalg.norm(w, 2)) if w.size else 0.0
         if not st.is_max:
             g *= max(1.0, float(np.abs(st.negative_slope).max(initial=1.0)))
+        else:
+            g *= _overlap(st)
         gains.append(g)
     starts = _stage_bits(net)
     n = len(X)
@@ -173,7 +175,8 @@ def _improve(best, best_bit, k, stages, weights, slopes, w, rows, vals, bits, ja
         else:
             prev = slopes[k - 1]
             if stages[k - 1].is_max:
-                row_norm = np.broadcast_to(np.linalg.norm(rows_w, axis=1), vals.shape)
+                row_norm = np.broadcast_to(
+                    np.linalg.norm(rows_w, axis=1) * _overlap(stages[k - 1]), vals.shape)
             else:
                 row_norm = np.sqrt((prev**2) @ (rows_w**2).T)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -208,7 +211,8 @@ def _pull_back(v, st, w, act):
     """v over stage j's outputs (units passed on) -> over stage j's inputs."""
     if st.is_max:
         full = np.zeros((len(v), w.shape[0]))
-        np.put_along_axis(full, act, v, axis=1)  # act: winners (affine indices)
+        rows = np.broadcast_to(np.arange(len(v))[:, None], act.shape)
+        np.add.at(full, (rows, act), v)  # act: winners (overlapping groups add up)
         return full @ w
     return (v * act) @ w
 
@@ -319,3 +323,8 @@ def _frame_sign_changes(net, X, U, r, k) -> np.ndarray:
         for layer in range(len(per_layer)):
             out[start:stop, layer] = changed[:, edges[layer]:edges[layer + 1]].sum(axis=1)
     return out
+
+
+def _overlap(st):
+    """sqrt of the most groups one candidate belongs to: bounds the winner selection's norm."""
+    return float(np.sqrt(np.bincount(st.group_index, minlength=1).max(initial=1)))

@@ -417,7 +417,7 @@ PolytopeCell<D> PolytopeCell<D>::cross(double radius) {
     for (int64_t s = 0; s < n_facets; ++s)
       if ((((s >> c) & 1) != 0) == minus) cell.inc[size_t(v * cell.words + s / 64)] |= 1ull << (s % 64);
     for (int u = 0; u < v; ++u)
-      if (u / 2 != c) {
+      if (u / 2 != c || D == 1) {  // in one dimension the two vertices make the edge
         cell.edges.push_back(int32_t(u));
         cell.edges.push_back(int32_t(v));
       }
