@@ -182,29 +182,32 @@ def _improve(best, best_bit, k, stages, weights, slopes, w, rows, vals, bits, ja
     with np.errstate(divide="ignore", invalid="ignore"):
         lower = np.abs(vals) / (row_norm * jac_bound)
     lower[~np.isfinite(lower) | (row_norm == 0)] = np.inf
-    cand_i, cand_m = np.nonzero(lower < best[:, None])
-    if len(cand_i) == 0:
-        return
-    # Exact gradients of the candidates: the constraint's row pulled back to the input.
-    if is_max:
-        v = w[rows[cand_i, cand_m, 0]] - w[rows[cand_i, cand_m, 1]]
-    else:
-        v = w[rows[cand_m]]
-    for j in range(k - 1, -1, -1):
-        v = _pull_back(v, stages[j], weights[j], slopes[j][cand_i])
-    grad = np.linalg.norm(v, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d = np.abs(vals[cand_i, cand_m]) / grad
-    d[~np.isfinite(d) | (grad <= 1e-300)] = np.inf
-    # Minimum per sample among its candidates.
-    order = np.lexsort((d, cand_i))
-    ci, dd, bb = cand_i[order], d[order], bits[cand_m[order]]
-    first = np.ones(len(ci), dtype=bool)
-    first[1:] = ci[1:] != ci[:-1]
-    ci, dd, bb = ci[first], dd[first], bb[first]
-    better = dd < best[ci]
-    best[ci[better]] = dd[better]
-    best_bit[ci[better]] = bb[better]
+    # Rounds: each sample evaluates its most promising candidate (smallest lower bound)
+    # exactly; the best distance found then prunes the rest. Loose bounds cost rounds, not
+    # a gradient per neuron.
+    lower = np.where(lower < best[:, None], lower, np.inf)
+    while True:
+        pick = np.argmin(lower, axis=1)
+        live = np.flatnonzero(lower[np.arange(n), pick] < best)
+        if len(live) == 0:
+            return
+        cand_i, cand_m = live, pick[live]
+        lower[cand_i, cand_m] = np.inf
+        # Exact gradients: the constraint's row pulled back to the input.
+        if is_max:
+            v = w[rows[cand_i, cand_m, 0]] - w[rows[cand_i, cand_m, 1]]
+        else:
+            v = w[rows[cand_m]]
+        for j in range(k - 1, -1, -1):
+            v = _pull_back(v, stages[j], weights[j], slopes[j][cand_i])
+        grad = np.linalg.norm(v, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.abs(vals[cand_i, cand_m]) / grad
+        d[~np.isfinite(d) | (grad <= 1e-300)] = np.inf
+        better = d < best[cand_i]
+        best[cand_i[better]] = d[better]
+        best_bit[cand_i[better]] = bits[cand_m[better]]
+        lower[lower >= best[:, None]] = np.inf
 
 
 def _pull_back(v, st, w, act):
