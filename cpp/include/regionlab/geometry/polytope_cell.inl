@@ -309,12 +309,58 @@ int affine_rank(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, 
   return rank;
 }
 
+namespace polytope_detail {
+
+// Volume of the m-simplex with vertices pts[0..m] in R^D: sqrt(det(E E^T)) / m!, E the
+// edge vectors from pts[0] (|det E| / D! when m = D).
 template <int D>
-double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts,
-                    std::vector<int32_t>& active, int m) {
-  if (m == 0) return 1.0;
-  if (m == 1) {  // a segment: its two ends are the farthest pair
-    double best = 0;
+double simplex_volume(const double* const* pts, int m) {
+  double e[D][D];
+  for (int i = 0; i < m; ++i)
+    for (int c = 0; c < D; ++c) e[i][c] = pts[i + 1][c] - pts[0][c];
+  double a[D][D];
+  int n = m;
+  if (m == D) {
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < m; ++j) a[i][j] = e[i][j];
+  } else {
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < m; ++j) {
+        double g = 0;
+        for (int c = 0; c < D; ++c) g += e[i][c] * e[j][c];
+        a[i][j] = g;
+      }
+  }
+  double det = 1;  // Gaussian elimination with partial pivoting
+  for (int col = 0; col < n; ++col) {
+    int piv = col;
+    for (int r = col + 1; r < n; ++r)
+      if (std::abs(a[r][col]) > std::abs(a[piv][col])) piv = r;
+    if (a[piv][col] == 0) return 0.0;
+    if (piv != col) {
+      for (int c = 0; c < n; ++c) std::swap(a[piv][c], a[col][c]);
+      det = -det;
+    }
+    det *= a[col][col];
+    for (int r = col + 1; r < n; ++r) {
+      const double f = a[r][col] / a[col][col];
+      for (int c = col; c < n; ++c) a[r][c] -= f * a[col][c];
+    }
+  }
+  double fact = 1;
+  for (int i = 2; i <= m; ++i) fact *= i;
+  return (m == D ? std::abs(det) : std::sqrt(std::max(det, 0.0))) / fact;
+}
+
+// The pulling triangulation of a face: cone from its first vertex over every facet not
+// holding it, recursively; `chain` holds the apexes chosen above. Faces of lower dimension
+// than claimed (degenerate incidences) give simplices of volume 0.
+template <int D>
+double pull(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, std::vector<int32_t>& active,
+            int m, const double** chain, int depth) {
+  if (m == 1) {  // an edge: its two ends are the farthest pair
+    size_t bi = 0, bj = 0;
+    double best = -1;
     for (size_t i = 0; i < verts.size(); ++i)
       for (size_t j = i + 1; j < verts.size(); ++j) {
         double n2 = 0;
@@ -322,12 +368,15 @@ double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& ver
           const double d = cell.x[size_t(verts[i]) * D + c] - cell.x[size_t(verts[j]) * D + c];
           n2 += d * d;
         }
-        best = std::max(best, n2);
+        if (n2 > best) best = n2, bi = i, bj = j;
       }
-    return std::sqrt(best);
+    if (best < 0) return 0.0;
+    chain[depth] = &cell.x[size_t(verts[bi]) * D];
+    chain[depth + 1] = &cell.x[size_t(verts[bj]) * D];
+    return simplex_volume<D>(chain, depth + 1);
   }
   const int32_t apex = verts[0];
-  const double* apex_x = &cell.x[size_t(apex) * D];
+  chain[depth] = &cell.x[size_t(apex) * D];
   double total = 0;
   std::vector<std::vector<int32_t>> seen;
   std::vector<int32_t> sub;
@@ -339,14 +388,22 @@ double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& ver
     if (int(sub.size()) < m || sub.size() == verts.size()) continue;
     if (std::find(seen.begin(), seen.end(), sub) != seen.end()) continue;  // coincident planes
     seen.push_back(sub);
-    double height = 0;
-    // A facet spans m - 1 dimensions (capped: rounding must not make it look like more).
-    if (affine_rank(cell, sub, apex_x, &height, m - 1) != m - 1) continue;
     active.push_back(b);
-    total += height * face_measure(cell, sub, active, m - 1) / m;
+    total += pull(cell, sub, active, m - 1, chain, depth + 1);
     active.pop_back();
   }
   return total;
+}
+
+}  // namespace polytope_detail
+
+template <int D>
+double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts,
+                    std::vector<int32_t>& active, int m) {
+  if (m == 0) return 1.0;
+  if (verts.empty()) return 0.0;
+  const double* chain[D + 1];
+  return polytope_detail::pull(cell, verts, active, m, chain, 0);
 }
 
 template <int D>
