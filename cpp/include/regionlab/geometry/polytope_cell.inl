@@ -395,6 +395,50 @@ double pull(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, std:
   return total;
 }
 
+// pull() for cells of at most 64 vertices: vertex sets are bit masks, each plane's set
+// precomputed, so the recursion allocates nothing.
+template <int D>
+double pull_masks(const PolytopeCell<D>& cell, const uint64_t* on, uint64_t verts, uint64_t active,
+                  int m, const double** chain, int depth) {
+  if (m == 1) {
+    int bi = -1, bj = -1;
+    double best = -1;
+    for (uint64_t a = verts; a; a &= a - 1) {
+      const int i = __builtin_ctzll(a);
+      for (uint64_t b = a & (a - 1); b; b &= b - 1) {
+        const int j = __builtin_ctzll(b);
+        double n2 = 0;
+        for (int c = 0; c < D; ++c) {
+          const double d = cell.x[size_t(i) * D + c] - cell.x[size_t(j) * D + c];
+          n2 += d * d;
+        }
+        if (n2 > best) best = n2, bi = i, bj = j;
+      }
+    }
+    if (bi < 0) return 0.0;
+    chain[depth] = &cell.x[size_t(bi) * D];
+    chain[depth + 1] = &cell.x[size_t(bj) * D];
+    return simplex_volume<D>(chain, depth + 1);
+  }
+  const int apex = __builtin_ctzll(verts);
+  chain[depth] = &cell.x[size_t(apex) * D];
+  double total = 0;
+  uint64_t seen[64];
+  int n_seen = 0;
+  const int n_planes = int(cell.planes.size());
+  for (int b = 0; b < n_planes; ++b) {
+    if (((active >> b) & 1) || ((on[b] >> apex) & 1)) continue;
+    const uint64_t sub = verts & on[b];
+    if (sub == verts || popcount64(sub) < m) continue;
+    bool dup = false;
+    for (int k = 0; k < n_seen && !dup; ++k) dup = seen[k] == sub;  // coincident planes
+    if (dup) continue;
+    if (n_seen < 64) seen[n_seen++] = sub;
+    total += pull_masks(cell, on, sub, active | (1ull << b), m - 1, chain, depth + 1);
+  }
+  return total;
+}
+
 }  // namespace polytope_detail
 
 template <int D>
@@ -403,6 +447,19 @@ double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& ver
   if (m == 0) return 1.0;
   if (verts.empty()) return 0.0;
   const double* chain[D + 1];
+  const int64_t nv = cell.n_vertices();
+  const int64_t n_planes = int64_t(cell.planes.size());
+  if (nv <= 64 && n_planes <= 64) {
+    uint64_t on[64], mask = 0, act = 0;
+    for (int64_t b = 0; b < n_planes; ++b) {
+      on[b] = 0;
+      for (int64_t v = 0; v < nv; ++v)
+        if (cell.on_plane(v, b)) on[b] |= 1ull << v;
+    }
+    for (int32_t v : verts) mask |= 1ull << v;
+    for (int32_t b : active) act |= 1ull << b;
+    return polytope_detail::pull_masks(cell, on, mask, act, m, chain, 0);
+  }
   return polytope_detail::pull(cell, verts, active, m, chain, 0);
 }
 
