@@ -395,11 +395,33 @@ double pull(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, std:
   return total;
 }
 
-// pull() for cells of at most 64 vertices: vertex sets are bit masks, each plane's set
-// precomputed, so the recursion allocates nothing.
+// Adds point p to the simplex being built from `origin`: its distance to the flat of the
+// `rank` orthonormal directions q[0..rank), and q[rank] its unit residual.
+template <int D>
+double add_direction(double (&q)[D][D], int rank, const double* origin, const double* p) {
+  double* r = q[rank];
+  for (int c = 0; c < D; ++c) r[c] = p[c] - origin[c];
+  for (int pass = 0; pass < 2; ++pass)  // twice: orthogonal to working precision
+    for (int k = 0; k < rank; ++k) {
+      double dot = 0;
+      for (int c = 0; c < D; ++c) dot += r[c] * q[k][c];
+      for (int c = 0; c < D; ++c) r[c] -= dot * q[k][c];
+    }
+  double n2 = 0;
+  for (int c = 0; c < D; ++c) n2 += r[c] * r[c];
+  const double h = std::sqrt(n2);
+  if (h > 0)
+    for (int c = 0; c < D; ++c) r[c] /= h;
+  return h;
+}
+
+// pull() for cells of at most 64 vertices: vertex sets are bit masks (each plane's set
+// precomputed, so nothing is allocated), and each simplex's volume is the product of the
+// heights added along the chain (shared by the simplices below it), over m!.
 template <int D>
 double pull_masks(const PolytopeCell<D>& cell, const uint64_t* on, uint64_t verts, uint64_t active,
-                  int m, const double** chain, int depth) {
+                  int m, const double* origin, double (&q)[D][D], int depth, double heights) {
+  auto point = [&](int v) { return &cell.x[size_t(v) * D]; };
   if (m == 1) {
     int bi = -1, bj = -1;
     double best = -1;
@@ -408,20 +430,21 @@ double pull_masks(const PolytopeCell<D>& cell, const uint64_t* on, uint64_t vert
       for (uint64_t b = a & (a - 1); b; b &= b - 1) {
         const int j = __builtin_ctzll(b);
         double n2 = 0;
-        for (int c = 0; c < D; ++c) {
-          const double d = cell.x[size_t(i) * D + c] - cell.x[size_t(j) * D + c];
-          n2 += d * d;
-        }
+        for (int c = 0; c < D; ++c) n2 += (point(i)[c] - point(j)[c]) * (point(i)[c] - point(j)[c]);
         if (n2 > best) best = n2, bi = i, bj = j;
       }
     }
     if (bi < 0) return 0.0;
-    chain[depth] = &cell.x[size_t(bi) * D];
-    chain[depth + 1] = &cell.x[size_t(bj) * D];
-    return simplex_volume<D>(chain, depth + 1);
+    if (depth == 0) return std::sqrt(best);
+    double h = heights * add_direction(q, depth - 1, origin, point(bi));
+    h *= add_direction(q, depth, origin, point(bj));
+    double fact = 1;
+    for (int i = 2; i <= depth + 1; ++i) fact *= i;
+    return h / fact;
   }
   const int apex = __builtin_ctzll(verts);
-  chain[depth] = &cell.x[size_t(apex) * D];
+  if (depth == 0) origin = point(apex);
+  else heights *= add_direction(q, depth - 1, origin, point(apex));
   double total = 0;
   uint64_t seen[64];
   int n_seen = 0;
@@ -434,7 +457,7 @@ double pull_masks(const PolytopeCell<D>& cell, const uint64_t* on, uint64_t vert
     for (int k = 0; k < n_seen && !dup; ++k) dup = seen[k] == sub;  // coincident planes
     if (dup) continue;
     if (n_seen < 64) seen[n_seen++] = sub;
-    total += pull_masks(cell, on, sub, active | (1ull << b), m - 1, chain, depth + 1);
+    total += pull_masks(cell, on, sub, active | (1ull << b), m - 1, origin, q, depth + 1, heights);
   }
   return total;
 }
@@ -458,7 +481,8 @@ double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& ver
     }
     for (int32_t v : verts) mask |= 1ull << v;
     for (int32_t b : active) act |= 1ull << b;
-    return polytope_detail::pull_masks(cell, on, mask, act, m, chain, 0);
+    double q[D][D];
+    return polytope_detail::pull_masks(cell, on, mask, act, m, nullptr, q, 0, 1.0);
   }
   return polytope_detail::pull(cell, verts, active, m, chain, 0);
 }
