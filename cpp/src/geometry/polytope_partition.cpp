@@ -19,11 +19,8 @@ using detail::Node;
 using detail::RegionCounter;
 using detail::RegionSink;
 using detail::StageInfo;
-using detail::Subdivider;
 
 constexpr int64_t kBoundaryId = -3000;  // the decision boundary's plane, while it is measured
-constexpr int64_t kRootsToShare = 64;
-constexpr int64_t kTasks = 512;
 
 // What one task's regions become once described (concatenated in task order at the end).
 struct Described {
@@ -175,18 +172,7 @@ PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec
                             int threads, const InterruptCheck& interrupted) {
   using Cell = PolytopeCell<D>;
   const NetView<double>& view = net.view();
-  std::vector<StageInfo> info(size_t(view.n_stages));
-  for (int64_t k = 0; k < view.n_stages; ++k) {
-    const StageView<double>& st = view.stages[k];
-    info[size_t(k)].kinked_pos.assign(size_t(st.out), -1);
-    for (int64_t p = 0; p < st.n_kinked && st.n_groups == 0; ++p)
-      info[size_t(k)].kinked_pos[size_t(st.kinked ? st.kinked[p] : p)] = int32_t(p);
-    auto& wt = info[size_t(k)].weight_t;
-    if (st.op) continue;
-    wt.resize(size_t(st.in * st.out));
-    for (int64_t o = 0; o < st.out; ++o)
-      for (int64_t i = 0; i < st.in; ++i) wt[size_t(i * st.out + o)] = st.weight[o * st.in + i];
-  }
+  const std::vector<StageInfo> info = detail::stage_info(view);
   RegionCounter counter(view.n_stages, max_regions);
   threads = std::max(1, threads);
   double box_size = spec.shape == RootShape::simplex ? 1.0 : spec.radius;
@@ -206,37 +192,8 @@ PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec
                                            &spec.root_maps[size_t((r + 1) * map_size)]);
     level.push_back(Node<Cell>{root, std::vector<uint64_t>(size_t(view.n_words)), z, int32_t(r)});
   }
-  std::vector<RegionSink<Cell>> sinks(1);
-  int64_t stage = 0;
-  parallel_tasks(1, 1, [&](int, int64_t, Checkpoint& checkpoint) {
-    Subdivider<Cell> sub(view, info, spec.basis, box_size, counter, bias_scale);
-    while (stage < view.n_stages && int64_t(level.size()) < kRootsToShare) {
-      const bool last = stage + 1 == view.n_stages;
-      std::vector<Node<Cell>> next;
-      for (size_t begin = 0; begin < level.size(); begin += 64) {
-        checkpoint();
-        std::vector<Node<Cell>> batch(std::make_move_iterator(level.begin() + begin),
-                                      std::make_move_iterator(level.begin() + std::min(level.size(), begin + 64)));
-        sub.apply_stage(stage, batch, last ? nullptr : &next, sinks[0], checkpoint);
-      }
-      level = std::move(next);
-      ++stage;
-    }
-  }, interrupted);
-  if (!level.empty()) {
-    const int64_t n = int64_t(level.size());
-    const int64_t n_tasks = std::min<int64_t>(n, kTasks);
-    sinks.resize(size_t(1 + n_tasks));
-    std::vector<std::unique_ptr<Subdivider<Cell>>> subs(static_cast<size_t>(threads));
-    parallel_tasks(n_tasks, threads, [&](int t, int64_t task, Checkpoint& checkpoint) {
-      if (!subs[size_t(t)])
-        subs[size_t(t)] = std::make_unique<Subdivider<Cell>>(view, info, spec.basis, box_size, counter, bias_scale);
-      const int64_t begin = n * task / n_tasks, end = n * (task + 1) / n_tasks;
-      std::vector<Node<Cell>> roots(std::make_move_iterator(level.begin() + begin),
-                                    std::make_move_iterator(level.begin() + end));
-      subs[size_t(t)]->run(std::move(roots), stage, sinks[size_t(1 + task)], checkpoint);
-    }, interrupted);
-  }
+  std::vector<RegionSink<Cell>> sinks = detail::subdivide_all(view, info, std::move(level), spec.basis, box_size,
+                                                              counter, bias_scale, threads, interrupted);
 
   PolytopePartition out;
   out.dim = D;

@@ -538,4 +538,67 @@ class Subdivider {
   Cell parts_[2];
 };
 
+// Per-stage lookups for the engine: kinked positions and transposed weights.
+inline std::vector<StageInfo> stage_info(const NetView<double>& view) {
+  std::vector<StageInfo> info(size_t(view.n_stages));
+  for (int64_t k = 0; k < view.n_stages; ++k) {
+    const StageView<double>& st = view.stages[k];
+    info[size_t(k)].kinked_pos.assign(size_t(st.out), -1);
+    for (int64_t p = 0; p < st.n_kinked && st.n_groups == 0; ++p)  // max stages: no slopes
+      info[size_t(k)].kinked_pos[size_t(st.kinked ? st.kinked[p] : p)] = int32_t(p);
+    auto& wt = info[size_t(k)].weight_t;
+    if (st.op) continue;  // no rank-one updates through a structured map
+    wt.resize(size_t(st.in * st.out));
+    for (int64_t o = 0; o < st.out; ++o)
+      for (int64_t i = 0; i < st.in; ++i) wt[size_t(i * st.out + o)] = st.weight[o * st.in + i];
+  }
+  return info;
+}
+
+// Runs the whole subdivision from `level` (root regions waiting for stage 0): breadth first
+// on the calling thread until there are enough regions to share out, then depth first in
+// contiguous runs of them, one task each. The split into tasks does not depend on the
+// thread count, so neither does the output (the sinks, in order).
+template <class Cell>
+std::vector<RegionSink<Cell>> subdivide_all(const NetView<double>& view, const std::vector<StageInfo>& info,
+                                            std::vector<Node<Cell>> level, const std::vector<double>& basis,
+                                            double box_size, RegionCounter& counter, const double* bias_scale,
+                                            int threads, const InterruptCheck& interrupted) {
+  constexpr int64_t kRootsToShare = 64;  // regions before the depth-first phase starts
+  constexpr int64_t kTasks = 512;        // contiguous runs of them, handed out dynamically
+  threads = std::max(1, threads);
+  std::vector<RegionSink<Cell>> sinks(1);
+  int64_t stage = 0;
+  parallel_tasks(1, 1, [&](int, int64_t, Checkpoint& checkpoint) {
+    Subdivider<Cell> sub(view, info, basis, box_size, counter, bias_scale);
+    while (stage < view.n_stages && int64_t(level.size()) < kRootsToShare) {
+      const bool last = stage + 1 == view.n_stages;
+      std::vector<Node<Cell>> next;
+      for (size_t begin = 0; begin < level.size(); begin += 64) {
+        checkpoint();
+        std::vector<Node<Cell>> batch(std::make_move_iterator(level.begin() + begin),
+                                      std::make_move_iterator(level.begin() + std::min(level.size(), begin + 64)));
+        sub.apply_stage(stage, batch, last ? nullptr : &next, sinks[0], checkpoint);
+      }
+      level = std::move(next);
+      ++stage;
+    }
+  }, interrupted);
+  if (!level.empty()) {
+    const int64_t n = int64_t(level.size());
+    const int64_t n_tasks = std::min<int64_t>(n, kTasks);
+    sinks.resize(size_t(1 + n_tasks));
+    std::vector<std::unique_ptr<Subdivider<Cell>>> subs(static_cast<size_t>(threads));
+    parallel_tasks(n_tasks, threads, [&](int t, int64_t task, Checkpoint& checkpoint) {
+      if (!subs[size_t(t)])
+        subs[size_t(t)] = std::make_unique<Subdivider<Cell>>(view, info, basis, box_size, counter, bias_scale);
+      const int64_t begin = n * task / n_tasks, end = n * (task + 1) / n_tasks;
+      std::vector<Node<Cell>> roots(std::make_move_iterator(level.begin() + begin),
+                                    std::make_move_iterator(level.begin() + end));
+      subs[size_t(t)]->run(std::move(roots), stage, sinks[size_t(1 + task)], checkpoint);
+    }, interrupted);
+  }
+  return sinks;
+}
+
 }  // namespace regionlab::geometry::detail
