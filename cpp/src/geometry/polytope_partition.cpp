@@ -22,12 +22,7 @@ using detail::StageInfo;
 
 constexpr int64_t kBoundaryId = -3000;  // the decision boundary's plane, while it is measured
 
-// What one task's regions become once described (concatenated in task order at the end).
-struct Described {
-  std::vector<double> centroids, volumes, boundary, vertices;
-  std::vector<uint8_t> unbounded;
-  std::vector<int64_t> facet_counts, facet_ids, vertex_counts;
-};
+using detail::PolytopeRecords;
 
 template <int D>
 class Describer {
@@ -36,7 +31,7 @@ class Describer {
       : spec_(spec), out_dim_(out_dim), box_size_(box_size),
         homogeneous_(!spec.bias_scale.empty()) {}
 
-  void describe(const PolytopeCell<D>& cell, const double* map, int32_t root, Described& out) const {
+  void describe(const PolytopeCell<D>& cell, const double* map, int32_t root, PolytopeRecords& out) const {
     const int64_t nv = cell.n_vertices();
     // Facets: planes whose vertices span a (D-1)-flat.
     int64_t n_facets = 0;
@@ -192,27 +187,20 @@ PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec
                                            &spec.root_maps[size_t((r + 1) * map_size)]);
     level.push_back(Node<Cell>{root, std::vector<uint64_t>(size_t(view.n_words)), z, int32_t(r)});
   }
+  // Each region is described as it is found, on the thread that found it.
+  RegionSink<Cell> blank;
+  const Describer<D> describer(spec, net.output_dim(), box_size);
+  if (spec.describe)
+    blank.describe = [&describer](const Cell& cell, const double* map, int32_t root, PolytopeRecords& out) {
+      describer.describe(cell, map, root, out);
+    };
   std::vector<RegionSink<Cell>> sinks = detail::subdivide_all(view, info, std::move(level), spec.basis, box_size,
-                                                              counter, bias_scale, threads, interrupted);
+                                                              counter, bias_scale, threads, interrupted, blank);
 
   PolytopePartition out;
   out.dim = D;
   out.out_dim = net.output_dim();
   out.n_words = view.n_words;
-  const int64_t map_len = out.out_dim * (D + 1);
-  std::vector<Described> described(sinks.size());
-  if (spec.describe) {
-    const Describer<D> describer(spec, out.out_dim, box_size);
-    parallel_tasks(int64_t(sinks.size()), threads, [&](int, int64_t task, Checkpoint& checkpoint) {
-      const RegionSink<Cell>& sink = sinks[size_t(task)];
-      Cell cell;
-      for (size_t r = 0; r < sink.size(); ++r) {
-        if (r % 256 == 0) checkpoint();
-        sink.load(r, cell);
-        describer.describe(cell, &sink.maps[r * size_t(map_len)], sink.roots[r], described[size_t(task)]);
-      }
-    }, interrupted);
-  }
   out.facet_offsets.assign(1, 0);
   if (spec.vertices) out.vertex_offsets.assign(1, 0);
   for (size_t s = 0; s < sinks.size(); ++s) {
@@ -220,8 +208,7 @@ PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec
     out.patterns.insert(out.patterns.end(), sink.patterns.begin(), sink.patterns.end());
     out.maps.insert(out.maps.end(), sink.maps.begin(), sink.maps.end());
     out.roots.insert(out.roots.end(), sink.roots.begin(), sink.roots.end());
-    sink = RegionSink<Cell>{};
-    Described& d = described[s];
+    PolytopeRecords& d = sink.records;
     out.centroids.insert(out.centroids.end(), d.centroids.begin(), d.centroids.end());
     out.volumes.insert(out.volumes.end(), d.volumes.begin(), d.volumes.end());
     out.boundary.insert(out.boundary.end(), d.boundary.begin(), d.boundary.end());
@@ -230,7 +217,7 @@ PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec
     for (int64_t c : d.facet_counts) out.facet_offsets.push_back(out.facet_offsets.back() + c);
     out.vertices.insert(out.vertices.end(), d.vertices.begin(), d.vertices.end());
     for (int64_t c : d.vertex_counts) out.vertex_offsets.push_back(out.vertex_offsets.back() + c);
-    d = Described{};
+    sink = RegionSink<Cell>{};
   }
   for (int64_t k = 0; k < view.n_stages; ++k)
     if (view.stages[k].n_kinked > 0) out.regions_per_stage.push_back(counter.count(k));

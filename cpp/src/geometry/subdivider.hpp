@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -43,41 +44,28 @@ struct RegionSink {
   void add_cell(Cell& cell) { cells.push_back(std::move(cell)); }
 };
 
-// Polytopes are stored flat (a few arrays for all regions rather than four per region), and
-// copied in, so the engine reuses the cell's buffers for the next cut.
+// What the polytope partitions keep of each region once it is found (its cell is then
+// reused for the next cut): filled by the driver's `describe` hook.
+struct PolytopeRecords {
+  std::vector<double> centroids, volumes, boundary, vertices;
+  std::vector<uint8_t> unbounded;
+  std::vector<int64_t> facet_counts, facet_ids, vertex_counts;
+};
+
 template <int D>
 struct RegionSink<PolytopeCell<D>> {
-  std::vector<double> x;
-  std::vector<uint64_t> inc;
-  std::vector<int32_t> edges, words;
-  std::vector<int64_t> planes;
-  std::vector<int64_t> x_end, inc_end, edge_end, plane_end;
   std::vector<uint64_t> patterns;
   std::vector<double> maps;
   std::vector<int32_t> roots;
+  PolytopeRecords records;
+  // Called with each final region (its pattern, map and root already stored); none: only
+  // the patterns and roots are kept (counting).
+  std::function<void(const PolytopeCell<D>&, const double* map, int32_t root, PolytopeRecords&)> describe;
 
   void add_cell(const PolytopeCell<D>& c) {
-    x.insert(x.end(), c.x.begin(), c.x.end());
-    inc.insert(inc.end(), c.inc.begin(), c.inc.end());
-    edges.insert(edges.end(), c.edges.begin(), c.edges.end());
-    planes.insert(planes.end(), c.planes.begin(), c.planes.end());
-    words.push_back(c.words);
-    x_end.push_back(int64_t(x.size()));
-    inc_end.push_back(int64_t(inc.size()));
-    edge_end.push_back(int64_t(edges.size()));
-    plane_end.push_back(int64_t(planes.size()));
-  }
-  size_t size() const { return x_end.size(); }
-  // Region r's cell, into `cell` (its buffers reused).
-  void load(size_t r, PolytopeCell<D>& cell) const {
-    auto range = [&](const auto& v, const std::vector<int64_t>& end, auto& out) {
-      out.assign(v.begin() + (r ? end[r - 1] : 0), v.begin() + end[r]);
-    };
-    range(x, x_end, cell.x);
-    range(inc, inc_end, cell.inc);
-    range(edges, edge_end, cell.edges);
-    range(planes, plane_end, cell.planes);
-    cell.words = words[r];
+    if (!describe) return;
+    const size_t map_len = maps.size() / roots.size();
+    describe(c, &maps[maps.size() - map_len], roots.back(), records);
   }
 };
 
@@ -563,11 +551,12 @@ template <class Cell>
 std::vector<RegionSink<Cell>> subdivide_all(const NetView<double>& view, const std::vector<StageInfo>& info,
                                             std::vector<Node<Cell>> level, const std::vector<double>& basis,
                                             double box_size, RegionCounter& counter, const double* bias_scale,
-                                            int threads, const InterruptCheck& interrupted) {
+                                            int threads, const InterruptCheck& interrupted,
+                                            const RegionSink<Cell>& blank = RegionSink<Cell>{}) {
   constexpr int64_t kRootsToShare = 64;  // regions before the depth-first phase starts
   constexpr int64_t kTasks = 512;        // contiguous runs of them, handed out dynamically
   threads = std::max(1, threads);
-  std::vector<RegionSink<Cell>> sinks(1);
+  std::vector<RegionSink<Cell>> sinks(1, blank);
   int64_t stage = 0;
   parallel_tasks(1, 1, [&](int, int64_t, Checkpoint& checkpoint) {
     Subdivider<Cell> sub(view, info, basis, box_size, counter, bias_scale);
@@ -587,7 +576,7 @@ std::vector<RegionSink<Cell>> subdivide_all(const NetView<double>& view, const s
   if (!level.empty()) {
     const int64_t n = int64_t(level.size());
     const int64_t n_tasks = std::min<int64_t>(n, kTasks);
-    sinks.resize(size_t(1 + n_tasks));
+    sinks.resize(size_t(1 + n_tasks), blank);
     std::vector<std::unique_ptr<Subdivider<Cell>>> subs(static_cast<size_t>(threads));
     parallel_tasks(n_tasks, threads, [&](int t, int64_t task, Checkpoint& checkpoint) {
       if (!subs[size_t(t)])
