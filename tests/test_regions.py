@@ -76,6 +76,13 @@ def test_whole_space_counts_every_region_and_the_bounded_ones(d, n):
     assert np.isfinite(part.volumes[~part.unbounded]).all()
     assert pattern_set(net.patterns(part.to_input(part.interior_points), packed=True)) == \
         pattern_set(part.patterns)
+    # The balls are inside their regions.
+    rng = np.random.default_rng(d)
+    u = rng.normal(size=part.interior_points.shape)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    assert np.isfinite(part.radii).all() and (part.radii > 0).all()
+    inside = part.interior_points + 0.999 * part.radii[:, None] * u
+    assert (net.patterns(inside, packed=True) == part.patterns).all()
 
 
 def test_central_arrangement_hyperplanes_through_one_vertex():

@@ -21,6 +21,7 @@ py::dict polytope_to_dict(PolytopePartition&& p) {
   if (!p.volumes.empty() || n == 0) {
     d["centroids"] = to_array(std::move(p.centroids), {n, dim});
     d["volumes"] = to_array(std::move(p.volumes), {n});
+    d["radii"] = to_array(std::move(p.radii), {n});
     d["unbounded"] = to_array(std::move(p.unbounded), {n});
     d["boundary"] = to_array(std::move(p.boundary), {n});
     d["facet_offsets"] = to_array(std::move(p.facet_offsets), {n + 1});

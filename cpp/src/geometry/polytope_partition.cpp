@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 
+#include <Eigen/Dense>
+
 #include "regionlab/errors.hpp"
 #include "regionlab/geometry/polytope_cell.hpp"
 #include "subdivider.hpp"
@@ -29,33 +31,52 @@ class Describer {
  public:
   Describer(const PolytopeSpec& spec, int64_t out_dim, double box_size)
       : spec_(spec), out_dim_(out_dim), box_size_(box_size),
-        homogeneous_(!spec.bias_scale.empty()) {}
+        homogeneous_(!spec.bias_scale.empty()) {
+    if (!homogeneous_) return;
+    // Per root, P^-1 for (y, t) = P (s, 1): a plane [n, c] . (s, 1) = 0 of the piece is
+    // [n, c] P^-1 . (y, t) = 0 in the input's coordinates (t = 1 there).
+    for (int64_t r = 0; r < spec.n_roots; ++r) {
+      Eigen::Matrix<double, D + 1, D + 1> P;
+      const double* m = &spec.coord_maps[size_t(r) * size_t(D * (D + 1))];
+      for (int c = 0; c <= D; ++c) {
+        for (int i = 0; i < D; ++i) P(i, c) = m[c * D + i];
+        P(D, c) = spec.bias_scale[size_t(c)];
+      }
+      inverse_.push_back(P.inverse());
+    }
+  }
 
   void describe(const PolytopeCell<D>& cell, const double* map, int32_t root, PolytopeRecords& out) const {
     const int64_t nv = cell.n_vertices();
-    // Facets: planes whose vertices span a (D-1)-flat.
+    double centroid[D] = {}, point[D];
+    for (int64_t v = 0; v < nv; ++v)
+      for (int c = 0; c < D; ++c) centroid[c] += cell.x[size_t(v * D + c)] / double(nv);
+    if (homogeneous_) to_input(centroid, root, point);
+    else std::copy(centroid, centroid + D, point);
+    // Facets: planes whose vertices span a (D-1)-flat. The radius of a ball around the
+    // centroid inside the cell: its distance to the nearest facet (for homogeneous pieces,
+    // measured in the input's coordinates, seams included: a ball inside the piece).
     int64_t n_facets = 0;
     bool at_infinity = false;
+    double radius = HUGE_VAL;
     std::vector<int32_t> on;
+    Flat<D> flat;
     for (int32_t b = 0; b < int32_t(cell.planes.size()); ++b) {
       on.clear();
       for (int32_t v = 0; v < nv; ++v)
         if (cell.on_plane(v, b)) on.push_back(v);
-      if (homogeneous_ && cell.planes[size_t(b)] == kInfinityFaceId && !on.empty()) at_infinity = true;
-      if (int(on.size()) < D || affine_rank(cell, on, nullptr, nullptr, D - 1) != D - 1) continue;
+      const bool infinity = homogeneous_ && cell.planes[size_t(b)] == kInfinityFaceId;
+      at_infinity |= infinity && !on.empty();
+      if (int(on.size()) < D || flat.build(cell, on, D - 1) != D - 1) continue;
       out.facet_ids.push_back(cell.planes[size_t(b)]);
       ++n_facets;
+      if (!homogeneous_) radius = std::min(radius, flat.distance(centroid));
+      else if (!infinity) radius = std::min(radius, input_distance(flat, root, point));
     }
+    out.radii.push_back(radius);
     out.facet_counts.push_back(n_facets);
     out.unbounded.push_back(at_infinity);
-
-    double centroid[D] = {};
-    for (int64_t v = 0; v < nv; ++v)
-      for (int c = 0; c < D; ++c) centroid[c] += cell.x[size_t(v * D + c)] / double(nv);
-    if (homogeneous_) {
-      to_input(centroid, root, centroid);
-    }
-    out.centroids.insert(out.centroids.end(), centroid, centroid + D);
+    out.centroids.insert(out.centroids.end(), point, point + D);
 
     const PolytopeCell<D> mapped = homogeneous_ ? map_cell(cell, root) : PolytopeCell<D>();
     const PolytopeCell<D>& metric = homogeneous_ ? mapped : cell;
@@ -79,6 +100,19 @@ class Describer {
     }
     const bool finite = t > 1e-12;
     for (int i = 0; i < D; ++i) x[i] = finite ? r[i] / t : std::numeric_limits<double>::quiet_NaN();
+  }
+
+  // Distance in the input's coordinates from x to the piece's facet hyperplane `flat`.
+  double input_distance(const Flat<D>& flat, int32_t root, const double* x) const {
+    double n[D], c;
+    if (!flat.hyperplane(n, c)) return HUGE_VAL;
+    Eigen::Matrix<double, 1, D + 1> row;
+    for (int k = 0; k < D; ++k) row(k) = n[k];
+    row(D) = c;
+    const Eigen::Matrix<double, 1, D + 1> w = row * inverse_[size_t(root)];
+    double value = w(D), norm2 = 0;
+    for (int k = 0; k < D; ++k) value += w(k) * x[k], norm2 += w(k) * w(k);
+    return norm2 > 0 ? std::abs(value) / std::sqrt(norm2) : HUGE_VAL;
   }
 
   PolytopeCell<D> map_cell(const PolytopeCell<D>& cell, int32_t root) const {
@@ -151,6 +185,7 @@ class Describer {
   int64_t out_dim_;
   double box_size_;
   bool homogeneous_;
+  std::vector<Eigen::Matrix<double, D + 1, D + 1>, Eigen::aligned_allocator<Eigen::Matrix<double, D + 1, D + 1>>> inverse_;
 };
 
 template <int D>
@@ -211,6 +246,7 @@ PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec
     PolytopeRecords& d = sink.records;
     out.centroids.insert(out.centroids.end(), d.centroids.begin(), d.centroids.end());
     out.volumes.insert(out.volumes.end(), d.volumes.begin(), d.volumes.end());
+    out.radii.insert(out.radii.end(), d.radii.begin(), d.radii.end());
     out.boundary.insert(out.boundary.end(), d.boundary.begin(), d.boundary.end());
     out.unbounded.insert(out.unbounded.end(), d.unbounded.begin(), d.unbounded.end());
     out.facet_ids.insert(out.facet_ids.end(), d.facet_ids.begin(), d.facet_ids.end());

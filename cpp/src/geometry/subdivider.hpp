@@ -47,7 +47,7 @@ struct RegionSink {
 // What the polytope partitions keep of each region once it is found (its cell is then
 // reused for the next cut): filled by the driver's `describe` hook.
 struct PolytopeRecords {
-  std::vector<double> centroids, volumes, boundary, vertices;
+  std::vector<double> centroids, radii, volumes, boundary, vertices;
   std::vector<uint8_t> unbounded;
   std::vector<int64_t> facet_counts, facet_ids, vertex_counts;
 };

@@ -43,7 +43,8 @@ class BoxPartition:
         centroid of its vertices, or of one of its pieces for unbounded regions);
         :meth:`to_input` maps them to inputs.
     radii: ``(n_regions,)`` the radius of a ball (in ``y``) around the interior point that
-        lies in the region: the exact distance to the region's nearest facet.
+        lies in the region: the exact distance to the region's nearest facet (for the whole
+        space, to the nearest facet or seam of the piece holding the point).
     volumes: ``(n_regions,)`` k-dimensional volumes in ``y``, exact up to rounding (a
         pulling decomposition over the faces of each polytope); they sum to the box's.
         ``inf`` for unbounded regions of the whole space.
@@ -272,7 +273,7 @@ def regions(net: Any, lower: Any = None, upper: Any = None, *, origin: Any = Non
         origin=origin, basis=directions, lower=lo, upper=hi,
         patterns=patterns,
         interior_points=interior,
-        radii=_radii(local, raw["centroids"], box.half),
+        radii=raw["radii"],
         volumes=raw["volumes"],
         unbounded=np.zeros(len(patterns), dtype=bool),
         maps=maps_out,
@@ -318,17 +319,6 @@ def _slice(net, origin, basis):
     if np.linalg.matrix_rank(B / norms[:, None]) < B.shape[0]:
         raise ValueError("the basis rows must be linearly independent (they span the slice)")
     return origin, B
-
-
-def _radii(local_net, centroids: np.ndarray, half: np.ndarray | None) -> np.ndarray:
-    """Distance from each interior point to its region's boundary (nearest neuron
-    hyperplane of its own pattern, or box face)."""
-    from .local import _distance_local
-
-    dist, _ = _distance_local(local_net, centroids)
-    if half is not None:
-        dist = np.minimum(dist, (half - np.abs(centroids)).min(axis=1))
-    return dist
 
 
 def _cone_rays(k: int, scale: float) -> list:
@@ -385,13 +375,15 @@ def _whole_space(net, origin, directions, max_regions) -> BoxPartition:
     keep = ids >= 0
     pairs = np.unique(np.stack([owner[keep], ids[keep]], axis=1), axis=0)
     facet_offsets = np.concatenate([[0], np.cumsum(np.bincount(pairs[:, 0], minlength=n))])
+    # The piece holding each interior point: its ball (to the piece's facets and seams).
     interior = raw["centroids"][reps]
+    radii = raw["radii"][reps]
     per_layer = _regions_per_layer(patterns[reps], net)
     return BoxPartition(
         origin=origin, basis=directions, lower=None, upper=None,
         patterns=np.ascontiguousarray(patterns[reps]),
         interior_points=interior,
-        radii=_radii(local, interior, None),
+        radii=radii,
         volumes=volumes,
         unbounded=unbounded,
         maps=maps_out,

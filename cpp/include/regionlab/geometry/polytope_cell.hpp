@@ -61,6 +61,20 @@ template <int D>
 double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts,
                     std::vector<int32_t>& active, int m);
 
+// The affine hull of some of a cell's points: an orthonormal basis of at most max_rank of
+// its directions (pivoted, the best conditioned first), and distances to it.
+template <int D>
+struct Flat {
+  double origin[D];
+  double basis[D][D];
+  int rank = 0;
+  int build(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, int max_rank = D);
+  void project_out(double* v) const;   // removes the flat's directions from v
+  double distance(const double* p) const;
+  // A hyperplane flat (rank D - 1): unit normal n and offset c with n . x + c = 0 on it.
+  bool hyperplane(double* normal, double& offset) const;
+};
+
 // The affine dimension of a set of points (their differences' rank), at most max_rank, and,
 // when `height` is given, the distance from `apex` to the flat of those max_rank directions.
 template <int D>

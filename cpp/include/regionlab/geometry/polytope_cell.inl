@@ -246,14 +246,14 @@ void PolytopeCell<D>::split(LineCoeffs line, PolytopeCell& negative, PolytopeCel
 }
 
 template <int D>
-int affine_rank(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, const double* apex,
-                double* height, int max_rank) {
+int Flat<D>::build(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, int max_rank) {
   // Gram-Schmidt with pivoting on the differences from the first point: each step takes the
   // farthest remaining direction, so the first max_rank directions are the best conditioned
   // (rounding can make a face's points look slightly higher-dimensional; the incidences say
   // which face it is, max_rank caps it). Rank tolerance: relative to the set's own size.
-  if (verts.empty()) return -1;
-  const double* o = &cell.x[size_t(verts[0]) * D];
+  rank = 0;
+  if (verts.empty()) return rank = -1;
+  for (int c = 0; c < D; ++c) origin[c] = cell.x[size_t(verts[0]) * D + c];
   const size_t n = verts.size() - 1;
   thread_local std::vector<double> buffer;
   std::vector<double>& d = buffer;
@@ -263,20 +263,13 @@ int affine_rank(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, 
     const double* p = &cell.x[size_t(verts[i + 1]) * D];
     double n2 = 0;
     for (int c = 0; c < D; ++c) {
-      d[i * D + c] = p[c] - o[c];
+      d[i * D + c] = p[c] - origin[c];
       n2 += d[i * D + c] * d[i * D + c];
     }
     scale = std::max(scale, std::sqrt(n2));
   }
   const double tol = 1e-9 * scale;
-  double basis[D][D];
-  int rank = 0;
   const int cap = std::min(max_rank, D);
-  auto project_out = [&](double* v, const double* q) {
-    double dot = 0;
-    for (int c = 0; c < D; ++c) dot += v[c] * q[c];
-    for (int c = 0; c < D; ++c) v[c] -= dot * q[c];
-  };
   while (rank < cap) {
     size_t best = n;
     double best_norm = tol;
@@ -288,24 +281,72 @@ int affine_rank(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, 
     if (best == n) break;
     double* q = basis[rank];
     for (int c = 0; c < D; ++c) q[c] = d[best * D + c];
-    for (int r = 0; r < rank; ++r) project_out(q, basis[r]);  // re-orthogonalise
+    project_out(q);  // re-orthogonalise against the directions so far
     double qn = 0;
     for (int c = 0; c < D; ++c) qn += q[c] * q[c];
     qn = std::sqrt(qn);
     if (!(qn > tol)) break;
     for (int c = 0; c < D; ++c) q[c] /= qn;
     ++rank;
-    for (size_t i = 0; i < n; ++i) project_out(&d[i * D], q);
+    for (size_t i = 0; i < n; ++i) {
+      double dot = 0;
+      for (int c = 0; c < D; ++c) dot += d[i * D + c] * q[c];
+      for (int c = 0; c < D; ++c) d[i * D + c] -= dot * q[c];
+    }
   }
-  if (height) {
-    double v[D];
-    for (int c = 0; c < D; ++c) v[c] = apex[c] - o[c];
-    for (int pass = 0; pass < 2; ++pass)
-      for (int r = 0; r < rank; ++r) project_out(v, basis[r]);
+  return rank;
+}
+
+template <int D>
+void Flat<D>::project_out(double* v) const {
+  for (int pass = 0; pass < 2; ++pass)  // twice: orthogonal to working precision
+    for (int r = 0; r < rank; ++r) {
+      double dot = 0;
+      for (int c = 0; c < D; ++c) dot += v[c] * basis[r][c];
+      for (int c = 0; c < D; ++c) v[c] -= dot * basis[r][c];
+    }
+}
+
+template <int D>
+double Flat<D>::distance(const double* p) const {
+  double v[D];
+  for (int c = 0; c < D; ++c) v[c] = p[c] - origin[c];
+  project_out(v);
+  double n2 = 0;
+  for (int c = 0; c < D; ++c) n2 += v[c] * v[c];
+  return std::sqrt(n2);
+}
+
+template <int D>
+bool Flat<D>::hyperplane(double* normal, double& offset) const {
+  if (rank != D - 1) return false;
+  double best = 0;
+  for (int k = 0; k < D; ++k) {  // the axis farthest from the flat's directions
+    double v[D] = {};
+    v[k] = 1;
+    project_out(v);
     double n2 = 0;
     for (int c = 0; c < D; ++c) n2 += v[c] * v[c];
-    *height = std::sqrt(n2);
+    if (n2 > best) {
+      best = n2;
+      for (int c = 0; c < D; ++c) normal[c] = v[c];
+    }
   }
+  const double n = std::sqrt(best);
+  offset = 0;
+  for (int c = 0; c < D; ++c) {
+    normal[c] /= n;
+    offset -= normal[c] * origin[c];
+  }
+  return true;
+}
+
+template <int D>
+int affine_rank(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, const double* apex,
+                double* height, int max_rank) {
+  Flat<D> flat;
+  const int rank = flat.build(cell, verts, max_rank);
+  if (height && rank >= 0) *height = flat.distance(apex);
   return rank;
 }
 

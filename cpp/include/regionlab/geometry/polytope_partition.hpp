@@ -43,6 +43,7 @@ struct PolytopePartition {
   std::vector<int32_t> roots;            // the root each region was cut from
   std::vector<double> maps;              // n x out_dim x (dim + 1): output = map . (y, 1)
   std::vector<double> centroids;         // n x dim: y, or coord_map(y) / t for homogeneous pieces
+  std::vector<double> radii;             // a ball around the centroid inside the region
   std::vector<double> volumes;           // in the same coordinates; inf when unbounded
   std::vector<uint8_t> unbounded;        // homogeneous pieces: touches the face at infinity
   std::vector<int64_t> facet_offsets;    // n + 1
