@@ -8,6 +8,7 @@
 // vertices, coincident neurons) give no slivers.
 #pragma once
 #include <algorithm>
+#include <bitset>
 #include <cmath>
 #include <cstdint>
 #include <vector>

@@ -456,26 +456,27 @@ double add_direction(double (&q)[D][D], int rank, const double* origin, const do
   return h;
 }
 
-// pull() for cells of at most 64 vertices: vertex sets are bit masks (each plane's set
-// precomputed, so nothing is allocated), and each simplex's volume is the product of the
-// heights added along the chain (shared by the simplices below it), over m!.
+// pull() for cells of at most kSetBits vertices and planes: vertex sets are bit sets (each
+// plane's set precomputed, so nothing is allocated), and each simplex's volume is the
+// product of the heights added along the chain (shared by the simplices below it), over m!.
+constexpr int kSetBits = 256;
+using VertexSet = std::bitset<kSetBits>;
+
 template <int D>
-double pull_masks(const PolytopeCell<D>& cell, const uint64_t* on, uint64_t verts, uint64_t active,
-                  int m, const double* origin, double (&q)[D][D], int depth, double heights) {
-  auto point = [&](int v) { return &cell.x[size_t(v) * D]; };
+double pull_sets(const PolytopeCell<D>& cell, const VertexSet* on, const VertexSet& verts,
+                 VertexSet& active, int m, const double* origin, double (&q)[D][D], int depth,
+                 double heights) {
+  auto point = [&](size_t v) { return &cell.x[v * D]; };
   if (m == 1) {
-    int bi = -1, bj = -1;
+    size_t bi = kSetBits, bj = kSetBits;
     double best = -1;
-    for (uint64_t a = verts; a; a &= a - 1) {
-      const int i = __builtin_ctzll(a);
-      for (uint64_t b = a & (a - 1); b; b &= b - 1) {
-        const int j = __builtin_ctzll(b);
+    for (size_t i = verts._Find_first(); i < kSetBits; i = verts._Find_next(i))
+      for (size_t j = verts._Find_next(i); j < kSetBits; j = verts._Find_next(j)) {
         double n2 = 0;
         for (int c = 0; c < D; ++c) n2 += (point(i)[c] - point(j)[c]) * (point(i)[c] - point(j)[c]);
         if (n2 > best) best = n2, bi = i, bj = j;
       }
-    }
-    if (bi < 0) return 0.0;
+    if (bi == kSetBits) return 0.0;
     if (depth == 0) return std::sqrt(best);
     double h = heights * add_direction(q, depth - 1, origin, point(bi));
     h *= add_direction(q, depth, origin, point(bj));
@@ -483,22 +484,23 @@ double pull_masks(const PolytopeCell<D>& cell, const uint64_t* on, uint64_t vert
     for (int i = 2; i <= depth + 1; ++i) fact *= i;
     return h / fact;
   }
-  const int apex = __builtin_ctzll(verts);
+  const size_t apex = verts._Find_first();
   if (depth == 0) origin = point(apex);
   else heights *= add_direction(q, depth - 1, origin, point(apex));
   double total = 0;
-  uint64_t seen[64];
-  int n_seen = 0;
-  const int n_planes = int(cell.planes.size());
-  for (int b = 0; b < n_planes; ++b) {
-    if (((active >> b) & 1) || ((on[b] >> apex) & 1)) continue;
-    const uint64_t sub = verts & on[b];
-    if (sub == verts || popcount64(sub) < m) continue;
-    bool dup = false;
-    for (int k = 0; k < n_seen && !dup; ++k) dup = seen[k] == sub;  // coincident planes
-    if (dup) continue;
-    if (n_seen < 64) seen[n_seen++] = sub;
-    total += pull_masks(cell, on, sub, active | (1ull << b), m - 1, origin, q, depth + 1, heights);
+  std::vector<VertexSet> seen;  // small: the face's facets
+  const size_t n_planes = cell.planes.size();
+  const size_t n_verts = verts.count();
+  for (size_t b = 0; b < n_planes; ++b) {
+    if (active[b] || on[b][apex]) continue;
+    const VertexSet sub = verts & on[b];
+    const size_t k = sub.count();
+    if (k == n_verts || k < size_t(m)) continue;
+    if (std::find(seen.begin(), seen.end(), sub) != seen.end()) continue;  // coincident planes
+    seen.push_back(sub);
+    active[b] = true;
+    total += pull_sets(cell, on, sub, active, m - 1, origin, q, depth + 1, heights);
+    active[b] = false;
   }
   return total;
 }
@@ -513,17 +515,19 @@ double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& ver
   const double* chain[D + 1];
   const int64_t nv = cell.n_vertices();
   const int64_t n_planes = int64_t(cell.planes.size());
-  if (nv <= 64 && n_planes <= 64) {
-    uint64_t on[64], mask = 0, act = 0;
-    for (int64_t b = 0; b < n_planes; ++b) {
-      on[b] = 0;
-      for (int64_t v = 0; v < nv; ++v)
-        if (cell.on_plane(v, b)) on[b] |= 1ull << v;
-    }
-    for (int32_t v : verts) mask |= 1ull << v;
-    for (int32_t b : active) act |= 1ull << b;
+  if (nv <= polytope_detail::kSetBits && n_planes <= polytope_detail::kSetBits) {
+    using polytope_detail::VertexSet;
+    thread_local std::vector<VertexSet> on;
+    on.assign(size_t(n_planes), VertexSet());
+    for (int64_t v = 0; v < nv; ++v)
+      for (int w = 0; w < cell.words; ++w)
+        for (uint64_t bits = cell.inc[size_t(v * cell.words + w)]; bits; bits &= bits - 1)
+          on[size_t(w * 64 + __builtin_ctzll(bits))][size_t(v)] = true;
+    VertexSet mask, act;
+    for (int32_t v : verts) mask[size_t(v)] = true;
+    for (int32_t b : active) act[size_t(b)] = true;
     double q[D][D];
-    return polytope_detail::pull_masks(cell, on, mask, act, m, nullptr, q, 0, 1.0);
+    return polytope_detail::pull_sets(cell, on.data(), mask, act, m, nullptr, q, 0, 1.0);
   }
   return polytope_detail::pull(cell, verts, active, m, chain, 0);
 }
