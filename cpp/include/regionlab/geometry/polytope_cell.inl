@@ -195,14 +195,26 @@ void PolytopeCell<D>::split(LineCoeffs line, PolytopeCell& negative, PolytopeCel
     }
     // Edges of the cut face: pairs on at least D - 1 common planes (the new one included)
     // with no third face vertex on all of them.
+    // When every face vertex lies on exactly D planes (a simple vertex: the generic case),
+    // D - 1 common planes define a line that holds no third vertex, so no search is needed.
     const std::vector<int32_t>& face = sc.face;
     sc.common.resize(size_t(wide));
     uint64_t* common = sc.common.data();
+    bool simple = true;
+    for (size_t i = 0; i < face.size() && simple; ++i) {
+      const uint64_t* a = &pinc[size_t(face[i]) * size_t(wide)];
+      simple = popcount_and(a, a, wide) == D;
+    }
     for (size_t i = 0; i < face.size(); ++i)
       for (size_t j = i + 1; j < face.size(); ++j) {
         const uint64_t* a = &pinc[size_t(face[i]) * size_t(wide)];
         const uint64_t* b = &pinc[size_t(face[j]) * size_t(wide)];
         if (popcount_and(a, b, wide) < D - 1) continue;
+        if (simple) {
+          pe.push_back(face[i]);
+          pe.push_back(face[j]);
+          continue;
+        }
         for (int w = 0; w < wide; ++w) common[w] = a[w] & b[w];
         bool edge = true;
         for (size_t k = 0; k < face.size() && edge; ++k)
