@@ -126,9 +126,9 @@ def _draw_surface(ax, part, alpha, edgecolor, linewidth, title) -> None:
         faces = _pastel(_hash_rows(part.patterns[regions]))
         ax.add_collection3d(Poly3DCollection([p for _, p in pieces], facecolors=faces,
                                              edgecolors=edgecolor, linewidths=linewidth,
-                                             alpha=alpha))
+                                             alpha=alpha), autolim=False)
     ax.add_collection3d(Line3DCollection(_box_edges(part.lower, part.upper), colors="0.4",
-                                         linewidths=0.6))
+                                         linewidths=0.6), autolim=False)
     for set_lim, lo, hi in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), part.lower, part.upper):
         set_lim(lo, hi)
     ax.set_box_aspect(tuple(part.upper - part.lower))
