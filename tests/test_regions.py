@@ -270,6 +270,17 @@ def test_decision_boundary_measure_on_a_known_plane():
         assert p2.n_boundary_cells > 0
 
 
+def test_volumes_can_be_skipped_and_nothing_else_changes(tmp_path):
+    net = random_net([4, 10, 8, 1], seed=11)
+    full = rl.regions(net, [-1] * 4, [1] * 4)
+    lean = rl.regions(net, [-1] * 4, [1] * 4, volumes=False)
+    assert lean.volumes is None
+    for name in ("patterns", "interior_points", "radii", "maps", "facet_ids", "boundary"):
+        np.testing.assert_array_equal(getattr(lean, name), getattr(full, name))
+    back = rl.load(lean.save(tmp_path / "lean.npz"))
+    assert back.volumes is None and back.n_regions == full.n_regions
+
+
 def test_max_regions_stops_with_a_clear_error():
     net = random_net([3, 32, 32, 1], seed=1)
     with pytest.raises(ValueError, match="max_regions"):

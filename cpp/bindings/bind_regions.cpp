@@ -18,9 +18,9 @@ py::dict polytope_to_dict(PolytopePartition&& p) {
   d["roots"] = to_array(std::move(p.roots), {n});
   d["maps"] = to_array(std::move(p.maps), {n, py::ssize_t(p.out_dim), m});
   d["regions_per_stage"] = to_array(std::move(p.regions_per_stage), {py::ssize_t(p.regions_per_stage.size())});
-  if (!p.volumes.empty() || n == 0) {
+  if (!p.centroids.empty() || n == 0) {
     d["centroids"] = to_array(std::move(p.centroids), {n, dim});
-    d["volumes"] = to_array(std::move(p.volumes), {n});
+    if (!p.volumes.empty() || n == 0) d["volumes"] = to_array(std::move(p.volumes), {n});
     d["radii"] = to_array(std::move(p.radii), {n});
     d["unbounded"] = to_array(std::move(p.unbounded), {n});
     d["boundary"] = to_array(std::move(p.boundary), {n});
@@ -48,7 +48,7 @@ void bind_regions(py::module_& m) {
       "partition_polytope",
       [](std::shared_ptr<Network<double>> net, const CArray<double>& maps, const std::string& shape,
          std::vector<double> lo, std::vector<double> hi, double radius, std::vector<double> bias_scale,
-         const CArray<double>& coord_maps, bool describe, bool vertices, int64_t max_regions) {
+         const CArray<double>& coord_maps, bool describe, bool volumes, bool vertices, int64_t max_regions) {
         if (maps.ndim() != 3 || maps.shape(2) != net->input_dim() || maps.shape(0) < 1)
           throw py::value_error("maps must have shape (n_roots, dim + 1, " + std::to_string(net->input_dim()) + ")");
         geometry::PolytopeSpec spec;
@@ -68,6 +68,7 @@ void bind_regions(py::module_& m) {
           spec.coord_maps.assign(coord_maps.data(), coord_maps.data() + coord_maps.size());
         }
         spec.describe = describe;
+        spec.volumes = volumes;
         spec.vertices = vertices;
         PolytopePartition p;
         {
@@ -77,7 +78,7 @@ void bind_regions(py::module_& m) {
         return polytope_to_dict(std::move(p));
       },
       py::arg("net").none(false), py::arg("maps"), py::arg("shape"), py::arg("lo"), py::arg("hi"),
-      py::arg("radius"), py::arg("bias_scale"), py::arg("coord_maps"), py::arg("describe"), py::arg("vertices"),
+      py::arg("radius"), py::arg("bias_scale"), py::arg("coord_maps"), py::arg("describe"), py::arg("volumes"), py::arg("vertices"),
       py::arg("max_regions"),
       "Exact partition of polytopes of input space (one per root map: input = map^T (y, 1)) "
       "into linear regions.");

@@ -80,7 +80,7 @@ class Describer {
 
     const PolytopeCell<D> mapped = homogeneous_ ? map_cell(cell, root) : PolytopeCell<D>();
     const PolytopeCell<D>& metric = homogeneous_ ? mapped : cell;
-    out.volumes.push_back(at_infinity ? HUGE_VAL : metric.measure());
+    if (spec_.volumes) out.volumes.push_back(at_infinity ? HUGE_VAL : metric.measure());
     out.boundary.push_back(boundary_measure(cell, map, root));
     if (spec_.vertices) {
       out.vertex_counts.push_back(nv);

@@ -303,7 +303,7 @@ def local_complexity(net: Any, X: Any, *, radius: float, dim: int | None = None,
             lo, hi = [-float(radius)] * dim, [float(radius)] * dim
             raw = _core.partition_polytope(net._core(), np.ascontiguousarray(maps),
                                            "box" if shape == "cube" else "cross", lo, hi,
-                                           float(radius), [], np.zeros((0, 0, 0)), False, False,
+                                           float(radius), [], np.zeros((0, 0, 0)), False, False, False,
                                            max_regions)
             counts[start:stop] = np.bincount(raw["roots"], minlength=stop - start)
     return LocalComplexity(n_regions=counts, approximate=approx, dim=dim, radius=float(radius),

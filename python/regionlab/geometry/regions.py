@@ -47,7 +47,7 @@ class BoxPartition:
         space, to the nearest facet or seam of the piece holding the point).
     volumes: ``(n_regions,)`` k-dimensional volumes in ``y``, exact up to rounding (a
         pulling decomposition over the faces of each polytope); they sum to the box's.
-        ``inf`` for unbounded regions of the whole space.
+        ``inf`` for unbounded regions of the whole space; None with ``volumes=False``.
     unbounded: ``(n_regions,)`` bool; only the whole space has unbounded regions.
     maps: ``(n_regions, out_dim, k + 1)``: on region r the output is ``maps[r] @ (y, 1)``.
     facet_ids, facet_offsets: the hyperplanes bounding region r (its (k-1)-faces) are
@@ -67,7 +67,7 @@ class BoxPartition:
     patterns: np.ndarray = field(repr=False)
     interior_points: np.ndarray = field(repr=False)
     radii: np.ndarray = field(repr=False)
-    volumes: np.ndarray = field(repr=False)
+    volumes: np.ndarray | None = field(repr=False)
     unbounded: np.ndarray = field(repr=False)
     maps: np.ndarray = field(repr=False)
     facet_ids: np.ndarray = field(repr=False)
@@ -84,7 +84,7 @@ class BoxPartition:
 
     @property
     def n_regions(self) -> int:
-        return int(len(self.volumes))
+        return int(len(self.patterns))
 
     @property
     def dim(self) -> int:
@@ -172,7 +172,7 @@ _FIELDS = (
     fields.Field("patterns", np.uint8, ("n_regions", "pattern_bytes")),
     fields.Field("interior_points", np.float64, ("n_regions", "k")),
     fields.Field("radii", np.float64, ("n_regions",), low=0.0),
-    fields.Field("volumes", np.float64, ("n_regions",), low=0.0, allow_inf=True),
+    fields.Field("volumes", np.float64, ("n_regions",), low=0.0, allow_inf=True, optional=True),
     fields.Field("unbounded", np.bool_, ("n_regions",)),
     fields.Field("maps", np.float64, ("n_regions", "out_dim", "k + 1")),
     fields.Field("facet_ids", np.int64, ("n_facets",)),
@@ -216,7 +216,7 @@ io.register(_KIND, BoxPartition._from_arrays)
 # ---------------------------------------------------------------------- the call
 def regions(net: Any, lower: Any = None, upper: Any = None, *, origin: Any = None,
             basis: Any = None, max_regions: int = DEFAULT_MAX_REGIONS,
-            vertices: bool = False) -> BoxPartition:
+            vertices: bool = False, volumes: bool = True) -> BoxPartition:
     """Every linear region of ``net`` in a box, a k-dimensional slice, or all of input space.
 
     - ``rl.regions(net, lower, upper)``: the box ``lower <= x <= upper`` of input space
@@ -233,6 +233,9 @@ def regions(net: Any, lower: Any = None, upper: Any = None, *, origin: Any = Non
     memory bounded by the regions kept). Each region comes with its pattern, an interior
     point and the radius of a ball inside it, the output's affine map, the hyperplanes
     bounding it, its volume and the decision boundary inside it (see :class:`BoxPartition`).
+    ``volumes=False`` skips the volumes (``part.volumes`` is then None): they are exact
+    (a pulling triangulation of each polytope) and cheap up to 4 dimensions, but the
+    triangulations grow fast with the dimension and dominate the time in 5 and more.
     Raises ``ValueError`` if some layer prefix needs more than ``max_regions`` regions.
     """
     from .. import _core
@@ -241,14 +244,15 @@ def regions(net: Any, lower: Any = None, upper: Any = None, *, origin: Any = Non
     max_regions = check_max_regions(max_regions)
     origin, directions = _slice(net, origin, basis)
     k = len(directions)
-    if not isinstance(vertices, (bool, np.bool_)):
-        raise TypeError(f"vertices must be True or False, got {type(vertices).__name__}")
+    for name, flag in (("vertices", vertices), ("volumes", volumes)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {type(flag).__name__}")
     whole = lower is None and upper is None
     if whole:
         if vertices:
             raise ValueError("vertices=True needs a box (the whole space has vertices at "
                              "infinity); give lower and upper")
-        return _whole_space(net, origin, directions, max_regions)
+        return _whole_space(net, origin, directions, max_regions, bool(volumes))
     if lower is None or upper is None:
         raise ValueError("give both lower and upper (a box), or neither (the whole space)")
     lo = as_point(lower, k, "lower")
@@ -262,8 +266,8 @@ def regions(net: Any, lower: Any = None, upper: Any = None, *, origin: Any = Non
     maps = box.basis[None]
     raw = _core.partition_polytope(local._core(), np.ascontiguousarray(maps), "box",
                                    list(-box.half), list(box.half), 1.0, [], np.zeros((0, 0, 0)),
-                                   True, bool(vertices), max_regions)
-    if not np.all(np.isfinite(raw["volumes"])):
+                                   True, bool(volumes), bool(vertices), max_regions)
+    if volumes and not np.all(np.isfinite(raw["volumes"])):
         raise ValueError("the regions' volumes overflow float64 in this box; use a smaller box")
     interior = raw["centroids"] + box.centre
     patterns = packed_patterns(raw["patterns"], net.n_neurons)
@@ -274,7 +278,7 @@ def regions(net: Any, lower: Any = None, upper: Any = None, *, origin: Any = Non
         patterns=patterns,
         interior_points=interior,
         radii=raw["radii"],
-        volumes=raw["volumes"],
+        volumes=raw["volumes"] if volumes else None,
         unbounded=np.zeros(len(patterns), dtype=bool),
         maps=maps_out,
         facet_ids=facet_ids, facet_offsets=facet_offsets,
@@ -328,7 +332,7 @@ def _cone_rays(k: int, scale: float) -> list:
     return [np.delete(rays, i, axis=0) for i in range(k + 1)]
 
 
-def _whole_space(net, origin, directions, max_regions) -> BoxPartition:
+def _whole_space(net, origin, directions, max_regions, with_volumes) -> BoxPartition:
     from .. import _core
 
     k = len(directions)
@@ -346,8 +350,8 @@ def _whole_space(net, origin, directions, max_regions) -> BoxPartition:
     maps = np.stack([np.vstack([r, np.zeros((1, k))]) for r in cones])  # (k+1, k+1, k)
     bias_scale = [-1.0] * k + [1.0]
     raw = _core.partition_polytope(local._core(), np.ascontiguousarray(maps), "simplex", [], [],
-                                   1.0, bias_scale, np.ascontiguousarray(maps), True, False,
-                                   max_regions)
+                                   1.0, bias_scale, np.ascontiguousarray(maps), True, with_volumes,
+                                   False, max_regions)
     patterns = packed_patterns(raw["patterns"], net.n_neurons)
     n_pieces = len(patterns)
     if n_pieces == 0:
@@ -363,8 +367,10 @@ def _whole_space(net, origin, directions, max_regions) -> BoxPartition:
     reps = first_piece[order]
     unbounded = np.zeros(n, dtype=bool)
     np.logical_or.at(unbounded, region, raw["unbounded"].astype(bool))
-    volumes = np.bincount(region, raw["volumes"], n)
-    volumes[unbounded] = np.inf
+    volumes = None
+    if with_volumes:
+        volumes = np.bincount(region, raw["volumes"], n)
+        volumes[unbounded] = np.inf
     boundary = np.bincount(region, np.nan_to_num(raw["boundary"], posinf=np.inf), n)
     # The homogeneous maps over (s, 1) of each piece -> affine maps over (y, 1).
     inv = np.linalg.inv(np.stack([_homogeneous_matrix(c) for c in cones]))  # (k+1, k+1, k+1)

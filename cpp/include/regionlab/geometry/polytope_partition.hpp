@@ -32,6 +32,7 @@ struct PolytopeSpec {
   // coord_map . (y, 1) / t, dim x (dim + 1) column-major per root, back to back.
   std::vector<double> coord_maps;
   bool describe = true;   // volumes, centroids, facets, boundary; false: patterns and roots only
+  bool volumes = true;    // with describe: also the volumes (the costliest part in 5+ dims)
   bool vertices = false;  // keep each region's vertices
 };
 
