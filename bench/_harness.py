@@ -45,3 +45,15 @@ def run_worker(script: str, args: list[str], *, allow_failure: bool = False) -> 
             return {"failed": " ".join(out.stderr.strip().splitlines()[-2:])[-300:] or f"exit {out.returncode}"}
         raise RuntimeError(f"worker {args} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def build_mlp(widths: list[int], seed: int = 0):
+    """A Linear/ReLU MLP with PyTorch's default init after torch.manual_seed(seed)."""
+    import torch
+
+    torch.manual_seed(seed)
+    layers = []
+    for i, o in zip(widths[:-2], widths[1:-1]):
+        layers += [torch.nn.Linear(i, o), torch.nn.ReLU()]
+    layers.append(torch.nn.Linear(widths[-2], widths[-1]))
+    return torch.nn.Sequential(*layers).eval()

@@ -27,20 +27,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _harness import machine, peak_rss_mb, run_worker  # noqa: E402
+from _harness import build_mlp, machine, peak_rss_mb, run_worker  # noqa: E402
 
 EXTENT = (-1.0, 1.0, -1.0, 1.0)
-
-
-def build_mlp(widths: list[int], seed: int = 0):
-    import torch
-
-    torch.manual_seed(seed)
-    layers = []
-    for i, o in zip(widths[:-2], widths[1:-1]):
-        layers += [torch.nn.Linear(i, o), torch.nn.ReLU()]
-    layers.append(torch.nn.Linear(widths[-2], widths[-1]))
-    return torch.nn.Sequential(*layers).eval()
 
 
 def best_of(run, budget_s: float = 2.0, repeats: int = 3):
