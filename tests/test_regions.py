@@ -69,9 +69,10 @@ def test_one_layer_in_general_position_matches_zaslavsky(d, n):
 def test_whole_space_counts_every_region_and_the_bounded_ones(d, n):
     net, _, _ = one_layer(n, d, seed=10 + d)
     part = rl.regions(net)  # all of R^d: no box chosen by anyone
-    assert part.n_regions == zaslavsky(n, d)
+    assert part.n_regions == zaslavsky(n, d) == rl.bounds.zaslavsky(n, d)
     # Zaslavsky/Buck: C(n - 1, d) of them are bounded.
-    assert int((~part.unbounded).sum()) == math.comb(n - 1, d)
+    assert int((~part.unbounded).sum()) == math.comb(n - 1, d) == rl.bounds.zaslavsky(n, d, bounded=True)
+    assert part.n_regions == rl.bounds.serra_upper([n], d)  # tight for one layer
     assert np.isinf(part.volumes[part.unbounded]).all()
     assert np.isfinite(part.volumes[~part.unbounded]).all()
     assert pattern_set(net.patterns(part.to_input(part.interior_points), packed=True)) == \
@@ -166,6 +167,36 @@ def test_region_geometry_properties(kind):
         V = part.region_vertices(r)
         assert ((V >= lo - 1e-12) & (V <= hi + 1e-12)).all()
         np.testing.assert_allclose(V.mean(axis=0), X[r], atol=1e-12)
+
+
+@pytest.mark.parametrize("widths", [[2, 9, 1], [2, 10, 8, 6, 1]])
+def test_euler_relation_of_the_planar_complex(widths):
+    # A generic net's zero sets continue across regions, so the complex is face to face:
+    # V - E + F = 1 on the square, with every polygon's corners the complex's vertices on
+    # its boundary. E = (sum of corners per region + edges on the border) / 2, and the border
+    # is a cycle with as many edges as vertices.
+    net = random_net(widths, seed=len(widths))
+    part = rl.regions(net, [-1, -1], [1, 1], vertices=True)
+    scale = 1e9
+    keys = np.round(part.vertices * scale).astype(np.int64)
+    V = len(np.unique(keys, axis=0))
+    on_border = np.isclose(np.abs(part.vertices), 1.0, rtol=0, atol=1e-12).any(axis=1)
+    border = len(np.unique(keys[on_border], axis=0))
+    corners = np.diff(part.vertex_offsets).sum()
+    assert (corners + border) % 2 == 0
+    E = (corners + border) // 2
+    assert V - E + part.n_regions == 1
+    # The dual graph has one edge per interior edge of the complex.
+    assert len(part.adjacency) == E - border
+
+
+@pytest.mark.parametrize("d,widths", [(3, [6, 5]), (4, [5, 4, 3]), (3, [4, 4, 4])])
+def test_deep_counts_respect_serra_upper_bound(d, widths):
+    net = random_net([d] + widths + [1], seed=d + len(widths))
+    part = rl.regions(net)
+    assert part.n_regions <= rl.bounds.serra_upper(widths, d)
+    for layers, count in enumerate(part.n_regions_per_layer, start=1):
+        assert count <= rl.bounds.serra_upper(widths[:layers], d)
 
 
 def test_dual_graph_neighbours_differ_in_the_separating_unit():
