@@ -29,9 +29,15 @@ using detail::PolytopeRecords;
 template <int D>
 class Describer {
  public:
+  // The simplices' coordinates are in [0, 1]: t below this is rounding of t = 0 (a vertex
+  // 1e12 ray lengths out counts as at infinity).
+  static constexpr double kFiniteT = 1e-12;
+
   Describer(const PolytopeSpec& spec, int64_t out_dim, double box_size)
       : spec_(spec), out_dim_(out_dim), box_size_(box_size),
-        homogeneous_(!spec.bias_scale.empty()) {
+        // A face thinner than the on-plane tolerance (1e-12 of the box) is no face: the
+        // rank tests use that, not a fraction of the face's own size (thin regions' faces).
+        rank_tolerance_(1e-12 * box_size), homogeneous_(!spec.bias_scale.empty()) {
     if (!homogeneous_) return;
     // Per root, P^-1 for (y, t) = P (s, 1): a plane [n, c] . (s, 1) = 0 of the piece is
     // [n, c] P^-1 . (y, t) = 0 in the input's coordinates (t = 1 there).
@@ -66,13 +72,17 @@ class Describer {
       for (int32_t v = 0; v < nv; ++v)
         if (cell.on_plane(v, b)) on.push_back(v);
       const bool infinity = homogeneous_ && cell.planes[size_t(b)] == kInfinityFaceId;
-      at_infinity |= infinity && !on.empty();
-      if (int(on.size()) < D || flat.build(cell, on, D - 1) != D - 1) continue;
+      if (int(on.size()) < D || flat.build(cell, on, D - 1, rank_tolerance_) != D - 1) continue;
       out.facet_ids.push_back(cell.planes[size_t(b)]);
       ++n_facets;
       if (!homogeneous_) radius = std::min(radius, flat.distance(centroid));
       else if (!infinity) radius = std::min(radius, input_distance(flat, root, point));
     }
+    // Unbounded: some vertex at infinity (t = 0). Tested on the vertices, not on the plane
+    // t = 0, which a region meeting infinity in a lower-dimensional face (a strip) has not
+    // kept among its facets.
+    if (homogeneous_)
+      for (int64_t v = 0; v < nv && !at_infinity; ++v) at_infinity = at_infinity_(&cell.x[size_t(v * D)]);
     out.radii.push_back(radius);
     out.facet_counts.push_back(n_facets);
     out.unbounded.push_back(at_infinity);
@@ -89,16 +99,25 @@ class Describer {
   }
 
  private:
+  // Homogeneous pieces: t(y) = bias_scale . (y, 1); a point with t within rounding of 0 is
+  // at infinity (to_input() makes it NaN).
+  double t_of(const double* y) const {
+    double t = spec_.bias_scale[D];
+    for (int c = 0; c < D; ++c) t += spec_.bias_scale[size_t(c)] * y[c];
+    return t;
+  }
+  bool at_infinity_(const double* y) const { return !(t_of(y) > kFiniteT); }
+
   // Homogeneous pieces: y -> x = (coord_map . (y, 1)) / t(y); points at infinity become NaN.
   void to_input(const double* y, int32_t root, double* x) const {
     const double* m = &spec_.coord_maps[size_t(root) * size_t(D * (D + 1))];
-    double t = spec_.bias_scale[D], r[D];
-    for (int c = 0; c < D; ++c) t += spec_.bias_scale[size_t(c)] * y[c];
+    const double t = t_of(y);
+    double r[D];
     for (int i = 0; i < D; ++i) {
       r[i] = m[D * D + i];
       for (int c = 0; c < D; ++c) r[i] += m[c * D + i] * y[c];
     }
-    const bool finite = t > 1e-12;
+    const bool finite = t > kFiniteT;
     for (int i = 0; i < D; ++i) x[i] = finite ? r[i] / t : std::numeric_limits<double>::quiet_NaN();
   }
 
@@ -136,10 +155,8 @@ class Describer {
       if (neg.on_plane(v, b)) face.push_back(v);
     std::vector<int32_t> active{b};
     if (!homogeneous_) return face_measure(neg, face, active, D - 1);
-    const auto inf = std::find(neg.planes.begin(), neg.planes.end(), kInfinityFaceId);
-    if (inf != neg.planes.end())
-      for (int32_t v : face)
-        if (neg.on_plane(v, int32_t(inf - neg.planes.begin()))) return HUGE_VAL;
+    for (int32_t v : face)
+      if (at_infinity_(&neg.x[size_t(v) * D])) return HUGE_VAL;
     return face_measure(map_cell(neg, root), face, active, D - 1);
   }
 
@@ -184,6 +201,7 @@ class Describer {
   const PolytopeSpec& spec_;
   int64_t out_dim_;
   double box_size_;
+  double rank_tolerance_;
   bool homogeneous_;
   std::vector<Eigen::Matrix<double, D + 1, D + 1>, Eigen::aligned_allocator<Eigen::Matrix<double, D + 1, D + 1>>> inverse_;
 };

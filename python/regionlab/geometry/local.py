@@ -38,6 +38,10 @@ def _as_samples(X: Any, d: int) -> np.ndarray:
     arr = np.asarray(arr, dtype=np.float64)
     if arr.ndim == 1 and d == 1:
         arr = arr[:, None]
+    if arr.ndim >= 1 and len(arr) == 0:  # no samples: empty results, if shaped like samples
+        if int(np.prod(arr.shape[1:])) != d:
+            raise ValueError(f"X must hold samples of {d} inputs each, got shape {np.shape(X)}")
+        return np.zeros((0, d))
     arr = arr.reshape(len(arr), -1) if arr.ndim >= 1 else arr
     if arr.ndim != 2 or arr.shape[1] != d:
         raise ValueError(f"X must hold samples of {d} inputs each, got shape {np.shape(X)}")

@@ -259,6 +259,16 @@ def regions(net: Any, lower: Any = None, upper: Any = None, *, origin: Any = Non
     hi = as_point(upper, k, "upper")
     if not (lo < hi).all():
         raise ValueError(f"lower must be below upper in every coordinate, got {lo} and {hi}")
+    with np.errstate(over="ignore"):
+        extent = hi - lo
+    if not np.isfinite(extent).all():
+        raise ValueError("the box is too large for float64 (upper - lower overflows); rescale the "
+                         "inputs, or pass lower=upper=None for the whole space")
+    log_volume = float(np.log(extent).sum())
+    if volumes and not -700.0 < log_volume < 700.0:
+        raise ValueError(f"the box's volume {'over' if log_volume > 0 else 'under'}flows float64 "
+                         f"(about 1e{log_volume / np.log(10):.0f}); rescale the inputs, or pass "
+                         "volumes=False")
     box = Rebased(origin, directions, lo, hi)
     if not np.isfinite(box.origin).all():
         raise ValueError("the box's centre is too far out for float64; use a smaller box")
@@ -317,10 +327,12 @@ def _slice(net, origin, basis):
         raise ValueError(f"basis must have 1 to {MAX_DIM} rows, got {B.shape[0]}")
     if not np.isfinite(B).all():
         raise ValueError("basis contains NaN or Inf")
-    norms = np.linalg.norm(B, axis=1)
-    if (norms == 0).any():
+    peak = np.abs(B).max(axis=1)  # rows scaled to 1 first: no under/overflow in the norms
+    if (peak == 0).any():
         raise ValueError("basis has a zero row; every direction must be non-zero")
-    if np.linalg.matrix_rank(B / norms[:, None]) < B.shape[0]:
+    unit = B / peak[:, None]
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    if np.linalg.matrix_rank(unit) < B.shape[0]:
         raise ValueError("the basis rows must be linearly independent (they span the slice)")
     return origin, B
 
@@ -339,11 +351,14 @@ def _whole_space(net, origin, directions, max_regions, with_volumes) -> BoxParti
     local = Rebased(origin, directions, np.zeros(k), np.zeros(k)).slice_net(net)
     first = local.stages[0]
     w = first.weight.astype(np.float64)
-    norms = np.linalg.norm(w, axis=1)
-    ok = norms > 0
+    peak = np.abs(w).max(axis=1, initial=0.0)
+    ok = peak > 0
+    norms = np.ones_like(peak)
+    norms[ok] = peak[ok] * np.linalg.norm(w[ok] / peak[ok, None], axis=1)  # no overflow
     # Rays as long as the first layer's hyperplanes are far: the pieces then see the
     # arrangement at a sensible scale (any length is exact; this keeps it well conditioned).
-    scale = float(np.max(np.abs(first.bias[ok]) / norms[ok], initial=0.0)) if ok.any() else 0.0
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        scale = float(np.max(np.abs(first.bias[ok]) / norms[ok], initial=0.0)) if ok.any() else 0.0
     scale = scale if np.isfinite(scale) and scale > 0 else 1.0
     cones = _cone_rays(k, scale)
     # Piece i: y = sum_j s_j rays_j with t = 1 - sum s_j; input map columns: the rays.

@@ -69,7 +69,9 @@ struct Flat {
   double origin[D];
   double basis[D][D];
   int rank = 0;
-  int build(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, int max_rank = D);
+  // Directions shorter than `tolerance` (default: 1e-9 of the points' spread) are rounding.
+  int build(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, int max_rank = D,
+            double tolerance = -1);
   void project_out(double* v) const;   // removes the flat's directions from v
   double distance(const double* p) const;
   // A hyperplane flat (rank D - 1): unit normal n and offset c with n . x + c = 0 on it.

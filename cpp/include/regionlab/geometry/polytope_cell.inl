@@ -258,7 +258,8 @@ void PolytopeCell<D>::split(LineCoeffs line, PolytopeCell& negative, PolytopeCel
 }
 
 template <int D>
-int Flat<D>::build(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, int max_rank) {
+int Flat<D>::build(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, int max_rank,
+                   double tolerance) {
   // Gram-Schmidt with pivoting on the differences from the first point: each step takes the
   // farthest remaining direction, so the first max_rank directions are the best conditioned
   // (rounding can make a face's points look slightly higher-dimensional; the incidences say
@@ -280,7 +281,7 @@ int Flat<D>::build(const PolytopeCell<D>& cell, const std::vector<int32_t>& vert
     }
     scale = std::max(scale, std::sqrt(n2));
   }
-  const double tol = 1e-9 * scale;
+  const double tol = tolerance >= 0 ? tolerance : 1e-9 * scale;
   const int cap = std::min(max_rank, D);
   while (rank < cap) {
     size_t best = n;
