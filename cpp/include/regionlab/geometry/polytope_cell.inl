@@ -268,10 +268,15 @@ int Flat<D>::build(const PolytopeCell<D>& cell, const std::vector<int32_t>& vert
   if (verts.empty()) return rank = -1;
   for (int c = 0; c < D; ++c) origin[c] = cell.x[size_t(verts[0]) * D + c];
   const size_t n = verts.size() - 1;
-  thread_local std::vector<double> buffer;
-  std::vector<double>& d = buffer;
-  d.resize(n * D);
-  double scale = 0;
+  constexpr size_t kOnStack = 64;  // most faces: no heap, no thread-local lookup
+  double local[kOnStack * D];
+  std::vector<double> heap;
+  double* d = local;
+  if (n > kOnStack) {
+    heap.resize(n * D);
+    d = heap.data();
+  }
+  double scale2 = 0;
   for (size_t i = 0; i < n; ++i) {
     const double* p = &cell.x[size_t(verts[i + 1]) * D];
     double n2 = 0;
@@ -279,17 +284,18 @@ int Flat<D>::build(const PolytopeCell<D>& cell, const std::vector<int32_t>& vert
       d[i * D + c] = p[c] - origin[c];
       n2 += d[i * D + c] * d[i * D + c];
     }
-    scale = std::max(scale, std::sqrt(n2));
+    scale2 = std::max(scale2, n2);
   }
-  const double tol = tolerance >= 0 ? tolerance : 1e-9 * scale;
+  const double tol = tolerance >= 0 ? tolerance : 1e-9 * std::sqrt(scale2);
+  const double tol2 = tol * tol;
   const int cap = std::min(max_rank, D);
   while (rank < cap) {
     size_t best = n;
-    double best_norm = tol;
+    double best_norm2 = tol2;
     for (size_t i = 0; i < n; ++i) {
       double n2 = 0;
       for (int c = 0; c < D; ++c) n2 += d[i * D + c] * d[i * D + c];
-      if (std::sqrt(n2) > best_norm) best_norm = std::sqrt(n2), best = i;
+      if (n2 > best_norm2) best_norm2 = n2, best = i;
     }
     if (best == n) break;
     double* q = basis[rank];
@@ -301,6 +307,7 @@ int Flat<D>::build(const PolytopeCell<D>& cell, const std::vector<int32_t>& vert
     if (!(qn > tol)) break;
     for (int c = 0; c < D; ++c) q[c] /= qn;
     ++rank;
+    if (rank == cap) break;  // no later step reads the residuals
     for (size_t i = 0; i < n; ++i) {
       double dot = 0;
       for (int c = 0; c < D; ++c) dot += d[i * D + c] * q[c];
