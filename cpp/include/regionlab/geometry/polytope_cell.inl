@@ -479,24 +479,39 @@ double add_direction(double (&q)[D][D], int rank, const double* origin, const do
 // pull() for cells of at most kSetBits vertices and planes: vertex sets are bit sets (each
 // plane's set precomputed, so nothing is allocated), and each simplex's volume is the
 // product of the heights added along the chain (shared by the simplices below it), over m!.
+// One word when the cell fits in 64 (the usual case up to 4 dimensions), else 256 bits.
 constexpr int kSetBits = 256;
-using VertexSet = std::bitset<kSetBits>;
+using WideSet = std::bitset<kSetBits>;
 
-template <int D>
-double pull_sets(const PolytopeCell<D>& cell, const VertexSet* on, const VertexSet& verts,
-                 VertexSet& active, int m, const double* origin, double (&q)[D][D], int depth,
-                 double heights) {
+inline size_t first_bit(uint64_t s) { return s ? size_t(__builtin_ctzll(s)) : 64; }
+inline size_t next_bit(uint64_t s, size_t i) { return i >= 63 ? 64 : first_bit(s & (~0ull << (i + 1))); }
+inline size_t bit_count(uint64_t s) { return size_t(popcount64(s)); }
+inline bool has_bit(uint64_t s, size_t i) { return (s >> i) & 1u; }
+inline void put_bit(uint64_t& s, size_t i, bool on) { s = on ? s | (1ull << i) : s & ~(1ull << i); }
+constexpr size_t set_bits(uint64_t) { return 64; }
+
+inline size_t first_bit(const WideSet& s) { return s._Find_first(); }
+inline size_t next_bit(const WideSet& s, size_t i) { return s._Find_next(i); }
+inline size_t bit_count(const WideSet& s) { return s.count(); }
+inline bool has_bit(const WideSet& s, size_t i) { return s[i]; }
+inline void put_bit(WideSet& s, size_t i, bool on) { s[i] = on; }
+constexpr size_t set_bits(const WideSet&) { return kSetBits; }
+
+template <int D, class Set>
+double pull_sets(const PolytopeCell<D>& cell, const Set* on, const Set& verts, Set& active, int m,
+                 const double* origin, double (&q)[D][D], int depth, double heights) {
+  constexpr size_t kEnd = set_bits(Set{});
   auto point = [&](size_t v) { return &cell.x[v * D]; };
   if (m == 1) {
-    size_t bi = kSetBits, bj = kSetBits;
+    size_t bi = kEnd, bj = kEnd;
     double best = -1;
-    for (size_t i = verts._Find_first(); i < kSetBits; i = verts._Find_next(i))
-      for (size_t j = verts._Find_next(i); j < kSetBits; j = verts._Find_next(j)) {
+    for (size_t i = first_bit(verts); i < kEnd; i = next_bit(verts, i))
+      for (size_t j = next_bit(verts, i); j < kEnd; j = next_bit(verts, j)) {
         double n2 = 0;
         for (int c = 0; c < D; ++c) n2 += (point(i)[c] - point(j)[c]) * (point(i)[c] - point(j)[c]);
         if (n2 > best) best = n2, bi = i, bj = j;
       }
-    if (bi == kSetBits) return 0.0;
+    if (bi == kEnd) return 0.0;
     if (depth == 0) return std::sqrt(best);
     double h = heights * add_direction(q, depth - 1, origin, point(bi));
     h *= add_direction(q, depth, origin, point(bj));
@@ -504,25 +519,53 @@ double pull_sets(const PolytopeCell<D>& cell, const VertexSet* on, const VertexS
     for (int i = 2; i <= depth + 1; ++i) fact *= i;
     return h / fact;
   }
-  const size_t apex = verts._Find_first();
+  const size_t apex = first_bit(verts);
   if (depth == 0) origin = point(apex);
   else heights *= add_direction(q, depth - 1, origin, point(apex));
   double total = 0;
-  std::vector<VertexSet> seen;  // small: the face's facets
+  constexpr int kSeen = 64;  // the face's facets seen so far: on the stack, then in `more`
+  Set seen[kSeen];
+  std::vector<Set> more;
+  int n_seen = 0;
   const size_t n_planes = cell.planes.size();
-  const size_t n_verts = verts.count();
+  const size_t n_verts = bit_count(verts);
   for (size_t b = 0; b < n_planes; ++b) {
-    if (active[b] || on[b][apex]) continue;
-    const VertexSet sub = verts & on[b];
-    const size_t k = sub.count();
+    if (has_bit(active, b) || has_bit(on[b], apex)) continue;
+    const Set sub = verts & on[b];
+    const size_t k = bit_count(sub);
     if (k == n_verts || k < size_t(m)) continue;
-    if (std::find(seen.begin(), seen.end(), sub) != seen.end()) continue;  // coincident planes
-    seen.push_back(sub);
-    active[b] = true;
+    bool dup = false;  // coincident planes give the same facet: count it once
+    for (int i = 0; i < std::min(n_seen, kSeen) && !dup; ++i) dup = seen[i] == sub;
+    for (size_t i = 0; i < more.size() && !dup; ++i) dup = more[i] == sub;
+    if (dup) continue;
+    if (n_seen < kSeen) seen[n_seen] = sub;
+    else more.push_back(sub);
+    ++n_seen;
+    put_bit(active, b, true);
     total += pull_sets(cell, on, sub, active, m - 1, origin, q, depth + 1, heights);
-    active[b] = false;
+    put_bit(active, b, false);
   }
   return total;
+}
+
+// face_measure() through pull_sets() with sets of type Set.
+template <int D, class Set>
+double measure_with_sets(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts,
+                         const std::vector<int32_t>& active, int m) {
+  const int64_t nv = cell.n_vertices();
+  const size_t n_planes = cell.planes.size();
+  thread_local std::vector<Set> buffer;
+  std::vector<Set>& on = buffer;
+  on.assign(n_planes, Set{});
+  for (int64_t v = 0; v < nv; ++v)
+    for (int w = 0; w < cell.words; ++w)
+      for (uint64_t bits = cell.inc[size_t(v * cell.words + w)]; bits; bits &= bits - 1)
+        put_bit(on[size_t(w * 64 + __builtin_ctzll(bits))], size_t(v), true);
+  Set mask{}, act{};
+  for (int32_t v : verts) put_bit(mask, size_t(v), true);
+  for (int32_t b : active) put_bit(act, size_t(b), true);
+  double q[D][D];
+  return pull_sets<D, Set>(cell, on.data(), mask, act, m, nullptr, q, 0, 1.0);
 }
 
 }  // namespace polytope_detail
@@ -535,20 +578,10 @@ double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& ver
   const double* chain[D + 1];
   const int64_t nv = cell.n_vertices();
   const int64_t n_planes = int64_t(cell.planes.size());
-  if (nv <= polytope_detail::kSetBits && n_planes <= polytope_detail::kSetBits) {
-    using polytope_detail::VertexSet;
-    thread_local std::vector<VertexSet> on;
-    on.assign(size_t(n_planes), VertexSet());
-    for (int64_t v = 0; v < nv; ++v)
-      for (int w = 0; w < cell.words; ++w)
-        for (uint64_t bits = cell.inc[size_t(v * cell.words + w)]; bits; bits &= bits - 1)
-          on[size_t(w * 64 + __builtin_ctzll(bits))][size_t(v)] = true;
-    VertexSet mask, act;
-    for (int32_t v : verts) mask[size_t(v)] = true;
-    for (int32_t b : active) act[size_t(b)] = true;
-    double q[D][D];
-    return polytope_detail::pull_sets(cell, on.data(), mask, act, m, nullptr, q, 0, 1.0);
-  }
+  if (nv <= 64 && n_planes <= 64)
+    return polytope_detail::measure_with_sets<D, uint64_t>(cell, verts, active, m);
+  if (nv <= polytope_detail::kSetBits && n_planes <= polytope_detail::kSetBits)
+    return polytope_detail::measure_with_sets<D, polytope_detail::WideSet>(cell, verts, active, m);
   return polytope_detail::pull(cell, verts, active, m, chain, 0);
 }
 
