@@ -1,6 +1,8 @@
 // Implementation of polytope_cell.hpp (templated on the dimension, so in a header).
 #pragma once
 
+#include <type_traits>
+
 namespace regionlab::geometry {
 
 namespace polytope_detail {
@@ -157,7 +159,11 @@ void PolytopeCell<D>::split(LineCoeffs line, PolytopeCell& negative, PolytopeCel
   }
   const int64_t n_cross = int64_t(sc.cx.size() / D);
 
-  auto build = [&](int sign, PolytopeCell& out) {
+  // `fixed` is the incidence width when known at compile time (1: up to 63 planes, the
+  // usual case), or 0 for `wide`.
+  auto build = [&](int sign, PolytopeCell& out, auto fixed) {
+    constexpr int kFixed = decltype(fixed)::value;
+    const int wide_here = kFixed > 0 ? kFixed : wide;
     std::vector<double>& px = out.x;
     std::vector<uint64_t>& pinc = sc.pinc;
     px.clear();
@@ -169,9 +175,9 @@ void PolytopeCell<D>::split(LineCoeffs line, PolytopeCell& negative, PolytopeCel
       if (s[v] == -sign) continue;
       sc.index[size_t(v)] = int32_t(px.size() / D);
       px.insert(px.end(), &x[size_t(v * D)], &x[size_t(v * D)] + D);
-      for (int w = 0; w < wide; ++w) pinc.push_back(w < words ? inc[size_t(v * words + w)] : 0);
+      for (int w = 0; w < wide_here; ++w) pinc.push_back(w < words ? inc[size_t(v * words + w)] : 0);
       if (s[v] == 0) {
-        pinc[pinc.size() - size_t(wide) + size_t(L >> 6)] |= 1ull << (L & 63);
+        pinc[pinc.size() - size_t(wide_here) + size_t(L >> 6)] |= 1ull << (L & 63);
         sc.face.push_back(sc.index[size_t(v)]);
       }
     }
@@ -198,27 +204,27 @@ void PolytopeCell<D>::split(LineCoeffs line, PolytopeCell& negative, PolytopeCel
     // When every face vertex lies on exactly D planes (a simple vertex: the generic case),
     // D - 1 common planes define a line that holds no third vertex, so no search is needed.
     const std::vector<int32_t>& face = sc.face;
-    sc.common.resize(size_t(wide));
+    sc.common.resize(size_t(wide_here));
     uint64_t* common = sc.common.data();
     bool simple = true;
     for (size_t i = 0; i < face.size() && simple; ++i) {
-      const uint64_t* a = &pinc[size_t(face[i]) * size_t(wide)];
-      simple = popcount_and(a, a, wide) == D;
+      const uint64_t* a = &pinc[size_t(face[i]) * size_t(wide_here)];
+      simple = popcount_and(a, a, wide_here) == D;
     }
     for (size_t i = 0; i < face.size(); ++i)
       for (size_t j = i + 1; j < face.size(); ++j) {
-        const uint64_t* a = &pinc[size_t(face[i]) * size_t(wide)];
-        const uint64_t* b = &pinc[size_t(face[j]) * size_t(wide)];
-        if (popcount_and(a, b, wide) < D - 1) continue;
+        const uint64_t* a = &pinc[size_t(face[i]) * size_t(wide_here)];
+        const uint64_t* b = &pinc[size_t(face[j]) * size_t(wide_here)];
+        if (popcount_and(a, b, wide_here) < D - 1) continue;
         if (simple) {
           pe.push_back(face[i]);
           pe.push_back(face[j]);
           continue;
         }
-        for (int w = 0; w < wide; ++w) common[w] = a[w] & b[w];
+        for (int w = 0; w < wide_here; ++w) common[w] = a[w] & b[w];
         bool edge = true;
         for (size_t k = 0; k < face.size() && edge; ++k)
-          if (k != i && k != j && contains_all(&pinc[size_t(face[k]) * size_t(wide)], common, wide))
+          if (k != i && k != j && contains_all(&pinc[size_t(face[k]) * size_t(wide_here)], common, wide_here))
             edge = false;
         if (edge) {
           pe.push_back(face[i]);
@@ -232,7 +238,7 @@ void PolytopeCell<D>::split(LineCoeffs line, PolytopeCell& negative, PolytopeCel
     sc.counts.assign(size_t(L + 1), 0);
     for (size_t w = 0; w < pinc.size(); ++w)
       for (uint64_t bits = pinc[w]; bits; bits &= bits - 1)
-        ++sc.counts[(w % size_t(wide)) * 64 + size_t(__builtin_ctzll(bits))];
+        ++sc.counts[(w % size_t(wide_here)) * 64 + size_t(__builtin_ctzll(bits))];
     sc.remap.assign(size_t(L + 1), -1);
     out.planes.clear();
     for (int64_t b = 0; b <= L; ++b)
@@ -241,20 +247,25 @@ void PolytopeCell<D>::split(LineCoeffs line, PolytopeCell& negative, PolytopeCel
         out.planes.push_back(b == L ? line.id : planes[size_t(b)]);
       }
     out.words = int32_t(std::max<int64_t>(1, (int64_t(out.planes.size()) + 63) / 64));
-    if (int64_t(out.planes.size()) == L + 1 && out.words == wide) {
+    if (int64_t(out.planes.size()) == L + 1 && out.words == wide_here) {
       out.inc.assign(pinc.begin(), pinc.end());
       return;
     }
     out.inc.assign(size_t(n_out * out.words), 0);
     for (int64_t v = 0; v < n_out; ++v)
-      for (int w = 0; w < wide; ++w)
-        for (uint64_t bits = pinc[size_t(v * wide + w)]; bits; bits &= bits - 1) {
+      for (int w = 0; w < wide_here; ++w)
+        for (uint64_t bits = pinc[size_t(v * wide_here + w)]; bits; bits &= bits - 1) {
           const int32_t k = sc.remap[size_t(w * 64 + __builtin_ctzll(bits))];
           if (k >= 0) out.inc[size_t(v * out.words + (k >> 6))] |= 1ull << (k & 63);
         }
   };
-  build(-1, negative);
-  build(1, positive);
+  if (wide == 1) {
+    build(-1, negative, std::integral_constant<int, 1>{});
+    build(1, positive, std::integral_constant<int, 1>{});
+  } else {
+    build(-1, negative, std::integral_constant<int, 0>{});
+    build(1, positive, std::integral_constant<int, 0>{});
+  }
 }
 
 template <int D>
