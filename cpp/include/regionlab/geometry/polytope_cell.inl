@@ -75,43 +75,63 @@ Side PolytopeCell<D>::classify(LineCoeffs line) const {
 
 template <int D>
 bool PolytopeCell<D>::classify_all(LineBlock lines, Side* side) const {
-  const int64_t n = lines.n;
-  const double* C = lines.coeffs + D * n;
-  thread_local std::vector<double> buffer;
-  std::vector<double>& scratch = buffer;
-  scratch.assign(size_t(4 * n), 0.0);
-  double* fixed = scratch.data();
-  double* hi = fixed + n;
-  double* lo = hi + n;
-  double* nonfinite = lo + n;
-  std::fill(hi, lo, -HUGE_VAL);
-  std::fill(lo, nonfinite, HUGE_VAL);
+  const int64_t n = lines.n, nv = n_vertices();
+  const double* A = lines.coeffs;
+  const double* C = A + D * n;
+  // Most lines pass far from a small cell: its bounding ball decides them (every vertex
+  // strictly on one side, with the largest tolerance any vertex could have), and only the
+  // lines near it are tested vertex by vertex.
+  double centre[D] = {}, maxabs[D] = {};
+  for (int64_t v = 0; v < nv; ++v)
+    for (int c = 0; c < D; ++c) {
+      centre[c] += x[size_t(v * D + c)] / double(nv);
+      maxabs[c] = std::max(maxabs[c], std::abs(x[size_t(v * D + c)]));
+    }
+  // |a . (v - centre)| <= |a|_1 |v - centre|_inf: no squares to under/overflow.
+  double radius = 0;
+  for (int64_t v = 0; v < nv; ++v)
+    for (int c = 0; c < D; ++c) radius = std::max(radius, std::abs(x[size_t(v * D + c)] - centre[c]));
+  thread_local std::vector<int64_t> near_lines;
+  std::vector<int64_t>& near = near_lines;
+  near.clear();
   for (int64_t j = 0; j < n; ++j) {
-    double a = 0;
-    for (int c = 0; c < D; ++c) a += std::abs(lines.coeffs[c * n + j]);
-    fixed[j] = kOnLineTolerance * (std::abs(C[j]) + polytope_detail::kPolytopeFloor * lines.box_size * a);
+    double fc = C[j], bound = 0, asum = 0;
+    for (int c = 0; c < D; ++c) {
+      const double a = A[c * n + j];
+      fc += a * centre[c];
+      bound += std::abs(a) * maxabs[c];
+      asum += std::abs(a);
+    }
+    const double fixed = kOnLineTolerance * (std::abs(C[j]) + polytope_detail::kPolytopeFloor * lines.box_size * asum);
+    const double tol_max = kOnLineTolerance * bound + fixed;
+    const double reach = asum * radius;
+    const double slack = 1e-15 * (std::abs(C[j]) + bound + reach);  // the ball test's own rounding
+    if (fc - reach > tol_max + slack) side[j] = Side::positive;
+    else if (fc + reach < -slack) side[j] = Side::negative;
+    else near.push_back(j);  // near, or not finite: tested vertex by vertex
   }
-  const int64_t nv = n_vertices();
-  for (int64_t v = 0; v < nv; ++v) {
-    const double* p = &x[size_t(v * D)];
-    for (int64_t j = 0; j < n; ++j) {
+  bool finite = true;
+  for (int64_t j : near) {
+    double asum = 0;
+    for (int c = 0; c < D; ++c) asum += std::abs(A[c * n + j]);
+    const double fixed = kOnLineTolerance * (std::abs(C[j]) + polytope_detail::kPolytopeFloor * lines.box_size * asum);
+    double hi = -HUGE_VAL, lo = HUGE_VAL, nonfinite = 0;
+    for (int64_t v = 0; v < nv; ++v) {
+      const double* p = &x[size_t(v * D)];
       double f = C[j], terms = 0;
       for (int c = 0; c < D; ++c) {
-        const double t = lines.coeffs[c * n + j] * p[c];
+        const double t = A[c * n + j] * p[c];
         f += t;
         terms += std::abs(t);
       }
-      const double tol = kOnLineTolerance * terms + fixed[j];
-      hi[j] = std::max(hi[j], f - tol);
-      lo[j] = std::min(lo[j], f + tol);
-      nonfinite[j] += f * 0.0;
+      const double tol = kOnLineTolerance * terms + fixed;
+      hi = std::max(hi, f - tol);
+      lo = std::min(lo, f + tol);
+      nonfinite += f * 0.0;
     }
-  }
-  bool finite = true;
-  for (int64_t j = 0; j < n; ++j) {
-    const bool p = hi[j] > 0, q = lo[j] < 0;
-    side[j] = p && q ? Side::cut : (p ? Side::positive : Side::negative);
-    finite &= nonfinite[j] == 0.0;
+    const bool pos = hi > 0, neg = lo < 0;
+    side[j] = pos && neg ? Side::cut : (pos ? Side::positive : Side::negative);
+    finite &= nonfinite == 0.0;
   }
   return finite;
 }
