@@ -32,6 +32,18 @@ net = rl.PLNet.from_arrays([rng.standard_normal((2500, 2)), np.ones((1, 2500))],
                            [rng.uniform(-0.5, 0.5, 2500), np.zeros(1)])
 job = lambda: rl.plane(net, np.zeros(2), [1, 0], [0, 1], extent=(-3, 3, -3, 3))
 """,
+    # Boxes of 4 inputs through three layers of 64: tens of millions of regions.
+    "regions": """
+ws = [rng.standard_normal((64, 4))] + [rng.standard_normal((64, 64)) for _ in range(2)]
+net = rl.PLNet.from_arrays(ws + [np.ones((1, 64))], [rng.standard_normal(64) for _ in ws] + [np.zeros(1)])
+job = lambda: rl.regions(net, [-3] * 4, [3] * 4, max_regions=10**9)
+""",
+    # One wide layer in 5 dimensions: the work is in cutting the single box.
+    "regions_one_wide_layer": """
+net = rl.PLNet.from_arrays([rng.standard_normal((400, 5)), np.ones((1, 400))],
+                           [rng.uniform(-0.5, 0.5, 400), np.zeros(1)])
+job = lambda: rl.regions(net, [-3] * 5, [3] * 5, max_regions=10**10, volumes=False)
+""",
 }
 RUN = """
 print("ready", flush=True)
