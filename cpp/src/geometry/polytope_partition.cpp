@@ -65,7 +65,8 @@ class Describer {
     int64_t n_facets = 0;
     bool at_infinity = false;
     double radius = HUGE_VAL;
-    std::vector<int32_t> on;
+    thread_local std::vector<int32_t> on_plane_buffer;
+    std::vector<int32_t>& on = on_plane_buffer;
     Flat<D> flat;
     for (int32_t b = 0; b < int32_t(cell.planes.size()); ++b) {
       on.clear();

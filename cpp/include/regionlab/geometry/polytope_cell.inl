@@ -618,10 +618,12 @@ double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& ver
 
 template <int D>
 double PolytopeCell<D>::measure() const {
-  std::vector<int32_t> all(static_cast<size_t>(n_vertices()));
+  thread_local std::vector<int32_t> all_buffer, active_buffer;
+  std::vector<int32_t>& all = all_buffer;
+  all.resize(static_cast<size_t>(n_vertices()));
   for (size_t v = 0; v < all.size(); ++v) all[v] = int32_t(v);
-  std::vector<int32_t> active;
-  return face_measure(*this, all, active, D);
+  active_buffer.clear();
+  return face_measure(*this, all, active_buffer, D);
 }
 
 template <int D>
