@@ -199,6 +199,31 @@ def test_deep_counts_respect_serra_upper_bound(d, widths):
         assert count <= rl.bounds.serra_upper(widths[:layers], d)
 
 
+@pytest.mark.parametrize("widths", [[3, 8, 1], [3, 8, 6, 1]])
+def test_euler_relation_of_the_complex_in_a_cube(widths):
+    # V - E + F - C = 1 for the face-to-face complex of a generic net in a cube: vertices and
+    # edges shared between regions counted once, 2-faces on a neuron shared by the two
+    # regions either side of it, 2-faces on the cube's boundary by one.
+    net = random_net(widths, seed=20 + len(widths))
+    part = rl.regions(net, [-1] * 3, [1] * 3, vertices=True)
+    keys = np.round(part.vertices * 1e9).astype(np.int64)
+    _, global_id = np.unique(keys, axis=0, return_inverse=True)
+    global_id = global_id.reshape(-1)
+    V = int(global_id.max()) + 1
+    owner = np.repeat(np.arange(part.n_regions), np.diff(part.edge_offsets))
+    ends = global_id[part.edges + part.vertex_offsets[owner][:, None]]
+    E = len(np.unique(np.sort(ends, axis=1), axis=0))
+    ids = part.facet_ids
+    F = int((ids >= 0).sum()) // 2 + int((ids < 0).sum())
+    assert (ids >= 0).sum() % 2 == 0
+    assert V - E + F - part.n_regions == 1
+    # Each region's own boundary is a sphere: v - e + f = 2.
+    for r in range(part.n_regions):
+        v, e = len(part.region_vertices(r)), len(part.region_edges(r))
+        f = part.facet_offsets[r + 1] - part.facet_offsets[r]
+        assert v - e + f == 2
+
+
 def test_dual_graph_neighbours_differ_in_the_separating_unit():
     net = random_net([3, 10, 8, 1], seed=2)
     part = rl.regions(net, [-1] * 3, [1] * 3)

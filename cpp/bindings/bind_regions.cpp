@@ -30,6 +30,8 @@ py::dict polytope_to_dict(PolytopePartition&& p) {
   if (!p.vertex_offsets.empty()) {
     d["vertex_offsets"] = to_array(std::move(p.vertex_offsets), {n + 1});
     d["vertices"] = to_array(std::move(p.vertices), {py::ssize_t(p.vertices.size()) / dim, dim});
+    d["edge_offsets"] = to_array(std::move(p.edge_offsets), {n + 1});
+    d["edges"] = to_array(std::move(p.edges), {py::ssize_t(p.edges.size()) / 2, 2});
   }
   return d;
 }

@@ -96,6 +96,8 @@ class Describer {
     if (spec_.vertices) {
       out.vertex_counts.push_back(nv);
       out.vertices.insert(out.vertices.end(), metric.x.begin(), metric.x.end());
+      out.edge_counts.push_back(int64_t(cell.edges.size() / 2));
+      out.edges.insert(out.edges.end(), cell.edges.begin(), cell.edges.end());
     }
   }
 
@@ -256,7 +258,7 @@ PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec
   out.out_dim = net.output_dim();
   out.n_words = view.n_words;
   out.facet_offsets.assign(1, 0);
-  if (spec.vertices) out.vertex_offsets.assign(1, 0);
+  if (spec.vertices) out.vertex_offsets.assign(1, 0), out.edge_offsets.assign(1, 0);
   for (size_t s = 0; s < sinks.size(); ++s) {
     RegionSink<Cell>& sink = sinks[s];
     out.patterns.insert(out.patterns.end(), sink.patterns.begin(), sink.patterns.end());
@@ -272,6 +274,8 @@ PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec
     for (int64_t c : d.facet_counts) out.facet_offsets.push_back(out.facet_offsets.back() + c);
     out.vertices.insert(out.vertices.end(), d.vertices.begin(), d.vertices.end());
     for (int64_t c : d.vertex_counts) out.vertex_offsets.push_back(out.vertex_offsets.back() + c);
+    out.edges.insert(out.edges.end(), d.edges.begin(), d.edges.end());
+    for (int64_t c : d.edge_counts) out.edge_offsets.push_back(out.edge_offsets.back() + c);
     sink = RegionSink<Cell>{};
   }
   for (int64_t k = 0; k < view.n_stages; ++k)

@@ -50,6 +50,8 @@ struct PolytopeRecords {
   std::vector<double> centroids, radii, volumes, boundary, vertices;
   std::vector<uint8_t> unbounded;
   std::vector<int64_t> facet_counts, facet_ids, vertex_counts;
+  std::vector<int32_t> edges;  // with the vertices: pairs of the region's own vertex indices
+  std::vector<int64_t> edge_counts;
 };
 
 template <int D>

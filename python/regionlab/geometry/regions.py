@@ -57,7 +57,8 @@ class BoxPartition:
     boundary: ``(n_regions,)`` the (k-1)-volume of the decision boundary inside each
         region (logit 0 for one output; where the argmax changes for several).
     n_regions_per_layer: distinct regions of the first l layers (with kinks), l = 1, 2, ...
-    vertices, vertex_offsets: each region's vertices when asked for (``vertices=True``).
+    vertices, vertex_offsets: each region's vertices when asked for (``vertices=True``);
+        edges, edge_offsets: its edges, as pairs of indices into its own vertices.
     """
 
     origin: np.ndarray
@@ -78,6 +79,8 @@ class BoxPartition:
     neurons_per_layer: tuple = ()
     vertices: np.ndarray | None = field(default=None, repr=False)
     vertex_offsets: np.ndarray | None = field(default=None, repr=False)
+    edges: np.ndarray | None = field(default=None, repr=False)
+    edge_offsets: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         self._adjacency = None
@@ -142,6 +145,14 @@ class BoxPartition:
                              "call rl.regions(..., vertices=True)")
         return self.vertices[self.vertex_offsets[r]:self.vertex_offsets[r + 1]]
 
+    def region_edges(self, r: int) -> np.ndarray:
+        """Edges of region ``r``, ``(m, 2)`` indices into :meth:`region_vertices` (needs
+        ``vertices=True``)."""
+        if self.edges is None:
+            raise ValueError("this partition was computed without vertices; "
+                             "call rl.regions(..., vertices=True)")
+        return self.edges[self.edge_offsets[r]:self.edge_offsets[r + 1]]
+
     def plot(self, net: Any = None, **kwargs):
         """For k = 3: the decision surface and axis-aligned slices (see ``_plot3d``)."""
         from ._plot3d import plot_box_partition
@@ -185,6 +196,9 @@ _FIELDS = (
     fields.Field("vertices", np.float64, ("n_vertices", "k"), optional=True),
     fields.Field("vertex_offsets", np.int64, ("n_regions + 1",), low=0, order="sorted",
                  optional=True),
+    fields.Field("edges", np.int32, ("n_edges", 2), low=0, optional=True),
+    fields.Field("edge_offsets", np.int64, ("n_regions + 1",), low=0, order="sorted",
+                 optional=True),
 )
 
 
@@ -208,6 +222,15 @@ def _check_file(f: dict, bad) -> None:
         vo = f["vertex_offsets"]
         if f.get("vertices") is None or vo[0] != 0 or vo[-1] != len(f["vertices"]):
             raise bad("vertex_offsets", "must run from 0 to the number of vertices")
+    if (f.get("edges") is None) != (f.get("edge_offsets") is None):
+        raise bad("edges", "and edge_offsets must both be present or both absent")
+    if f.get("edge_offsets") is not None:
+        eo, vo = f["edge_offsets"], f.get("vertex_offsets")
+        if vo is None or eo[0] != 0 or eo[-1] != len(f["edges"]):
+            raise bad("edge_offsets", "must run from 0 to the number of edges, with the vertices")
+        owner = np.repeat(np.arange(len(eo) - 1), np.diff(eo))
+        if len(owner) and (f["edges"] >= np.diff(vo)[owner][:, None]).any():
+            raise bad("edges", "names a vertex beyond its region's")
 
 
 io.register(_KIND, BoxPartition._from_arrays)
@@ -298,6 +321,8 @@ def regions(net: Any, lower: Any = None, upper: Any = None, *, origin: Any = Non
         neurons_per_layer=tuple(n for n in net.neurons_per_stage if n > 0),
         vertices=raw["vertices"] + box.centre if vertices else None,
         vertex_offsets=raw["vertex_offsets"] if vertices else None,
+        edges=raw["edges"] if vertices else None,
+        edge_offsets=raw["edge_offsets"] if vertices else None,
     )
 
 

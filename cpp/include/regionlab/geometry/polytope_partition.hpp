@@ -52,6 +52,8 @@ struct PolytopePartition {
   std::vector<double> boundary;          // (dim - 1)-measure of the decision boundary inside
   std::vector<int64_t> vertex_offsets;   // n + 1 when vertices were asked for
   std::vector<double> vertices;          // dim per vertex
+  std::vector<int64_t> edge_offsets;     // n + 1 when vertices were asked for
+  std::vector<int32_t> edges;            // pairs of indices into the region's own vertices
   std::vector<int64_t> regions_per_stage;
 
   int64_t n_regions() const { return int64_t(roots.size()); }
