@@ -224,6 +224,20 @@ def test_euler_relation_of_the_complex_in_a_cube(widths):
         assert v - e + f == 2
 
 
+def test_volumes_of_cells_with_hundreds_of_vertices_match_irwin_hall():
+    # {sum x > 1/2} in [-1, 1]^8: the cut cube has hundreds of vertices (every set size of
+    # the volume code is used); its volume is 2^8 P(sum of 8 uniforms on [0, 1] > 4.25).
+    def irwin_hall_cdf(t, n):
+        return sum((-1) ** k * math.comb(n, k) * max(t - k, 0) ** n for k in range(n + 1)) / math.factorial(n)
+
+    net = rl.PLNet.from_arrays([np.ones((2, 8)), np.ones((1, 2))], [np.array([-0.5, 0.5]), np.zeros(1)])
+    part = rl.regions(net, [-1] * 8, [1] * 8, vertices=True)
+    assert part.n_regions == 3
+    assert np.diff(part.vertex_offsets).max() > 256
+    outer = 256 * (1 - irwin_hall_cdf(4.25, 8))
+    np.testing.assert_allclose(np.sort(part.volumes), [256 - 2 * outer, outer, outer], rtol=1e-10)
+
+
 def test_dual_graph_neighbours_differ_in_the_separating_unit():
     net = random_net([3, 10, 8, 1], seed=2)
     part = rl.regions(net, [-1] * 3, [1] * 3)

@@ -74,15 +74,13 @@ struct Flat {
             double tolerance = -1);
   void project_out(double* v) const;   // removes the flat's directions from v
   double distance(const double* p) const;
+  // Adds p's direction from the origin (its residual, normalised) as basis[rank], and
+  // returns p's distance to the flat before it was added.
+  double extend(const double* p);
   // A hyperplane flat (rank D - 1): unit normal n and offset c with n . x + c = 0 on it.
   bool hyperplane(double* normal, double& offset) const;
 };
 
-// The affine dimension of a set of points (their differences' rank), at most max_rank, and,
-// when `height` is given, the distance from `apex` to the flat of those max_rank directions.
-template <int D>
-int affine_rank(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts,
-                const double* apex = nullptr, double* height = nullptr, int max_rank = D);
 
 }  // namespace regionlab::geometry
 

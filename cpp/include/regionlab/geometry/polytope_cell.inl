@@ -102,7 +102,7 @@ bool PolytopeCell<D>::classify_all(LineBlock lines, Side* side) const {
       bound += std::abs(a) * maxabs[c];
       asum += std::abs(a);
     }
-    const double fixed = kOnLineTolerance * (std::abs(C[j]) + polytope_detail::kPolytopeFloor * lines.box_size * asum);
+    const double fixed = polytope_detail::fixed_tolerance<D>(LineCoeffs{A + j, n, lines.box_size});
     const double tol_max = kOnLineTolerance * bound + fixed;
     const double reach = asum * radius;
     const double slack = 1e-15 * (std::abs(C[j]) + bound + reach);  // the ball test's own rounding
@@ -112,24 +112,18 @@ bool PolytopeCell<D>::classify_all(LineBlock lines, Side* side) const {
   }
   bool finite = true;
   for (int64_t j : near) {
-    double asum = 0;
-    for (int c = 0; c < D; ++c) asum += std::abs(A[c * n + j]);
-    const double fixed = kOnLineTolerance * (std::abs(C[j]) + polytope_detail::kPolytopeFloor * lines.box_size * asum);
-    double hi = -HUGE_VAL, lo = HUGE_VAL, nonfinite = 0;
+    const LineCoeffs line{A + j, n, lines.box_size};
+    const double fixed = polytope_detail::fixed_tolerance<D>(line);
+    bool pos = false, neg = false;
+    double nonfinite = 0;
     for (int64_t v = 0; v < nv; ++v) {
-      const double* p = &x[size_t(v * D)];
-      double f = C[j], terms = 0;
-      for (int c = 0; c < D; ++c) {
-        const double t = A[c * n + j] * p[c];
-        f += t;
-        terms += std::abs(t);
-      }
-      const double tol = kOnLineTolerance * terms + fixed;
-      hi = std::max(hi, f - tol);
-      lo = std::min(lo, f + tol);
+      double f;
+      int sv;
+      polytope_detail::vertex_side<D>(line, &x[size_t(v * D)], fixed, f, sv);
+      pos |= sv > 0;
+      neg |= sv < 0;
       nonfinite += f * 0.0;
     }
-    const bool pos = hi > 0, neg = lo < 0;
     side[j] = pos && neg ? Side::cut : (pos ? Side::positive : Side::negative);
     finite &= nonfinite == 0.0;
   }
@@ -359,6 +353,20 @@ void Flat<D>::project_out(double* v) const {
 }
 
 template <int D>
+double Flat<D>::extend(const double* p) {
+  double* r = basis[rank];
+  for (int c = 0; c < D; ++c) r[c] = p[c] - origin[c];
+  project_out(r);
+  double n2 = 0;
+  for (int c = 0; c < D; ++c) n2 += r[c] * r[c];
+  const double h = std::sqrt(n2);
+  if (h > 0)
+    for (int c = 0; c < D; ++c) r[c] /= h;
+  ++rank;
+  return h;
+}
+
+template <int D>
 double Flat<D>::distance(const double* p) const {
   double v[D];
   for (int c = 0; c < D; ++c) v[c] = p[c] - origin[c];
@@ -392,125 +400,14 @@ bool Flat<D>::hyperplane(double* normal, double& offset) const {
   return true;
 }
 
-template <int D>
-int affine_rank(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, const double* apex,
-                double* height, int max_rank) {
-  Flat<D> flat;
-  const int rank = flat.build(cell, verts, max_rank);
-  if (height && rank >= 0) *height = flat.distance(apex);
-  return rank;
-}
-
 namespace polytope_detail {
 
-// Volume of the m-simplex with vertices pts[0..m] in R^D: sqrt(det(E E^T)) / m!, E the
-// edge vectors from pts[0] (|det E| / D! when m = D).
-template <int D>
-double simplex_volume(const double* const* pts, int m) {
-  double e[D][D];
-  for (int i = 0; i < m; ++i)
-    for (int c = 0; c < D; ++c) e[i][c] = pts[i + 1][c] - pts[0][c];
-  double a[D][D];
-  int n = m;
-  if (m == D) {
-    for (int i = 0; i < m; ++i)
-      for (int j = 0; j < m; ++j) a[i][j] = e[i][j];
-  } else {
-    for (int i = 0; i < m; ++i)
-      for (int j = 0; j < m; ++j) {
-        double g = 0;
-        for (int c = 0; c < D; ++c) g += e[i][c] * e[j][c];
-        a[i][j] = g;
-      }
-  }
-  double det = 1;  // Gaussian elimination with partial pivoting
-  for (int col = 0; col < n; ++col) {
-    int piv = col;
-    for (int r = col + 1; r < n; ++r)
-      if (std::abs(a[r][col]) > std::abs(a[piv][col])) piv = r;
-    if (a[piv][col] == 0) return 0.0;
-    if (piv != col) {
-      for (int c = 0; c < n; ++c) std::swap(a[piv][c], a[col][c]);
-      det = -det;
-    }
-    det *= a[col][col];
-    for (int r = col + 1; r < n; ++r) {
-      const double f = a[r][col] / a[col][col];
-      for (int c = col; c < n; ++c) a[r][c] -= f * a[col][c];
-    }
-  }
-  double fact = 1;
-  for (int i = 2; i <= m; ++i) fact *= i;
-  return (m == D ? std::abs(det) : std::sqrt(std::max(det, 0.0))) / fact;
-}
-
-// The pulling triangulation of a face: cone from its first vertex over every facet not
-// holding it, recursively; `chain` holds the apexes chosen above. Faces of lower dimension
-// than claimed (degenerate incidences) give simplices of volume 0.
-template <int D>
-double pull(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, std::vector<int32_t>& active,
-            int m, const double** chain, int depth) {
-  if (m == 1) {  // an edge: its two ends are the farthest pair
-    size_t bi = 0, bj = 0;
-    double best = -1;
-    for (size_t i = 0; i < verts.size(); ++i)
-      for (size_t j = i + 1; j < verts.size(); ++j) {
-        double n2 = 0;
-        for (int c = 0; c < D; ++c) {
-          const double d = cell.x[size_t(verts[i]) * D + c] - cell.x[size_t(verts[j]) * D + c];
-          n2 += d * d;
-        }
-        if (n2 > best) best = n2, bi = i, bj = j;
-      }
-    if (best < 0) return 0.0;
-    chain[depth] = &cell.x[size_t(verts[bi]) * D];
-    chain[depth + 1] = &cell.x[size_t(verts[bj]) * D];
-    return simplex_volume<D>(chain, depth + 1);
-  }
-  const int32_t apex = verts[0];
-  chain[depth] = &cell.x[size_t(apex) * D];
-  double total = 0;
-  std::vector<std::vector<int32_t>> seen;
-  std::vector<int32_t> sub;
-  for (int32_t b = 0; b < int32_t(cell.planes.size()); ++b) {
-    if (cell.on_plane(apex, b) || std::find(active.begin(), active.end(), b) != active.end()) continue;
-    sub.clear();
-    for (int32_t v : verts)
-      if (cell.on_plane(v, b)) sub.push_back(v);
-    if (int(sub.size()) < m || sub.size() == verts.size()) continue;
-    if (std::find(seen.begin(), seen.end(), sub) != seen.end()) continue;  // coincident planes
-    seen.push_back(sub);
-    active.push_back(b);
-    total += pull(cell, sub, active, m - 1, chain, depth + 1);
-    active.pop_back();
-  }
-  return total;
-}
-
-// Adds point p to the simplex being built from `origin`: its distance to the flat of the
-// `rank` orthonormal directions q[0..rank), and q[rank] its unit residual.
-template <int D>
-double add_direction(double (&q)[D][D], int rank, const double* origin, const double* p) {
-  double* r = q[rank];
-  for (int c = 0; c < D; ++c) r[c] = p[c] - origin[c];
-  for (int pass = 0; pass < 2; ++pass)  // twice: orthogonal to working precision
-    for (int k = 0; k < rank; ++k) {
-      double dot = 0;
-      for (int c = 0; c < D; ++c) dot += r[c] * q[k][c];
-      for (int c = 0; c < D; ++c) r[c] -= dot * q[k][c];
-    }
-  double n2 = 0;
-  for (int c = 0; c < D; ++c) n2 += r[c] * r[c];
-  const double h = std::sqrt(n2);
-  if (h > 0)
-    for (int c = 0; c < D; ++c) r[c] /= h;
-  return h;
-}
-
-// pull() for cells of at most kSetBits vertices and planes: vertex sets are bit sets (each
-// plane's set precomputed, so nothing is allocated), and each simplex's volume is the
-// product of the heights added along the chain (shared by the simplices below it), over m!.
-// One word when the cell fits in 64 (the usual case up to 4 dimensions), else 256 bits.
+// Volumes: the pulling triangulation of a face, a cone from its first vertex over every
+// facet not holding it, recursively (faces of lower dimension than claimed, from degenerate
+// incidences, give simplices of volume 0). Vertex sets are bit sets, each plane's set
+// precomputed: one word when the cell fits in 64 (the usual case up to 4 dimensions), 256
+// bits (no allocation), else a vector. Each simplex's volume is the product of the heights
+// added along the chain of apexes (a Flat shared by the simplices below it), over m!.
 constexpr int kSetBits = 256;
 using WideSet = std::bitset<kSetBits>;
 
@@ -528,10 +425,46 @@ inline bool has_bit(const WideSet& s, size_t i) { return s[i]; }
 inline void put_bit(WideSet& s, size_t i, bool on) { s[i] = on; }
 constexpr size_t set_bits(const WideSet&) { return kSetBits; }
 
+// Any size (cells beyond kSetBits vertices or planes: rare, in high dimensions).
+struct DynamicSet {
+  std::vector<uint64_t> words;
+  bool operator==(const DynamicSet& o) const { return words == o.words; }
+  DynamicSet operator&(const DynamicSet& o) const {
+    DynamicSet r{words};
+    for (size_t i = 0; i < r.words.size(); ++i) r.words[i] &= o.words[i];
+    return r;
+  }
+};
+inline size_t set_bits(const DynamicSet& s) { return 64 * s.words.size(); }
+inline size_t next_bit(const DynamicSet& s, size_t i) {
+  for (size_t k = i + 1; k < set_bits(s); ++k)
+    if ((s.words[k >> 6] >> (k & 63)) & 1u) return k;
+  return set_bits(s);
+}
+inline size_t first_bit(const DynamicSet& s) {
+  return !s.words.empty() && (s.words[0] & 1u) ? 0 : next_bit(s, 0);
+}
+inline size_t bit_count(const DynamicSet& s) {
+  size_t n = 0;
+  for (uint64_t w : s.words) n += size_t(popcount64(w));
+  return n;
+}
+inline bool has_bit(const DynamicSet& s, size_t i) { return (s.words[i >> 6] >> (i & 63)) & 1u; }
+inline void put_bit(DynamicSet& s, size_t i, bool on) {
+  s.words[i >> 6] = on ? s.words[i >> 6] | (1ull << (i & 63)) : s.words[i >> 6] & ~(1ull << (i & 63));
+}
+
+// An empty set able to hold `bits` members.
+template <class Set>
+Set empty_set(size_t bits) {
+  if constexpr (std::is_same_v<Set, DynamicSet>) return DynamicSet{std::vector<uint64_t>((bits + 63) / 64)};
+  else return Set{};
+}
+
 template <int D, class Set>
 double pull_sets(const PolytopeCell<D>& cell, const Set* on, const Set& verts, Set& active, int m,
-                 const double* origin, double (&q)[D][D], int depth, double heights) {
-  constexpr size_t kEnd = set_bits(Set{});
+                 Flat<D>& chain, int depth, double heights) {
+  const size_t kEnd = set_bits(verts);
   auto point = [&](size_t v) { return &cell.x[v * D]; };
   if (m == 1) {
     size_t bi = kEnd, bj = kEnd;
@@ -544,15 +477,21 @@ double pull_sets(const PolytopeCell<D>& cell, const Set* on, const Set& verts, S
       }
     if (bi == kEnd) return 0.0;
     if (depth == 0) return std::sqrt(best);
-    double h = heights * add_direction(q, depth - 1, origin, point(bi));
-    h *= add_direction(q, depth, origin, point(bj));
+    chain.rank = depth - 1;  // the directions to the apexes above this edge
+    double h = heights * chain.extend(point(bi));
+    h *= chain.extend(point(bj));
     double fact = 1;
     for (int i = 2; i <= depth + 1; ++i) fact *= i;
     return h / fact;
   }
   const size_t apex = first_bit(verts);
-  if (depth == 0) origin = point(apex);
-  else heights *= add_direction(q, depth - 1, origin, point(apex));
+  if (depth == 0) {
+    std::copy(point(apex), point(apex) + D, chain.origin);
+    chain.rank = 0;
+  } else {
+    chain.rank = depth - 1;
+    heights *= chain.extend(point(apex));
+  }
   double total = 0;
   constexpr int kSeen = 64;  // the face's facets seen so far: on the stack, then in `more`
   Set seen[kSeen];
@@ -573,7 +512,7 @@ double pull_sets(const PolytopeCell<D>& cell, const Set* on, const Set& verts, S
     else more.push_back(sub);
     ++n_seen;
     put_bit(active, b, true);
-    total += pull_sets(cell, on, sub, active, m - 1, origin, q, depth + 1, heights);
+    total += pull_sets(cell, on, sub, active, m - 1, chain, depth + 1, heights);
     put_bit(active, b, false);
   }
   return total;
@@ -585,18 +524,19 @@ double measure_with_sets(const PolytopeCell<D>& cell, const std::vector<int32_t>
                          const std::vector<int32_t>& active, int m) {
   const int64_t nv = cell.n_vertices();
   const size_t n_planes = cell.planes.size();
+  const size_t bits = size_t(std::max<int64_t>(nv, int64_t(n_planes)));
   thread_local std::vector<Set> buffer;
   std::vector<Set>& on = buffer;
-  on.assign(n_planes, Set{});
+  on.assign(n_planes, empty_set<Set>(bits));
   for (int64_t v = 0; v < nv; ++v)
     for (int w = 0; w < cell.words; ++w)
       for (uint64_t bits = cell.inc[size_t(v * cell.words + w)]; bits; bits &= bits - 1)
         put_bit(on[size_t(w * 64 + __builtin_ctzll(bits))], size_t(v), true);
-  Set mask{}, act{};
+  Set mask = empty_set<Set>(bits), act = empty_set<Set>(bits);
   for (int32_t v : verts) put_bit(mask, size_t(v), true);
   for (int32_t b : active) put_bit(act, size_t(b), true);
-  double q[D][D];
-  return pull_sets<D, Set>(cell, on.data(), mask, act, m, nullptr, q, 0, 1.0);
+  Flat<D> chain;  // origin: the first apex; directions: to the apexes below it
+  return pull_sets<D, Set>(cell, on.data(), mask, act, m, chain, 0, 1.0);
 }
 
 }  // namespace polytope_detail
@@ -606,14 +546,13 @@ double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& ver
                     std::vector<int32_t>& active, int m) {
   if (m == 0) return 1.0;
   if (verts.empty()) return 0.0;
-  const double* chain[D + 1];
   const int64_t nv = cell.n_vertices();
   const int64_t n_planes = int64_t(cell.planes.size());
   if (nv <= 64 && n_planes <= 64)
     return polytope_detail::measure_with_sets<D, uint64_t>(cell, verts, active, m);
   if (nv <= polytope_detail::kSetBits && n_planes <= polytope_detail::kSetBits)
     return polytope_detail::measure_with_sets<D, polytope_detail::WideSet>(cell, verts, active, m);
-  return polytope_detail::pull(cell, verts, active, m, chain, 0);
+  return polytope_detail::measure_with_sets<D, polytope_detail::DynamicSet>(cell, verts, active, m);
 }
 
 template <int D>
