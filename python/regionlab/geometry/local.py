@@ -68,15 +68,10 @@ def distance_to_boundary(net: Any, X: Any) -> BoundaryDistance:
 
 
 def _stage_bits(net) -> list:
-    """For each stage: (first pattern bit, kinked neuron indices) — slope stages only."""
-    out, bit = [], 0
-    for st in net.stages:
-        if st.is_max:
-            out.append((bit, None))
-        else:
-            out.append((bit, np.flatnonzero(st.negative_slope != 1.0)))
-        bit += int(st.group_bits.sum()) if st.is_max else int(np.count_nonzero(st.negative_slope != 1.0))
-    return out
+    """For each stage: (first pattern bit, kinked neuron indices, or None for a max stage)."""
+    firsts = np.concatenate([[0], np.cumsum(net.neurons_per_stage)[:-1]])
+    return [(int(bit), None if st.is_max else np.flatnonzero(st.negative_slope != 1.0))
+            for bit, st in zip(firsts, net.stages)]
 
 
 def _distance_local(net, X: np.ndarray):
@@ -150,16 +145,15 @@ def _max_constraints(st, z, first_bit):
     off, idx = st.group_offsets, st.group_index
     rows, vals, bits = [], [], []
     pos = first_bit
-    for g in range(len(off) - 1):
+    for g, nb in enumerate(st.group_bits):
         cand = idx[off[g]:off[g + 1]]
-        nb = int(np.ceil(np.log2(max(len(cand), 1))))
         if len(cand) > 1:
             win = cand[np.argmax(z[:, cand], axis=1)]
             for c in cand:
                 rows.append(np.stack([win, np.full_like(win, c)], axis=1))
                 vals.append(np.take_along_axis(z, win[:, None], axis=1)[:, 0] - z[:, c])
                 bits.append(pos)
-        pos += nb
+        pos += int(nb)
     if not rows:
         return np.zeros((len(z), 0, 2), np.int64), np.zeros((len(z), 0)), np.zeros(0, np.int64)
     return np.stack(rows, axis=1), np.stack(vals, axis=1), np.asarray(bits, dtype=np.int64)
@@ -262,6 +256,11 @@ def _directions(n: int, d: int, k: int, seed) -> np.ndarray | None:
     return np.ascontiguousarray(np.swapaxes(q, 1, 2))
 
 
+def _frames(U, d: int, start: int, stop: int) -> np.ndarray:
+    """The directions of samples start..stop, (m, dim, d): theirs, or the input's axes."""
+    return np.broadcast_to(np.eye(d)[None], (stop - start, d, d)) if U is None else U[start:stop]
+
+
 def local_complexity(net: Any, X: Any, *, radius: float, dim: int | None = None,
                      shape: str = "cross", seed: int = 0, exact: bool = True,
                      max_regions: int = DEFAULT_MAX_REGIONS) -> LocalComplexity:
@@ -301,7 +300,7 @@ def local_complexity(net: Any, X: Any, *, radius: float, dim: int | None = None,
         counts = np.zeros(n, dtype=np.int64)
         for start in range(0, n, _BATCH):
             stop = min(n, start + _BATCH)
-            frames = np.broadcast_to(np.eye(d)[None], (stop - start, d, d)) if U is None else U[start:stop]
+            frames = _frames(U, d, start, stop)
             # Root map of sample i, (dim + 1, d) rows: its directions, then the sample.
             maps = np.concatenate([frames, X[start:stop, None, :]], axis=1)
             lo, hi = [-float(radius)] * dim, [float(radius)] * dim
@@ -322,7 +321,7 @@ def _frame_sign_changes(net, X, U, r, k) -> np.ndarray:
     edges = np.cumsum([0] + per_layer)
     for start in range(0, n, _BATCH):
         stop = min(n, start + _BATCH)
-        frames = np.broadcast_to(np.eye(d)[None], (stop - start, d, d)) if U is None else U[start:stop]
+        frames = _frames(U, d, start, stop)
         verts = np.concatenate([X[start:stop, None, :] + r * frames,
                                 X[start:stop, None, :] - r * frames], axis=1)  # (m, 2k, d)
         bits = net.patterns(verts.reshape(-1, d)).reshape(stop - start, 2 * k, -1).astype(bool)

@@ -20,7 +20,7 @@ from ._common import (
     packed_patterns,
     unpack_patterns,
 )
-from ._facets import FACET_MAX, decode_facet, neighbours
+from ._facets import decode_facet, neighbours
 from ._rebase import Rebased
 
 __all__ = ["BoxPartition", "regions", "MAX_DIM"]
@@ -352,14 +352,27 @@ def _slice(net, origin, basis):
         raise ValueError(f"basis must have 1 to {MAX_DIM} rows, got {B.shape[0]}")
     if not np.isfinite(B).all():
         raise ValueError("basis contains NaN or Inf")
-    peak = np.abs(B).max(axis=1)  # rows scaled to 1 first: no under/overflow in the norms
-    if (peak == 0).any():
+    unit, norms = _unit_rows(B)
+    if (norms == 0).any():
         raise ValueError("basis has a zero row; every direction must be non-zero")
-    unit = B / peak[:, None]
-    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
     if np.linalg.matrix_rank(unit) < B.shape[0]:
         raise ValueError("the basis rows must be linearly independent (they span the slice)")
     return origin, B
+
+
+def _unit_rows(M: np.ndarray) -> tuple:
+    """(rows scaled to unit length, their Euclidean norms), each row divided by its largest
+    entry first so that nothing under- or overflows (rows of 1e-300 or 1e300); zero rows
+    stay zero with norm 0, and a norm beyond float64 is inf while its unit row is exact."""
+    peak = np.abs(M).max(axis=1, initial=0.0)
+    unit, norms = np.zeros_like(M, dtype=np.float64), np.zeros(len(M))
+    ok = peak > 0
+    scaled = M[ok] / peak[ok, None]
+    length = np.linalg.norm(scaled, axis=1)
+    unit[ok] = scaled / length[:, None]
+    with np.errstate(over="ignore"):
+        norms[ok] = peak[ok] * length
+    return unit, norms
 
 
 def _cone_rays(k: int, scale: float) -> list:
@@ -376,10 +389,8 @@ def _whole_space(net, origin, directions, max_regions, with_volumes) -> BoxParti
     local = Rebased(origin, directions, np.zeros(k), np.zeros(k)).slice_net(net)
     first = local.stages[0]
     w = first.weight.astype(np.float64)
-    peak = np.abs(w).max(axis=1, initial=0.0)
-    ok = peak > 0
-    norms = np.ones_like(peak)
-    norms[ok] = peak[ok] * np.linalg.norm(w[ok] / peak[ok, None], axis=1)  # no overflow
+    _, norms = _unit_rows(w)
+    ok = norms > 0
     # Rays as long as the first layer's hyperplanes are far: the pieces then see the
     # arrangement at a sensible scale (any length is exact; this keeps it well conditioned).
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
@@ -462,5 +473,3 @@ def _regions_per_layer(patterns: np.ndarray, net) -> tuple:
         out.append(int(ids.max()) + 1 if len(ids) else 0)
     return tuple(out)
 
-
-_ = FACET_MAX  # re-exported for callers decoding ids
