@@ -446,3 +446,24 @@ def test_bad_samples_are_rejected(X, error):
         rl.distance_to_boundary(net, X)
     with pytest.raises(error):
         rl.local_complexity(net, X, radius=0.5)
+
+
+def test_samples_from_any_data_source_give_the_same_answers():
+    torch = pytest.importorskip("torch")
+    import regionlab as rl
+
+    rng = np.random.default_rng(5)
+    net = rl.PLNet.from_arrays([rng.normal(size=(6, 2)), rng.normal(size=(1, 6))],
+                               [rng.normal(size=6), np.zeros(1)])
+    X = rng.normal(size=(7, 2))
+    ref = rl.distance_to_boundary(net, X)
+    ref_lc = rl.local_complexity(net, X, radius=0.3)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.tensor(X), torch.zeros(7)), batch_size=3)
+    sources = [lambda: torch.tensor(X), lambda: (b for b in (X[:4], X[4:])), lambda: loader,
+               lambda: X.tolist()]
+    for make in sources:
+        np.testing.assert_array_equal(rl.distance_to_boundary(net, make()).distance, ref.distance)
+        np.testing.assert_array_equal(rl.distance_to_boundary(net, make()).bit, ref.bit)
+        np.testing.assert_array_equal(rl.local_complexity(net, make(), radius=0.3).n_regions,
+                                      ref_lc.n_regions)
