@@ -1,6 +1,7 @@
 #include "regionlab/geometry/polytope_partition.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -59,25 +60,47 @@ class Describer {
       for (int c = 0; c < D; ++c) centroid[c] += cell.x[size_t(v * D + c)] / double(nv);
     if (homogeneous_) to_input(centroid, root, point);
     else std::copy(centroid, centroid + D, point);
-    // Facets: planes whose vertices span a (D-1)-flat. The radius of a ball around the
-    // centroid inside the cell: its distance to the nearest facet (for homogeneous pieces,
-    // measured in the input's coordinates, seams included: a ball inside the piece).
+    // Facets: planes whose vertex sets are maximal (a lower face's vertices all lie on some
+    // facet's plane, and planes with under D vertices were pruned at the cuts; coincident
+    // planes of one facet all count). The radius of a ball around the centroid inside the
+    // cell: its distance to the nearest facet (for homogeneous pieces, measured in the
+    // input's coordinates, seams included: a ball inside the piece).
     int64_t n_facets = 0;
     bool at_infinity = false;
     double radius = HUGE_VAL;
-    thread_local std::vector<int32_t> on_plane_buffer;
-    std::vector<int32_t>& on = on_plane_buffer;
-    Flat<D> flat;
-    for (int32_t b = 0; b < int32_t(cell.planes.size()); ++b) {
-      on.clear();
-      for (int32_t v = 0; v < nv; ++v)
-        if (cell.on_plane(v, b)) on.push_back(v);
+    const int64_t n_planes = int64_t(cell.planes.size());
+    const int32_t vw = int32_t((nv + 63) / 64);
+    thread_local std::vector<uint64_t> on_buffer;
+    thread_local std::vector<int32_t> count_buffer;
+    std::vector<uint64_t>& on = on_buffer;  // per plane, its vertices
+    std::vector<int32_t>& count = count_buffer;
+    on.assign(size_t(n_planes * vw), 0);
+    count.assign(size_t(n_planes), 0);
+    for (int64_t v = 0; v < nv; ++v)
+      for (int w = 0; w < cell.words; ++w)
+        for (uint64_t bits = cell.inc[size_t(v * cell.words + w)]; bits; bits &= bits - 1) {
+          const size_t b = size_t(w * 64 + __builtin_ctzll(bits));
+          on[b * size_t(vw) + size_t(v >> 6)] |= 1ull << (v & 63);
+          ++count[b];
+        }
+    for (int64_t b = 0; b < n_planes; ++b) {
+      if (count[size_t(b)] < D) continue;
+      const uint64_t* mine = &on[size_t(b * vw)];
+      bool facet = true;
+      for (int64_t o = 0; o < n_planes && facet; ++o) {
+        if (o == b || count[size_t(o)] <= count[size_t(b)]) continue;
+        const uint64_t* other = &on[size_t(o * vw)];
+        bool inside = true;
+        for (int32_t w = 0; w < vw && inside; ++w) inside = (other[w] & mine[w]) == mine[w];
+        facet = !inside;
+      }
+      if (!facet) continue;
       const bool infinity = homogeneous_ && cell.planes[size_t(b)] == kInfinityFaceId;
-      if (int(on.size()) < D || flat.build(cell, on, D - 1, rank_tolerance_) != D - 1) continue;
       out.facet_ids.push_back(cell.planes[size_t(b)]);
       ++n_facets;
-      if (!homogeneous_) radius = std::min(radius, flat.distance(centroid));
-      else if (!infinity) radius = std::min(radius, input_distance(flat, root, point));
+      const double* plane = &cell.normals[size_t(b) * (D + 1)];
+      if (!homogeneous_) radius = std::min(radius, plane_distance(plane, centroid));
+      else if (!infinity) radius = std::min(radius, plane_distance(input_plane(plane, root).data(), point));
     }
     // Unbounded: some vertex at infinity (t = 0). Tested on the vertices, not on the plane
     // t = 0, which a region meeting infinity in a lower-dimensional face (a strip) has not
@@ -124,22 +147,33 @@ class Describer {
     for (int i = 0; i < D; ++i) x[i] = finite ? r[i] / t : std::numeric_limits<double>::quiet_NaN();
   }
 
-  // Distance in the input's coordinates from x to the piece's facet hyperplane `flat`.
-  double input_distance(const Flat<D>& flat, int32_t root, const double* x) const {
-    double n[D], c;
-    if (!flat.hyperplane(n, c)) return HUGE_VAL;
+  static double plane_distance(const double* plane, const double* x) {
+    double value = plane[D];
+    for (int c = 0; c < D; ++c) value += plane[c] * x[c];
+    return std::abs(value);  // unit normals; a plane at infinity (zero normal) is never nearest
+  }
+
+  // A plane of the piece, [n, c] . (y, 1) = 0, in the input's coordinates: [n, c] P^-1,
+  // normalised (a zero normal: the plane at infinity).
+  std::array<double, D + 1> input_plane(const double* plane, int32_t root) const {
     Eigen::Matrix<double, 1, D + 1> row;
-    for (int k = 0; k < D; ++k) row(k) = n[k];
-    row(D) = c;
+    for (int k = 0; k <= D; ++k) row(k) = plane[k];
     const Eigen::Matrix<double, 1, D + 1> w = row * inverse_[size_t(root)];
-    double value = w(D), norm2 = 0;
-    for (int k = 0; k < D; ++k) value += w(k) * x[k], norm2 += w(k) * w(k);
-    return norm2 > 0 ? std::abs(value) / std::sqrt(norm2) : HUGE_VAL;
+    double coeffs[D + 1];
+    for (int k = 0; k <= D; ++k) coeffs[k] = w(k);
+    std::array<double, D + 1> out;
+    PolytopeCell<D>::unit_plane(coeffs, out.data());
+    if (std::all_of(out.begin(), out.begin() + D, [](double a) { return a == 0; })) out[D] = HUGE_VAL;
+    return out;
   }
 
   PolytopeCell<D> map_cell(const PolytopeCell<D>& cell, int32_t root) const {
     PolytopeCell<D> out = cell;
     for (size_t v = 0; v < cell.x.size(); v += D) to_input(&cell.x[v], root, &out.x[v]);
+    for (size_t b = 0; b < cell.planes.size(); ++b) {
+      const std::array<double, D + 1> plane = input_plane(&cell.normals[b * (D + 1)], root);
+      std::copy(plane.begin(), plane.end(), &out.normals[b * (D + 1)]);
+    }
     return out;
   }
 

@@ -38,6 +38,10 @@ struct PolytopeCell {
   std::vector<uint64_t> inc;      // per vertex, `words` words: bit b = lies on planes[b]
   std::vector<int32_t> edges;     // vertex pairs
   std::vector<int64_t> planes;    // the hyperplanes behind the incidence bits
+  // Per plane, D + 1 numbers: a unit normal n and offset c, n . x + c = 0 on the plane (the
+  // cutting line's own coefficients, not a fit through the rounded vertices). A zero normal
+  // marks a plane at infinity (the homogeneous pieces' t = 0 face, mapped to the input).
+  std::vector<double> normals;
   int32_t words = 1;
 
   int64_t n_vertices() const { return int64_t(x.size()) / D; }
@@ -53,11 +57,20 @@ struct PolytopeCell {
   static PolytopeCell box(const double* lo, const double* hi);
   static PolytopeCell simplex();
   static PolytopeCell cross(double radius);
+
+  // The plane with these D + 1 coefficients (any scale) as a unit normal and offset.
+  static void unit_plane(const double* coeffs, double* out);
+  void push_normal(const double* coeffs) {
+    double n[D + 1];
+    unit_plane(coeffs, n);
+    normals.insert(normals.end(), n, n + D + 1);
+  }
 };
 
 // Volume of the face of `cell` spanned by `verts` (a face of dimension m, inside the planes
-// `active`), by pulling from its first vertex: sum over the facets not holding it of
-// height x facet volume / m. Exact up to rounding, any dimension.
+// `active`), by Lasserre's recursion over its faces, pulling from each face's first vertex:
+// the sum over the facets not holding it of height x facet volume / m. Exact up to
+// rounding, any dimension.
 template <int D>
 double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts,
                     std::vector<int32_t>& active, int m);

@@ -172,6 +172,12 @@ void PolytopeCell<D>::split(LineCoeffs line, PolytopeCell& negative, PolytopeCel
     sc.cinc[sc.cinc.size() - size_t(wide) + size_t(L >> 6)] |= 1ull << (L & 63);
   }
   const int64_t n_cross = int64_t(sc.cx.size() / D);
+  double new_normal[D + 1];
+  {
+    double coeffs[D + 1];
+    for (int c = 0; c <= D; ++c) coeffs[c] = line[c];
+    unit_plane(coeffs, new_normal);
+  }
 
   // `fixed` is the incidence width when known at compile time (1: up to 63 planes, the
   // usual case), or 0 for `wide`.
@@ -255,10 +261,13 @@ void PolytopeCell<D>::split(LineCoeffs line, PolytopeCell& negative, PolytopeCel
         ++sc.counts[(w % size_t(wide_here)) * 64 + size_t(__builtin_ctzll(bits))];
     sc.remap.assign(size_t(L + 1), -1);
     out.planes.clear();
+    out.normals.clear();
     for (int64_t b = 0; b <= L; ++b)
       if (sc.counts[size_t(b)] >= D) {
         sc.remap[size_t(b)] = int32_t(out.planes.size());
         out.planes.push_back(b == L ? line.id : planes[size_t(b)]);
+        const double* n = b == L ? new_normal : &normals[size_t(b) * (D + 1)];
+        out.normals.insert(out.normals.end(), n, n + D + 1);
       }
     out.words = int32_t(std::max<int64_t>(1, (int64_t(out.planes.size()) + 63) / 64));
     if (int64_t(out.planes.size()) == L + 1 && out.words == wide_here) {
@@ -402,56 +411,91 @@ bool Flat<D>::hyperplane(double* normal, double& offset) const {
 
 namespace polytope_detail {
 
-// Volumes: the pulling triangulation of a face, a cone from its first vertex over every
-// facet not holding it, recursively (faces of lower dimension than claimed, from degenerate
-// incidences, give simplices of volume 0). Vertex sets are bit sets, each plane's set
-// precomputed: one word when the cell fits in 64 (the usual case up to 4 dimensions), 256
-// bits (no allocation), else a vector. Each simplex's volume is the product of the heights
-// added along the chain of apexes (a Flat shared by the simplices below it), over m!.
-constexpr int kSetBits = 256;
-using WideSet = std::bitset<kSetBits>;
-
-inline size_t first_bit(uint64_t s) { return s ? size_t(__builtin_ctzll(s)) : 64; }
-inline size_t next_bit(uint64_t s, size_t i) { return i >= 63 ? 64 : first_bit(s & (~0ull << (i + 1))); }
-inline size_t bit_count(uint64_t s) { return size_t(popcount64(s)); }
-inline bool has_bit(uint64_t s, size_t i) { return (s >> i) & 1u; }
-inline void put_bit(uint64_t& s, size_t i, bool on) { s = on ? s | (1ull << i) : s & ~(1ull << i); }
-constexpr size_t set_bits(uint64_t) { return 64; }
-
-inline size_t first_bit(const WideSet& s) { return s._Find_first(); }
-inline size_t next_bit(const WideSet& s, size_t i) { return s._Find_next(i); }
-inline size_t bit_count(const WideSet& s) { return s.count(); }
-inline bool has_bit(const WideSet& s, size_t i) { return s[i]; }
-inline void put_bit(WideSet& s, size_t i, bool on) { s[i] = on; }
-constexpr size_t set_bits(const WideSet&) { return kSetBits; }
-
-// Any size (cells beyond kSetBits vertices or planes: rare, in high dimensions).
-struct DynamicSet {
-  std::vector<uint64_t> words;
-  bool operator==(const DynamicSet& o) const { return words == o.words; }
-  DynamicSet operator&(const DynamicSet& o) const {
-    DynamicSet r{words};
-    for (size_t i = 0; i < r.words.size(); ++i) r.words[i] &= o.words[i];
+// Volumes: Lasserre's recursion over the face lattice, vol_m(F) = (1/m) sum over the facets
+// G = F n H_b of height(apex_F, H_b within aff F) vol_{m-1}(G), with apex_F the face's first
+// vertex (so the facets holding it add nothing: the pulling triangulation, summed per
+// face). Each face is evaluated once per cell (memoised by its vertex set) instead of once
+// per flag, so the work grows with the number of faces, not with the number of simplices
+// (exponential in the dimension). A height is the plane's value at the apex over the norm
+// of the plane's normal projected into the face (the face's normal space is built from the
+// planes on the way down, orthonormalised). Faces of lower dimension than claimed, from
+// degenerate incidences, measure ~0. Vertex sets are bit sets: one word when the cell has
+// at most 64 vertices (the usual case up to 4 dimensions), four words up to 256, else a
+// vector.
+template <int W>
+struct FixedSet {
+  uint64_t w[W] = {};
+  bool operator==(const FixedSet& o) const {
+    for (int i = 0; i < W; ++i)
+      if (w[i] != o.w[i]) return false;
+    return true;
+  }
+  FixedSet operator&(const FixedSet& o) const {
+    FixedSet r;
+    for (int i = 0; i < W; ++i) r.w[i] = w[i] & o.w[i];
     return r;
   }
 };
-inline size_t set_bits(const DynamicSet& s) { return 64 * s.words.size(); }
-inline size_t next_bit(const DynamicSet& s, size_t i) {
-  for (size_t k = i + 1; k < set_bits(s); ++k)
-    if ((s.words[k >> 6] >> (k & 63)) & 1u) return k;
+constexpr int kSetWords = 4;
+using WideSet = FixedSet<kSetWords>;
+constexpr size_t kSetBits = 64 * kSetWords;
+
+// Any size (cells beyond kSetBits vertices or planes: rare, in high dimensions).
+struct DynamicSet {
+  std::vector<uint64_t> w;
+  bool operator==(const DynamicSet& o) const { return w == o.w; }
+  DynamicSet operator&(const DynamicSet& o) const {
+    DynamicSet r{w};
+    for (size_t i = 0; i < r.w.size(); ++i) r.w[i] &= o.w[i];
+    return r;
+  }
+};
+
+inline const uint64_t* set_words(const uint64_t& s) { return &s; }
+template <int W>
+inline const uint64_t* set_words(const FixedSet<W>& s) { return s.w; }
+inline const uint64_t* set_words(const DynamicSet& s) { return s.w.data(); }
+inline uint64_t* set_words(uint64_t& s) { return &s; }
+template <int W>
+inline uint64_t* set_words(FixedSet<W>& s) { return s.w; }
+inline uint64_t* set_words(DynamicSet& s) { return s.w.data(); }
+constexpr size_t n_words(const uint64_t&) { return 1; }
+template <int W>
+constexpr size_t n_words(const FixedSet<W>&) { return W; }
+inline size_t n_words(const DynamicSet& s) { return s.w.size(); }
+
+template <class Set>
+size_t set_bits(const Set& s) { return 64 * n_words(s); }
+// The first member at or after i (set_bits(s) when none).
+template <class Set>
+size_t bit_from(const Set& s, size_t i) {
+  const uint64_t* w = set_words(s);
+  const size_t nw = n_words(s);
+  for (size_t k = i >> 6; k < nw; ++k) {
+    const uint64_t bits = k == (i >> 6) ? w[k] & (~0ull << (i & 63)) : w[k];
+    if (bits) return 64 * k + size_t(__builtin_ctzll(bits));
+  }
   return set_bits(s);
 }
-inline size_t first_bit(const DynamicSet& s) {
-  return !s.words.empty() && (s.words[0] & 1u) ? 0 : next_bit(s, 0);
-}
-inline size_t bit_count(const DynamicSet& s) {
+template <class Set>
+size_t first_bit(const Set& s) { return bit_from(s, 0); }
+template <class Set>
+size_t next_bit(const Set& s, size_t i) { return bit_from(s, i + 1); }
+template <class Set>
+size_t bit_count(const Set& s) {
   size_t n = 0;
-  for (uint64_t w : s.words) n += size_t(popcount64(w));
+  for (size_t k = 0; k < n_words(s); ++k) n += size_t(popcount64(set_words(s)[k]));
   return n;
 }
-inline bool has_bit(const DynamicSet& s, size_t i) { return (s.words[i >> 6] >> (i & 63)) & 1u; }
-inline void put_bit(DynamicSet& s, size_t i, bool on) {
-  s.words[i >> 6] = on ? s.words[i >> 6] | (1ull << (i & 63)) : s.words[i >> 6] & ~(1ull << (i & 63));
+template <class Set>
+bool has_bit(const Set& s, size_t i) { return (set_words(s)[i >> 6] >> (i & 63)) & 1u; }
+template <class Set>
+void put_bit(Set& s, size_t i) { set_words(s)[i >> 6] |= 1ull << (i & 63); }
+template <class Set>
+uint64_t set_hash(const Set& s, int m) {
+  uint64_t h = 0x9E3779B97F4A7C15ull * uint64_t(m + 1);
+  for (size_t k = 0; k < n_words(s); ++k) h = (h ^ set_words(s)[k]) * 0xBF58476D1CE4E5B9ull;
+  return h ^ (h >> 31);
 }
 
 // An empty set able to hold `bits` members.
@@ -461,82 +505,160 @@ Set empty_set(size_t bits) {
   else return Set{};
 }
 
+// The memoised recursion for one cell: faces keyed by (vertex set, dimension claimed).
 template <int D, class Set>
-double pull_sets(const PolytopeCell<D>& cell, const Set* on, const Set& verts, Set& active, int m,
-                 Flat<D>& chain, int depth, double heights) {
-  const size_t kEnd = set_bits(verts);
-  auto point = [&](size_t v) { return &cell.x[v * D]; };
-  if (m == 1) {
-    size_t bi = kEnd, bj = kEnd;
-    double best = -1;
-    for (size_t i = first_bit(verts); i < kEnd; i = next_bit(verts, i))
-      for (size_t j = next_bit(verts, i); j < kEnd; j = next_bit(verts, j)) {
-        double n2 = 0;
-        for (int c = 0; c < D; ++c) n2 += (point(i)[c] - point(j)[c]) * (point(i)[c] - point(j)[c]);
-        if (n2 > best) best = n2, bi = i, bj = j;
-      }
-    if (bi == kEnd) return 0.0;
-    if (depth == 0) return std::sqrt(best);
-    chain.rank = depth - 1;  // the directions to the apexes above this edge
-    double h = heights * chain.extend(point(bi));
-    h *= chain.extend(point(bj));
-    double fact = 1;
-    for (int i = 2; i <= depth + 1; ++i) fact *= i;
-    return h / fact;
+class FaceVolumes {
+ public:
+  FaceVolumes(const PolytopeCell<D>& cell, const Set* on)
+      : cell_(cell), on_(on), entries_(entry_buffer()), slots_(slot_buffer()) {
+    entries_.clear();
+    slots_.assign(64, -1);
   }
-  const size_t apex = first_bit(verts);
-  if (depth == 0) {
-    std::copy(point(apex), point(apex) + D, chain.origin);
-    chain.rank = 0;
-  } else {
-    chain.rank = depth - 1;
-    heights *= chain.extend(point(apex));
-  }
-  double total = 0;
-  constexpr int kSeen = 64;  // the face's facets seen so far: on the stack, then in `more`
-  Set seen[kSeen];
-  std::vector<Set> more;
-  int n_seen = 0;
-  const size_t n_planes = cell.planes.size();
-  const size_t n_verts = bit_count(verts);
-  for (size_t b = 0; b < n_planes; ++b) {
-    if (has_bit(active, b) || has_bit(on[b], apex)) continue;
-    const Set sub = verts & on[b];
-    const size_t k = bit_count(sub);
-    if (k == n_verts || k < size_t(m)) continue;
-    bool dup = false;  // coincident planes give the same facet: count it once
-    for (int i = 0; i < std::min(n_seen, kSeen) && !dup; ++i) dup = seen[i] == sub;
-    for (size_t i = 0; i < more.size() && !dup; ++i) dup = more[i] == sub;
-    if (dup) continue;
-    if (n_seen < kSeen) seen[n_seen] = sub;
-    else more.push_back(sub);
-    ++n_seen;
-    put_bit(active, b, true);
-    total += pull_sets(cell, on, sub, active, m - 1, chain, depth + 1, heights);
-    put_bit(active, b, false);
-  }
-  return total;
-}
 
-// face_measure() through pull_sets() with sets of type Set.
+  // The m-volume of the face `verts` whose normal space has the orthonormal basis q[0..j).
+  double volume(const Set& verts, int m, const double (*q)[D], int j) {
+    return entries_[size_t(face(verts, m, q, j))].volume;
+  }
+
+ private:
+  struct Entry {
+    Set verts;
+    int m;
+    double volume;
+  };
+  static std::vector<Entry>& entry_buffer() {
+    thread_local std::vector<Entry> buffer;
+    return buffer;
+  }
+  static std::vector<int32_t>& slot_buffer() {
+    thread_local std::vector<int32_t> buffer;
+    return buffer;
+  }
+
+  const double* point(size_t v) const { return &cell_.x[v * D]; }
+
+  // Index of the face's entry, evaluating it on first use.
+  int32_t face(const Set& verts, int m, const double (*q)[D], int j) {
+    const uint64_t h = set_hash(verts, m);
+    size_t mask = slots_.size() - 1, i = size_t(h) & mask;
+    for (; slots_[i] >= 0; i = (i + 1) & mask) {
+      const Entry& e = entries_[size_t(slots_[i])];
+      if (e.m == m && e.verts == verts) return slots_[i];
+    }
+    const double vol = evaluate(verts, m, q, j);  // may grow the table: find the slot again
+    entries_.push_back(Entry{verts, m, vol});
+    const int32_t id = int32_t(entries_.size() - 1);
+    if (2 * entries_.size() > slots_.size()) {
+      slots_.assign(slots_.size() * 2, -1);
+      mask = slots_.size() - 1;
+      for (int32_t k = 0; k <= id; ++k) {
+        const Entry& e = entries_[size_t(k)];
+        size_t at = size_t(set_hash(e.verts, e.m)) & mask;
+        while (slots_[at] >= 0) at = (at + 1) & mask;
+        slots_[at] = k;
+      }
+    } else {
+      for (i = size_t(h) & mask; slots_[i] >= 0; i = (i + 1) & mask) {}
+      slots_[i] = id;
+    }
+    return id;
+  }
+
+  double evaluate(const Set& verts, int m, const double (*q)[D], int j) {
+    const size_t kEnd = set_bits(verts);
+    if (m == 1) {  // the longest distance between its points (two, unless degenerate)
+      double best = 0;
+      for (size_t i = first_bit(verts); i < kEnd; i = next_bit(verts, i))
+        for (size_t k = next_bit(verts, i); k < kEnd; k = next_bit(verts, k)) {
+          double n2 = 0;
+          for (int c = 0; c < D; ++c) n2 += (point(i)[c] - point(k)[c]) * (point(i)[c] - point(k)[c]);
+          best = std::max(best, n2);
+        }
+      return std::sqrt(best);
+    }
+    const size_t apex = first_bit(verts);
+    constexpr int kSeen = 64;  // the face's facets seen so far: on the stack, then in `more`
+    int32_t seen[kSeen];
+    std::vector<int32_t> more;
+    int n_seen = 0;
+    double total = 0;
+    double basis[D][D];  // the normal space of a facet: this face's, and the plane's direction
+    for (int r = 0; r < j; ++r) std::copy(q[r], q[r] + D, basis[r]);
+    for (size_t b = 0; b < cell_.planes.size(); ++b) {
+      if (has_bit(on_[b], apex)) continue;  // height 0 (planes holding the whole face too)
+      const Set sub = verts & on_[b];
+      if (bit_count(sub) < size_t(m)) continue;  // fewer points than an (m-1)-face has
+      // The plane's normal within the face: its part orthogonal to the face's normal space.
+      const double* plane = &cell_.normals[b * (D + 1)];
+      double* dir = basis[j];
+      std::copy(plane, plane + D, dir);
+      for (int pass = 0; pass < 2; ++pass)
+        for (int r = 0; r < j; ++r) {
+          double dot = 0;
+          for (int c = 0; c < D; ++c) dot += dir[c] * q[r][c];
+          for (int c = 0; c < D; ++c) dir[c] -= dot * q[r][c];
+        }
+      double norm = 0;
+      for (int c = 0; c < D; ++c) norm += dir[c] * dir[c];
+      norm = std::sqrt(norm);
+      if (!(norm > 1e-12)) continue;  // parallel to the face (or a plane at infinity)
+      for (int c = 0; c < D; ++c) dir[c] /= norm;
+      const int32_t g = face(sub, m - 1, basis, j + 1);
+      bool dup = false;  // coincident planes give the same facet: count it once
+      for (int i = 0; i < std::min(n_seen, kSeen) && !dup; ++i) dup = seen[i] == g;
+      for (size_t i = 0; i < more.size() && !dup; ++i) dup = more[i] == g;
+      if (dup) continue;
+      if (n_seen < kSeen) seen[n_seen] = g;
+      else more.push_back(g);
+      ++n_seen;
+      double value = plane[D];
+      for (int c = 0; c < D; ++c) value += plane[c] * point(apex)[c];
+      total += entries_[size_t(g)].volume * std::abs(value) / norm;
+    }
+    return total / m;
+  }
+
+  const PolytopeCell<D>& cell_;
+  const Set* on_;
+  std::vector<Entry>& entries_;
+  std::vector<int32_t>& slots_;
+};
+
+// face_measure() with sets of type Set.
 template <int D, class Set>
 double measure_with_sets(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts,
                          const std::vector<int32_t>& active, int m) {
   const int64_t nv = cell.n_vertices();
   const size_t n_planes = cell.planes.size();
-  const size_t bits = size_t(std::max<int64_t>(nv, int64_t(n_planes)));
   thread_local std::vector<Set> buffer;
   std::vector<Set>& on = buffer;
-  on.assign(n_planes, empty_set<Set>(bits));
+  on.assign(n_planes, empty_set<Set>(size_t(nv)));
   for (int64_t v = 0; v < nv; ++v)
     for (int w = 0; w < cell.words; ++w)
       for (uint64_t bits = cell.inc[size_t(v * cell.words + w)]; bits; bits &= bits - 1)
-        put_bit(on[size_t(w * 64 + __builtin_ctzll(bits))], size_t(v), true);
-  Set mask = empty_set<Set>(bits), act = empty_set<Set>(bits);
-  for (int32_t v : verts) put_bit(mask, size_t(v), true);
-  for (int32_t b : active) put_bit(act, size_t(b), true);
-  Flat<D> chain;  // origin: the first apex; directions: to the apexes below it
-  return pull_sets<D, Set>(cell, on.data(), mask, act, m, chain, 0, 1.0);
+        put_bit(on[size_t(w * 64 + __builtin_ctzll(bits))], size_t(v));
+  Set mask = empty_set<Set>(size_t(nv));
+  for (int32_t v : verts) put_bit(mask, size_t(v));
+  double q[D][D];  // the normal space of the planes holding the face, orthonormalised
+  int j = 0;
+  for (int32_t b : active) {
+    if (j == D) break;
+    std::copy(&cell.normals[size_t(b) * (D + 1)], &cell.normals[size_t(b) * (D + 1)] + D, q[j]);
+    for (int pass = 0; pass < 2; ++pass)
+      for (int r = 0; r < j; ++r) {
+        double dot = 0;
+        for (int c = 0; c < D; ++c) dot += q[j][c] * q[r][c];
+        for (int c = 0; c < D; ++c) q[j][c] -= dot * q[r][c];
+      }
+    double norm = 0;
+    for (int c = 0; c < D; ++c) norm += q[j][c] * q[j][c];
+    norm = std::sqrt(norm);
+    if (!(norm > 1e-12)) continue;
+    for (int c = 0; c < D; ++c) q[j][c] /= norm;
+    ++j;
+  }
+  FaceVolumes<D, Set> volumes(cell, on.data());
+  return volumes.volume(mask, m, q, j);
 }
 
 }  // namespace polytope_detail
@@ -547,10 +669,8 @@ double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& ver
   if (m == 0) return 1.0;
   if (verts.empty()) return 0.0;
   const int64_t nv = cell.n_vertices();
-  const int64_t n_planes = int64_t(cell.planes.size());
-  if (nv <= 64 && n_planes <= 64)
-    return polytope_detail::measure_with_sets<D, uint64_t>(cell, verts, active, m);
-  if (nv <= polytope_detail::kSetBits && n_planes <= polytope_detail::kSetBits)
+  if (nv <= 64) return polytope_detail::measure_with_sets<D, uint64_t>(cell, verts, active, m);
+  if (nv <= int64_t(polytope_detail::kSetBits))
     return polytope_detail::measure_with_sets<D, polytope_detail::WideSet>(cell, verts, active, m);
   return polytope_detail::measure_with_sets<D, polytope_detail::DynamicSet>(cell, verts, active, m);
 }
@@ -566,12 +686,30 @@ double PolytopeCell<D>::measure() const {
 }
 
 template <int D>
+void PolytopeCell<D>::unit_plane(const double* coeffs, double* out) {
+  double amax = 0;  // scaled by the largest entry first: no overflow in the squares
+  for (int c = 0; c < D; ++c) amax = std::max(amax, std::abs(coeffs[c]));
+  std::fill(out, out + D + 1, 0.0);
+  if (!(amax > 0) || !std::isfinite(amax)) return;
+  double n2 = 0;
+  for (int c = 0; c < D; ++c) n2 += (coeffs[c] / amax) * (coeffs[c] / amax);
+  const double norm = std::sqrt(n2);
+  for (int c = 0; c <= D; ++c) out[c] = coeffs[c] / amax / norm;
+}
+
+template <int D>
 PolytopeCell<D> PolytopeCell<D>::box(const double* lo, const double* hi) {
   PolytopeCell cell;
   const int64_t nv = int64_t(1) << D;
   for (int c = 0; c < D; ++c) {
     cell.planes.push_back(box_face_id(c, false));
     cell.planes.push_back(box_face_id(c, true));
+    for (const double at : {lo[c], hi[c]}) {  // x_c - at = 0
+      double coeffs[D + 1] = {};
+      coeffs[c] = 1;
+      coeffs[D] = -at;
+      cell.push_normal(coeffs);
+    }
   }
   cell.words = int32_t((2 * D + 63) / 64);
   cell.inc.assign(size_t(nv * cell.words), 0);
@@ -593,8 +731,17 @@ PolytopeCell<D> PolytopeCell<D>::box(const double* lo, const double* hi) {
 template <int D>
 PolytopeCell<D> PolytopeCell<D>::simplex() {
   PolytopeCell cell;
-  for (int c = 0; c < D; ++c) cell.planes.push_back(simplex_face_id(c));
+  for (int c = 0; c < D; ++c) {
+    cell.planes.push_back(simplex_face_id(c));
+    double coeffs[D + 1] = {};  // y_c = 0
+    coeffs[c] = 1;
+    cell.push_normal(coeffs);
+  }
   cell.planes.push_back(kInfinityFaceId);
+  double far[D + 1];  // sum(y) - 1 = 0
+  for (int c = 0; c < D; ++c) far[c] = 1;
+  far[D] = -1;
+  cell.push_normal(far);
   cell.words = int32_t((D + 1 + 63) / 64);
   cell.inc.assign(size_t((D + 1) * cell.words), 0);
   for (int v = 0; v <= D; ++v) {  // vertex 0: the origin; vertex i: e_{i-1}
@@ -615,7 +762,13 @@ template <int D>
 PolytopeCell<D> PolytopeCell<D>::cross(double radius) {
   PolytopeCell cell;
   const int64_t n_facets = int64_t(1) << D;  // facet s: sum_c sign_c(s) y_c <= radius
-  for (int64_t s = 0; s < n_facets; ++s) cell.planes.push_back(cross_face_id(s));
+  for (int64_t s = 0; s < n_facets; ++s) {
+    cell.planes.push_back(cross_face_id(s));
+    double coeffs[D + 1];  // sum_c sign_c y_c - radius = 0, sign_c = -1 where bit c of s is set
+    for (int c = 0; c < D; ++c) coeffs[c] = ((s >> c) & 1) ? -1.0 : 1.0;
+    coeffs[D] = -radius;
+    cell.push_normal(coeffs);
+  }
   cell.words = int32_t((n_facets + 63) / 64);
   cell.inc.assign(size_t(2 * D * cell.words), 0);
   for (int v = 0; v < 2 * D; ++v) {  // vertex 2c: +r e_c, 2c+1: -r e_c
