@@ -539,29 +539,38 @@ class FaceVolumes {
 
   // Index of the face's entry, evaluating it on first use.
   int32_t face(const Set& verts, int m, const double (*q)[D], int j) {
-    const uint64_t h = set_hash(verts, m);
-    size_t mask = slots_.size() - 1, i = size_t(h) & mask;
-    for (; slots_[i] >= 0; i = (i + 1) & mask) {
+    const int32_t found = find(verts, m);
+    return found >= 0 ? found : insert(verts, m, evaluate(verts, m, q, j));
+  }
+
+  int32_t find(const Set& verts, int m) const {
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = size_t(set_hash(verts, m)) & mask; slots_[i] >= 0; i = (i + 1) & mask) {
       const Entry& e = entries_[size_t(slots_[i])];
       if (e.m == m && e.verts == verts) return slots_[i];
     }
-    const double vol = evaluate(verts, m, q, j);  // may grow the table: find the slot again
-    entries_.push_back(Entry{verts, m, vol});
+    return -1;
+  }
+
+  int32_t insert(const Set& verts, int m, double volume) {
+    entries_.push_back(Entry{verts, m, volume});
     const int32_t id = int32_t(entries_.size() - 1);
-    if (2 * entries_.size() > slots_.size()) {
+    if (2 * entries_.size() > slots_.size()) {  // grown: every entry again
       slots_.assign(slots_.size() * 2, -1);
-      mask = slots_.size() - 1;
-      for (int32_t k = 0; k <= id; ++k) {
-        const Entry& e = entries_[size_t(k)];
-        size_t at = size_t(set_hash(e.verts, e.m)) & mask;
-        while (slots_[at] >= 0) at = (at + 1) & mask;
-        slots_[at] = k;
-      }
+      for (int32_t k = 0; k <= id; ++k) id_slot(k) = k;
     } else {
-      for (i = size_t(h) & mask; slots_[i] >= 0; i = (i + 1) & mask) {}
-      slots_[i] = id;
+      id_slot(id) = id;
     }
     return id;
+  }
+
+  // The free slot for entry k (linear probing).
+  int32_t& id_slot(int32_t k) {
+    const Entry& e = entries_[size_t(k)];
+    const size_t mask = slots_.size() - 1;
+    size_t i = size_t(set_hash(e.verts, e.m)) & mask;
+    while (slots_[i] >= 0) i = (i + 1) & mask;
+    return slots_[i];
   }
 
   double evaluate(const Set& verts, int m, const double (*q)[D], int j) {
@@ -588,22 +597,28 @@ class FaceVolumes {
       if (has_bit(on_[b], apex)) continue;  // height 0 (planes holding the whole face too)
       const Set sub = verts & on_[b];
       if (bit_count(sub) < size_t(m)) continue;  // fewer points than an (m-1)-face has
-      // The plane's normal within the face: its part orthogonal to the face's normal space.
+      // The plane's normal within the face, its part orthogonal to the face's normal space:
+      // its length from the components along that space (unit vectors), unless the plane
+      // is nearly parallel to the face, where it is projected out explicitly.
       const double* plane = &cell_.normals[b * (D + 1)];
+      double along[D];
+      double norm2 = 1;
+      for (int r = 0; r < j; ++r) {
+        along[r] = 0;
+        for (int c = 0; c < D; ++c) along[r] += plane[c] * q[r][c];
+        norm2 -= along[r] * along[r];
+      }
+      const bool explicit_projection = !(norm2 > 1e-4);
       double* dir = basis[j];
-      std::copy(plane, plane + D, dir);
-      for (int pass = 0; pass < 2; ++pass)
-        for (int r = 0; r < j; ++r) {
-          double dot = 0;
-          for (int c = 0; c < D; ++c) dot += dir[c] * q[r][c];
-          for (int c = 0; c < D; ++c) dir[c] -= dot * q[r][c];
-        }
-      double norm = 0;
-      for (int c = 0; c < D; ++c) norm += dir[c] * dir[c];
-      norm = std::sqrt(norm);
-      if (!(norm > 1e-12)) continue;  // parallel to the face (or a plane at infinity)
-      for (int c = 0; c < D; ++c) dir[c] /= norm;
-      const int32_t g = face(sub, m - 1, basis, j + 1);
+      if (explicit_projection) norm2 = project(plane, q, j, dir);
+      if (!(norm2 > 1e-24)) continue;  // parallel to the face (or a plane at infinity)
+      const double norm = std::sqrt(norm2);
+      int32_t g = find(sub, m - 1);
+      if (g < 0) {
+        if (!explicit_projection) project(plane, q, j, dir);
+        for (int c = 0; c < D; ++c) dir[c] /= norm;
+        g = insert(sub, m - 1, evaluate(sub, m - 1, basis, j + 1));
+      }
       bool dup = false;  // coincident planes give the same facet: count it once
       for (int i = 0; i < std::min(n_seen, kSeen) && !dup; ++i) dup = seen[i] == g;
       for (size_t i = 0; i < more.size() && !dup; ++i) dup = more[i] == g;
@@ -616,6 +631,21 @@ class FaceVolumes {
       total += entries_[size_t(g)].volume * std::abs(value) / norm;
     }
     return total / m;
+  }
+
+  // dir = n minus its components along q[0..j) (twice: orthogonal to working precision);
+  // returns |dir|^2.
+  static double project(const double* n, const double (*q)[D], int j, double* dir) {
+    std::copy(n, n + D, dir);
+    for (int pass = 0; pass < 2; ++pass)
+      for (int r = 0; r < j; ++r) {
+        double dot = 0;
+        for (int c = 0; c < D; ++c) dot += dir[c] * q[r][c];
+        for (int c = 0; c < D; ++c) dir[c] -= dot * q[r][c];
+      }
+    double n2 = 0;
+    for (int c = 0; c < D; ++c) n2 += dir[c] * dir[c];
+    return n2;
   }
 
   const PolytopeCell<D>& cell_;
