@@ -231,7 +231,20 @@ void PolytopeCell<D>::split(LineCoeffs line, PolytopeCell& negative, PolytopeCel
       const uint64_t* a = &pinc[size_t(face[i]) * size_t(wide_here)];
       simple = popcount_and(a, a, wide_here) == D;
     }
-    for (size_t i = 0; i < face.size(); ++i)
+    if (simple && kFixed == 1) {
+      // D planes each: D - 1 shared iff the two sets differ in at most two planes.
+      for (size_t i = 0; i < face.size(); ++i) {
+        const uint64_t a = pinc[size_t(face[i])];
+        for (size_t j = i + 1; j < face.size(); ++j) {
+          uint64_t diff = a ^ pinc[size_t(face[j])];
+          diff &= diff - 1;
+          if (diff & (diff - 1)) continue;
+          pe.push_back(face[i]);
+          pe.push_back(face[j]);
+        }
+      }
+    }
+    for (size_t i = 0; i < face.size() && !(simple && kFixed == 1); ++i)
       for (size_t j = i + 1; j < face.size(); ++j) {
         const uint64_t* a = &pinc[size_t(face[i]) * size_t(wide_here)];
         const uint64_t* b = &pinc[size_t(face[j]) * size_t(wide_here)];
