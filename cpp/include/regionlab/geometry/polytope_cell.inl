@@ -3,6 +3,8 @@
 
 #include <type_traits>
 
+#include "lawrence_volume.hpp"
+
 namespace regionlab::geometry {
 
 namespace polytope_detail {
@@ -720,6 +722,10 @@ double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& ver
 
 template <int D>
 double PolytopeCell<D>::measure() const {
+  if constexpr (D >= 3) {  // simple, well-conditioned cells (nearly all): from the vertices
+    double volume;
+    if (lawrence_volume(*this, volume)) return volume;
+  }
   thread_local std::vector<int32_t> all_buffer, active_buffer;
   std::vector<int32_t>& all = all_buffer;
   all.resize(static_cast<size_t>(n_vertices()));
