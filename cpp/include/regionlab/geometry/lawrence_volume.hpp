@@ -26,7 +26,7 @@ constexpr int kDirs = 4;  // directions c tried at once (one factorisation)
 // pivoting; returns det(M) (0 when singular). M is overwritten.
 template <int D>
 double solve(double (&M)[D][D], double (&rhs)[kDirs][D]) {
-  double det = 1;
+  double det = 1, inverse[D];  // one division per pivot
   for (int col = 0; col < D; ++col) {
     int piv = col;
     for (int r = col + 1; r < D; ++r)
@@ -38,9 +38,10 @@ double solve(double (&M)[D][D], double (&rhs)[kDirs][D]) {
       det = -det;
     }
     det *= M[col][col];
+    inverse[col] = 1.0 / M[col][col];
     for (int r = col + 1; r < D; ++r) {
-      const double f = M[r][col] / M[col][col];
-      for (int c = col; c < D; ++c) M[r][c] -= f * M[col][c];
+      const double f = M[r][col] * inverse[col];
+      for (int c = col + 1; c < D; ++c) M[r][c] -= f * M[col][c];
       for (auto& b : rhs) b[r] -= f * b[col];
     }
   }
@@ -48,7 +49,7 @@ double solve(double (&M)[D][D], double (&rhs)[kDirs][D]) {
     for (int r = D - 1; r >= 0; --r) {
       double s = b[r];
       for (int c = r + 1; c < D; ++c) s -= M[r][c] * b[c];
-      b[r] = s / M[r][r];
+      b[r] = s * inverse[r];
     }
   return det;
 }
