@@ -412,3 +412,33 @@ def test_every_region_volume_matches_qhull(d, widths):
         checked += 1
     assert checked >= 0.9 * part.n_regions
     assert part.volumes.sum() == pytest.approx(2.0**d, rel=1e-10)
+
+
+def test_progress_reports_growing_counts_per_layer_and_ends_at_the_result(capsys):
+    net = random_net([4, 12, 12, 1], seed=3)
+    lo, hi = -np.ones(4), np.ones(4)
+    seen = []
+    part = rl.regions(net, lo, hi, progress=seen.append)
+    assert seen, "the final counts are always reported"
+    assert all(len(c) == len(part.n_regions_per_layer) for c in seen)
+    assert (np.diff(np.array(seen), axis=0) >= 0).all()  # never decreasing
+    assert list(seen[-1]) == list(part.n_regions_per_layer)
+    bar = rl.regions(net, lo, hi, progress=True)  # a tqdm bar on stderr, the same regions
+    assert "regions" in capsys.readouterr().err
+    assert pattern_set(bar.patterns) == pattern_set(part.patterns)
+    whole = []
+    rl.regions(net, progress=whole.append)  # the whole space reports its pieces too
+    assert whole
+
+
+def test_progress_callback_that_raises_stops_the_work_with_its_error():
+    net = random_net([4, 12, 12, 1], seed=3)
+
+    def stop(counts):
+        raise RuntimeError("enough")
+
+    with pytest.raises(RuntimeError, match="enough"):
+        rl.regions(net, -np.ones(4), np.ones(4), progress=stop)
+    with pytest.raises(TypeError, match="progress"):
+        rl.regions(net, -np.ones(4), np.ones(4), progress="yes")
+    assert rl.regions(net, -np.ones(4), np.ones(4)).n_regions > 0  # nothing left behind

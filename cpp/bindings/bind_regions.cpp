@@ -1,7 +1,9 @@
+#include <exception>
 #include <string>
 #include <vector>
 
 #include "common.hpp"
+#include "regionlab/errors.hpp"
 #include "regionlab/geometry/polytope_partition.hpp"
 
 namespace regionlab::bindings {
@@ -50,7 +52,8 @@ void bind_regions(py::module_& m) {
       "partition_polytope",
       [](std::shared_ptr<Network<double>> net, const CArray<double>& maps, const std::string& shape,
          std::vector<double> lo, std::vector<double> hi, double radius, std::vector<double> bias_scale,
-         const CArray<double>& coord_maps, bool describe, bool volumes, bool vertices, int64_t max_regions) {
+         const CArray<double>& coord_maps, bool describe, bool volumes, bool vertices, int64_t max_regions,
+         const py::object& progress) {
         if (maps.ndim() != 3 || maps.shape(2) != net->input_dim() || maps.shape(0) < 1)
           throw py::value_error("maps must have shape (n_roots, dim + 1, " + std::to_string(net->input_dim()) + ")");
         geometry::PolytopeSpec spec;
@@ -72,16 +75,37 @@ void bind_regions(py::module_& m) {
         spec.describe = describe;
         spec.volumes = volumes;
         spec.vertices = vertices;
+        // The progress callback: a borrowed pointer (`progress` outlives the call, and no
+        // reference count is touched without the GIL). If it raises, the work stops and
+        // its exception is what the call raises.
+        std::exception_ptr raised;
+        if (!progress.is_none()) {
+          PyObject* callback = progress.ptr();
+          spec.progress = [callback, &raised](const std::vector<int64_t>& counts) {
+            py::gil_scoped_acquire gil;
+            try {
+              const py::handle fn(callback);
+              fn(py::cast(counts));
+              return false;
+            } catch (...) {
+              raised = std::current_exception();
+              return true;
+            }
+          };
+        }
         PolytopePartition p;
-        {
+        try {
           py::gil_scoped_release release;
           p = geometry::partition_polytope(*net, spec, max_regions, num_threads(), python_interrupt_check());
+        } catch (const Interrupted&) {
+          if (raised) std::rethrow_exception(raised);
+          throw;
         }
         return polytope_to_dict(std::move(p));
       },
       py::arg("net").none(false), py::arg("maps"), py::arg("shape"), py::arg("lo"), py::arg("hi"),
       py::arg("radius"), py::arg("bias_scale"), py::arg("coord_maps"), py::arg("describe"), py::arg("volumes"), py::arg("vertices"),
-      py::arg("max_regions"),
+      py::arg("max_regions"), py::arg("progress") = py::none(),
       "Exact partition of polytopes of input space (one per root map: input = map^T (y, 1)) "
       "into linear regions.");
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -284,8 +285,26 @@ PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec
     blank.describe = [&describer](const Cell& cell, const double* map, int32_t root, PolytopeRecords& out) {
       describer.describe(cell, map, root, out);
     };
+  // Progress rides on the Ctrl-C poll (only the calling thread makes it), throttled; the
+  // counts are those of the stages with kinks, as in regions_per_stage.
+  auto report = [&] {
+    std::vector<int64_t> counts;
+    for (int64_t k = 0; k < view.n_stages; ++k)
+      if (view.stages[k].n_kinked > 0) counts.push_back(counter.count(k));
+    return spec.progress(counts);
+  };
+  std::chrono::steady_clock::time_point last_report = std::chrono::steady_clock::now();
+  const InterruptCheck poll = !spec.progress ? interrupted : InterruptCheck([&]() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_report >= std::chrono::milliseconds(200)) {
+      last_report = now;
+      if (report()) return true;
+    }
+    return interrupted && interrupted();
+  });
   std::vector<RegionSink<Cell>> sinks = detail::subdivide_all(view, info, std::move(level), spec.basis, box_size,
-                                                              counter, bias_scale, threads, interrupted, blank);
+                                                              counter, bias_scale, threads, poll, blank);
+  if (spec.progress && report()) throw Interrupted();  // the final counts
 
   PolytopePartition out;
   out.dim = D;

@@ -4,6 +4,7 @@
 // subdivision as the segments and planes, with convex polytope cells.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "regionlab/network.hpp"
@@ -34,6 +35,10 @@ struct PolytopeSpec {
   bool describe = true;   // volumes, centroids, facets, boundary; false: patterns and roots only
   bool volumes = true;    // with describe: also the volumes (the costliest part in 5+ dims)
   bool vertices = false;  // keep each region's vertices
+  // Called on the calling thread about every 0.2 s while the work runs, and once at the
+  // end, with the pieces found so far per stage with kinks (a long enumeration's
+  // progress); returning true stops the work (Interrupted). Empty: no reports.
+  std::function<bool(const std::vector<int64_t>&)> progress;
 };
 
 struct PolytopePartition {
