@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "regionlab/errors.hpp"
 
@@ -211,10 +212,53 @@ void pair_terms(const double* A, const double* na, int64_t n, const double* B, c
   }
 }
 
-// G = A B^T (n x m), rows of length d (tiny here: plain dot products beat a transposition).
+// out (n x m) = P (n x r) Q (r x m), the tiny products of the kernel (r, m ~ 10-50): Q is
+// copied with its rows padded to whole 8-lane vectors, and each row of out is summed 8
+// columns at a time in a register, along r in order (so the loop is a chain of FMAs).
+using Lanes8 = double __attribute__((vector_size(64)));
+
+REGIONLAB_VECTOR_CLONES
+void small_product(const double* P, int64_t n, int64_t r, const double* Q, int64_t m, double* out) {
+  const int64_t chunks = (m + 7) / 8;
+  thread_local std::vector<double> padded;  // plain doubles: vectors are loaded unaligned
+  padded.assign(size_t(r * chunks * 8), 0.0);
+  for (int64_t l = 0; l < r; ++l) std::copy(Q + l * m, Q + (l + 1) * m, padded.begin() + l * chunks * 8);
+  const double* q = padded.data();
+  for (int64_t i = 0; i < n; i += 4) {  // four rows at once: four independent FMA chains
+    const int64_t rows = std::min<int64_t>(4, n - i);
+    const double* p = P + i * r;
+    for (int64_t c = 0; c < chunks; ++c) {
+      Lanes8 acc[4] = {};
+      if (rows == 4) {
+        for (int64_t l = 0; l < r; ++l) {
+          Lanes8 ql;
+          std::memcpy(&ql, q + (l * chunks + c) * 8, sizeof(ql));
+          acc[0] += p[l] * ql;
+          acc[1] += p[r + l] * ql;
+          acc[2] += p[2 * r + l] * ql;
+          acc[3] += p[3 * r + l] * ql;
+        }
+      } else {
+        for (int64_t l = 0; l < r; ++l) {
+          Lanes8 ql;
+          std::memcpy(&ql, q + (l * chunks + c) * 8, sizeof(ql));
+          for (int64_t u = 0; u < rows; ++u) acc[u] += p[u * r + l] * ql;
+        }
+      }
+      const int64_t width = std::min<int64_t>(8, m - 8 * c);
+      for (int64_t u = 0; u < rows; ++u)
+        for (int64_t j = 0; j < width; ++j) out[(i + u) * m + 8 * c + j] = acc[u][j];
+    }
+  }
+}
+
+// G = A B^T (n x m), rows of length d.
 void gram(const double* A, int64_t n, const double* B, int64_t m, int64_t d, double* G) {
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < m; ++j) G[i * m + j] = dot(A + i * d, B + j * d, d);
+  thread_local std::vector<double> Bt;
+  Bt.resize(size_t(m * d));
+  for (int64_t j = 0; j < m; ++j)
+    for (int64_t q = 0; q < d; ++q) Bt[size_t(q * m + j)] = B[j * d + q];
+  small_product(A, n, d, Bt.data(), m, G);
 }
 
 double gradient(const Teacher& t, const Student& s, double* gW, double* ga, double* gc) {
@@ -283,24 +327,20 @@ double gradient(const Teacher& t, const Student& s, double* gW, double* ga, doub
     }
   }
   if (gW) {
-    // gW = diag(self) W + E W + T V, E = Cww (zero diagonal), T = Cwv.
+    // gW = diag(self) W + E W + T V, E = Cww (zero diagonal), T = Cwv: one product of
+    // [E T] with [W; V], the diagonal added after.
+    thread_local std::vector<double> ET, WV;
+    ET.resize(size_t(n * (n + k)));
+    WV.resize(size_t((n + k) * d));
     for (int64_t i = 0; i < n; ++i) {
-      double* g = gW + i * d;
-      const double si = selfc[i];
-      for (int64_t q = 0; q < d; ++q) g[q] = si * W[i * d + q];
-      for (int64_t l = 0; l < n; ++l) {
-        const double e = Cww[i * n + l];
-        if (e == 0) continue;
-        const double* wl = W + l * d;
-        for (int64_t q = 0; q < d; ++q) g[q] += e * wl[q];
-      }
-      for (int64_t j = 0; j < k; ++j) {
-        const double e = Cwv[i * k + j];
-        if (e == 0) continue;
-        const double* vj = V + j * d;
-        for (int64_t q = 0; q < d; ++q) g[q] += e * vj[q];
-      }
+      std::copy(Cww + i * n, Cww + (i + 1) * n, ET.begin() + i * (n + k));
+      std::copy(Cwv + i * k, Cwv + (i + 1) * k, ET.begin() + i * (n + k) + n);
     }
+    std::copy(W, W + n * d, WV.begin());
+    std::copy(V, V + k * d, WV.begin() + n * d);
+    small_product(ET.data(), n, n + k, WV.data(), d, gW);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t q = 0; q < d; ++q) gW[i * d + q] += selfc[i] * W[i * d + q];
   }
   return F;
 }
