@@ -139,7 +139,8 @@ void acos_block(const double* x, int64_t count, double* t, double* sn) {
     const double as = asin_small(big ? std::sqrt(0.5 * (1.0 - ac)) : ac);
     const double r = big ? 2.0 * as : 0.5 * kPi - as;
     t[q] = c < 0 ? kPi - r : r;
-    sn[q] = std::sqrt(std::fmax(0.0, 1.0 - c * c));
+    const double s2 = 1.0 - c * c;
+    sn[q] = std::sqrt(s2 > 0.0 ? s2 : 0.0);  // not fmax: a libm call keeps the loop scalar
   }
 }
 
@@ -221,8 +222,12 @@ REGIONLAB_VECTOR_CLONES
 void small_product(const double* P, int64_t n, int64_t r, const double* Q, int64_t m, double* out) {
   const int64_t chunks = (m + 7) / 8;
   thread_local std::vector<double> padded;  // plain doubles: vectors are loaded unaligned
-  padded.assign(size_t(r * chunks * 8), 0.0);
-  for (int64_t l = 0; l < r; ++l) std::copy(Q + l * m, Q + (l + 1) * m, padded.begin() + l * chunks * 8);
+  padded.resize(size_t(r * chunks * 8));
+  for (int64_t l = 0; l < r; ++l) {
+    double* row = padded.data() + l * chunks * 8;
+    std::copy(Q + l * m, Q + (l + 1) * m, row);
+    std::fill(row + m, row + chunks * 8, 0.0);
+  }
   const double* q = padded.data();
   for (int64_t i = 0; i < n; i += 4) {  // four rows at once: four independent FMA chains
     const int64_t rows = std::min<int64_t>(4, n - i);
