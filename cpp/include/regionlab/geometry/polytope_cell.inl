@@ -616,6 +616,9 @@ class FaceVolumes {
       // its length from the components along that space (unit vectors), unless the plane
       // is nearly parallel to the face, where it is projected out explicitly.
       const double* plane = &cell_.normals[b * (D + 1)];
+      double unit = 0;
+      for (int c = 0; c < D; ++c) unit += plane[c] * plane[c];
+      if (!(unit > 0.5)) continue;  // no normal: the plane at infinity (no finite face on it)
       double along[D];
       double norm2 = 1;
       for (int r = 0; r < j; ++r) {
