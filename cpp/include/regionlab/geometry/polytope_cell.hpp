@@ -8,7 +8,6 @@
 // vertices, coincident neurons) give no slivers.
 #pragma once
 #include <algorithm>
-#include <bitset>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -74,26 +73,6 @@ struct PolytopeCell {
 template <int D>
 double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts,
                     std::vector<int32_t>& active, int m);
-
-// The affine hull of some of a cell's points: an orthonormal basis of at most max_rank of
-// its directions (pivoted, the best conditioned first), and distances to it.
-template <int D>
-struct Flat {
-  double origin[D];
-  double basis[D][D];
-  int rank = 0;
-  // Directions shorter than `tolerance` (default: 1e-9 of the points' spread) are rounding.
-  int build(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts, int max_rank = D,
-            double tolerance = -1);
-  void project_out(double* v) const;   // removes the flat's directions from v
-  double distance(const double* p) const;
-  // Adds p's direction from the origin (its residual, normalised) as basis[rank], and
-  // returns p's distance to the flat before it was added.
-  double extend(const double* p);
-  // A hyperplane flat (rank D - 1): unit normal n and offset c with n . x + c = 0 on it.
-  bool hyperplane(double* normal, double& offset) const;
-};
-
 
 }  // namespace regionlab::geometry
 
