@@ -36,10 +36,7 @@ class Describer {
   static constexpr double kFiniteT = 1e-12;
 
   Describer(const PolytopeSpec& spec, int64_t out_dim, double box_size)
-      : spec_(spec), out_dim_(out_dim), box_size_(box_size),
-        // A face thinner than the on-plane tolerance (1e-12 of the box) is no face: the
-        // rank tests use that, not a fraction of the face's own size (thin regions' faces).
-        rank_tolerance_(1e-12 * box_size), homogeneous_(!spec.bias_scale.empty()) {
+      : spec_(spec), out_dim_(out_dim), box_size_(box_size), homogeneous_(!spec.bias_scale.empty()) {
     if (!homogeneous_) return;
     // Per root, P^-1 for (y, t) = P (s, 1): a plane [n, c] . (s, 1) = 0 of the piece is
     // [n, c] P^-1 . (y, t) = 0 in the input's coordinates (t = 1 there).
@@ -61,6 +58,9 @@ class Describer {
       for (int c = 0; c < D; ++c) centroid[c] += cell.x[size_t(v * D + c)] / double(nv);
     if (homogeneous_) to_input(centroid, root, point);
     else std::copy(centroid, centroid + D, point);
+    // Volumes, vertices and radii are measured in the input's coordinates.
+    const PolytopeCell<D> mapped = homogeneous_ ? map_cell(cell, root) : PolytopeCell<D>();
+    const PolytopeCell<D>& metric = homogeneous_ ? mapped : cell;
     // Facets: planes whose vertex sets are maximal (a lower face's vertices all lie on some
     // facet's plane, and planes with under D vertices were pruned at the cuts; coincident
     // planes of one facet all count). The radius of a ball around the centroid inside the
@@ -99,9 +99,7 @@ class Describer {
       const bool infinity = homogeneous_ && cell.planes[size_t(b)] == kInfinityFaceId;
       out.facet_ids.push_back(cell.planes[size_t(b)]);
       ++n_facets;
-      const double* plane = &cell.normals[size_t(b) * (D + 1)];
-      if (!homogeneous_) radius = std::min(radius, plane_distance(plane, centroid));
-      else if (!infinity) radius = std::min(radius, plane_distance(input_plane(plane, root).data(), point));
+      if (!infinity) radius = std::min(radius, plane_distance(&metric.normals[size_t(b) * (D + 1)], point));
     }
     // Unbounded: some vertex at infinity (t = 0). Tested on the vertices, not on the plane
     // t = 0, which a region meeting infinity in a lower-dimensional face (a strip) has not
@@ -113,8 +111,6 @@ class Describer {
     out.unbounded.push_back(at_infinity);
     out.centroids.insert(out.centroids.end(), point, point + D);
 
-    const PolytopeCell<D> mapped = homogeneous_ ? map_cell(cell, root) : PolytopeCell<D>();
-    const PolytopeCell<D>& metric = homogeneous_ ? mapped : cell;
     if (spec_.volumes) out.volumes.push_back(at_infinity ? HUGE_VAL : metric.measure());
     out.boundary.push_back(boundary_measure(cell, map, root));
     if (spec_.vertices) {
@@ -239,7 +235,6 @@ class Describer {
   const PolytopeSpec& spec_;
   int64_t out_dim_;
   double box_size_;
-  double rank_tolerance_;
   bool homogeneous_;
   std::vector<Eigen::Matrix<double, D + 1, D + 1>, Eigen::aligned_allocator<Eigen::Matrix<double, D + 1, D + 1>>> inverse_;
 };
@@ -287,12 +282,13 @@ PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec
     };
   // Progress rides on the Ctrl-C poll (only the calling thread makes it), throttled; the
   // counts are those of the stages with kinks, as in regions_per_stage.
-  auto report = [&] {
+  auto kinked_counts = [&] {
     std::vector<int64_t> counts;
     for (int64_t k = 0; k < view.n_stages; ++k)
       if (view.stages[k].n_kinked > 0) counts.push_back(counter.count(k));
-    return spec.progress(counts);
+    return counts;
   };
+  auto report = [&] { return spec.progress(kinked_counts()); };
   std::chrono::steady_clock::time_point last_report = std::chrono::steady_clock::now();
   const InterruptCheck poll = !spec.progress ? interrupted : InterruptCheck([&]() {
     const auto now = std::chrono::steady_clock::now();
@@ -331,8 +327,7 @@ PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec
     for (int64_t c : d.edge_counts) out.edge_offsets.push_back(out.edge_offsets.back() + c);
     sink = RegionSink<Cell>{};
   }
-  for (int64_t k = 0; k < view.n_stages; ++k)
-    if (view.stages[k].n_kinked > 0) out.regions_per_stage.push_back(counter.count(k));
+  out.regions_per_stage = kinked_counts();
   return out;
 }
 

@@ -62,12 +62,14 @@ double solve(double (&M)[D][D], double (&rhs)[kDirs][D]) {
   return det;
 }
 
-// Lawrence's sums (and the sums of the terms' magnitudes) for directions first, first + 1;
-// false when some vertex is not simple or its facets are nearly dependent. valid[s] is
-// false where direction s is nearly parallel to a face at some vertex.
+// Lawrence's sums (and the sums of the terms' magnitudes) for directions first, first + 1,
+// into sum[first + s] etc.; false when some vertex is not simple or its facets are nearly
+// dependent. valid[first + s] is false where that direction is nearly parallel to a face at
+// some vertex.
 template <int D>
 bool sums(const PolytopeCell<D>& cell, const double* outward, const double* centre, int first,
-          double (&sum)[kDirs], double (&magnitude)[kDirs], bool (&valid)[kDirs]) {
+          double* sum, double* magnitude, bool* valid) {
+  sum += first, magnitude += first, valid += first;
   double fact = 1;
   for (int i = 2; i <= D; ++i) fact *= i;
   const double* dirs[kDirs];
@@ -162,13 +164,7 @@ bool lawrence_volume(const PolytopeCell<D>& cell, double& volume) {
     volume = sum[best[0]];
     return true;
   };
-  auto pass = [&](int first) {
-    double s[kDirs], m[kDirs];
-    bool ok[kDirs];
-    if (!sums<D>(cell, outward.data(), centre, first, s, m, ok)) return false;
-    for (int i = 0; i < kDirs; ++i) sum[first + i] = s[i], magnitude[first + i] = m[i], valid[first + i] = ok[i];
-    return true;
-  };
+  auto pass = [&](int first) { return sums<D>(cell, outward.data(), centre, first, sum, magnitude, valid); };
   if (!pass(0)) return false;
   if (agree(kDirs)) return true;
   return pass(kDirs) && agree(2 * kDirs);  // two more directions, the best two of four

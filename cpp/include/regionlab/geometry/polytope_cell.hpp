@@ -72,7 +72,7 @@ struct PolytopeCell {
 // rounding, any dimension.
 template <int D>
 double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts,
-                    std::vector<int32_t>& active, int m);
+                    const std::vector<int32_t>& active, int m);
 
 }  // namespace regionlab::geometry
 

@@ -245,27 +245,28 @@ void PolytopeCell<D>::split(LineCoeffs line, PolytopeCell& negative, PolytopeCel
           pe.push_back(face[j]);
         }
       }
+    } else {
+      for (size_t i = 0; i < face.size(); ++i)
+        for (size_t j = i + 1; j < face.size(); ++j) {
+          const uint64_t* a = &pinc[size_t(face[i]) * size_t(wide_here)];
+          const uint64_t* b = &pinc[size_t(face[j]) * size_t(wide_here)];
+          if (popcount_and(a, b, wide_here) < D - 1) continue;
+          if (simple) {
+            pe.push_back(face[i]);
+            pe.push_back(face[j]);
+            continue;
+          }
+          for (int w = 0; w < wide_here; ++w) common[w] = a[w] & b[w];
+          bool edge = true;
+          for (size_t k = 0; k < face.size() && edge; ++k)
+            if (k != i && k != j && contains_all(&pinc[size_t(face[k]) * size_t(wide_here)], common, wide_here))
+              edge = false;
+          if (edge) {
+            pe.push_back(face[i]);
+            pe.push_back(face[j]);
+          }
+        }
     }
-    for (size_t i = 0; i < face.size() && !(simple && kFixed == 1); ++i)
-      for (size_t j = i + 1; j < face.size(); ++j) {
-        const uint64_t* a = &pinc[size_t(face[i]) * size_t(wide_here)];
-        const uint64_t* b = &pinc[size_t(face[j]) * size_t(wide_here)];
-        if (popcount_and(a, b, wide_here) < D - 1) continue;
-        if (simple) {
-          pe.push_back(face[i]);
-          pe.push_back(face[j]);
-          continue;
-        }
-        for (int w = 0; w < wide_here; ++w) common[w] = a[w] & b[w];
-        bool edge = true;
-        for (size_t k = 0; k < face.size() && edge; ++k)
-          if (k != i && k != j && contains_all(&pinc[size_t(face[k]) * size_t(wide_here)], common, wide_here))
-            edge = false;
-        if (edge) {
-          pe.push_back(face[i]);
-          pe.push_back(face[j]);
-        }
-      }
 
     // Planes with fewer than D vertices are no facet: drop them (faces are decided by the
     // facets alone), so incidence sets stay small as cuts accumulate.
@@ -337,7 +338,7 @@ constexpr int kSetWords = 4;
 using WideSet = FixedSet<kSetWords>;
 constexpr size_t kSetBits = 64 * kSetWords;
 
-// Any size (cells beyond kSetBits vertices or planes: rare, in high dimensions).
+// Any size (cells beyond kSetBits vertices: rare, in high dimensions).
 struct DynamicSet {
   std::vector<uint64_t> w;
   bool operator==(const DynamicSet& o) const { return w == o.w; }
@@ -400,6 +401,22 @@ template <class Set>
 Set empty_set(size_t bits) {
   if constexpr (std::is_same_v<Set, DynamicSet>) return DynamicSet{std::vector<uint64_t>((bits + 63) / 64)};
   else return Set{};
+}
+
+// dir = n minus its components along the orthonormal q[0..j) (twice: orthogonal to working
+// precision); returns |dir|^2.
+template <int D>
+double project_out(const double* n, const double (*q)[D], int j, double* dir) {
+  std::copy(n, n + D, dir);
+  for (int pass = 0; pass < 2; ++pass)
+    for (int r = 0; r < j; ++r) {
+      double dot = 0;
+      for (int c = 0; c < D; ++c) dot += dir[c] * q[r][c];
+      for (int c = 0; c < D; ++c) dir[c] -= dot * q[r][c];
+    }
+  double n2 = 0;
+  for (int c = 0; c < D; ++c) n2 += dir[c] * dir[c];
+  return n2;
 }
 
 // The memoised recursion for one cell: faces keyed by (vertex set, dimension claimed).
@@ -510,12 +527,12 @@ class FaceVolumes {
       }
       const bool explicit_projection = !(norm2 > 1e-4);
       double* dir = basis[j];
-      if (explicit_projection) norm2 = project(plane, q, j, dir);
-      if (!(norm2 > 1e-24)) continue;  // parallel to the face (or a plane at infinity)
+      if (explicit_projection) norm2 = project_out<D>(plane, q, j, dir);
+      if (!(norm2 > 1e-24)) continue;  // parallel to the face
       const double norm = std::sqrt(norm2);
       int32_t g = find(sub, m - 1);
       if (g < 0) {
-        if (!explicit_projection) project(plane, q, j, dir);
+        if (!explicit_projection) project_out<D>(plane, q, j, dir);
         for (int c = 0; c < D; ++c) dir[c] /= norm;
         g = insert(sub, m - 1, evaluate(sub, m - 1, basis, j + 1));
       }
@@ -531,21 +548,6 @@ class FaceVolumes {
       total += entries_[size_t(g)].volume * std::abs(value) / norm;
     }
     return total / m;
-  }
-
-  // dir = n minus its components along q[0..j) (twice: orthogonal to working precision);
-  // returns |dir|^2.
-  static double project(const double* n, const double (*q)[D], int j, double* dir) {
-    std::copy(n, n + D, dir);
-    for (int pass = 0; pass < 2; ++pass)
-      for (int r = 0; r < j; ++r) {
-        double dot = 0;
-        for (int c = 0; c < D; ++c) dot += dir[c] * q[r][c];
-        for (int c = 0; c < D; ++c) dir[c] -= dot * q[r][c];
-      }
-    double n2 = 0;
-    for (int c = 0; c < D; ++c) n2 += dir[c] * dir[c];
-    return n2;
   }
 
   const PolytopeCell<D>& cell_;
@@ -573,16 +575,7 @@ double measure_with_sets(const PolytopeCell<D>& cell, const std::vector<int32_t>
   int j = 0;
   for (int32_t b : active) {
     if (j == D) break;
-    std::copy(&cell.normals[size_t(b) * (D + 1)], &cell.normals[size_t(b) * (D + 1)] + D, q[j]);
-    for (int pass = 0; pass < 2; ++pass)
-      for (int r = 0; r < j; ++r) {
-        double dot = 0;
-        for (int c = 0; c < D; ++c) dot += q[j][c] * q[r][c];
-        for (int c = 0; c < D; ++c) q[j][c] -= dot * q[r][c];
-      }
-    double norm = 0;
-    for (int c = 0; c < D; ++c) norm += q[j][c] * q[j][c];
-    norm = std::sqrt(norm);
+    const double norm = std::sqrt(project_out<D>(&cell.normals[size_t(b) * (D + 1)], q, j, q[j]));
     if (!(norm > 1e-12)) continue;
     for (int c = 0; c < D; ++c) q[j][c] /= norm;
     ++j;
@@ -595,7 +588,7 @@ double measure_with_sets(const PolytopeCell<D>& cell, const std::vector<int32_t>
 
 template <int D>
 double face_measure(const PolytopeCell<D>& cell, const std::vector<int32_t>& verts,
-                    std::vector<int32_t>& active, int m) {
+                    const std::vector<int32_t>& active, int m) {
   if (m == 0) return 1.0;
   if (verts.empty()) return 0.0;
   const int64_t nv = cell.n_vertices();
@@ -611,12 +604,11 @@ double PolytopeCell<D>::measure() const {
     double volume;
     if (lawrence_volume(*this, volume)) return volume;
   }
-  thread_local std::vector<int32_t> all_buffer, active_buffer;
+  thread_local std::vector<int32_t> all_buffer;
   std::vector<int32_t>& all = all_buffer;
   all.resize(static_cast<size_t>(n_vertices()));
   for (size_t v = 0; v < all.size(); ++v) all[v] = int32_t(v);
-  active_buffer.clear();
-  return face_measure(*this, all, active_buffer, D);
+  return face_measure(*this, all, {}, D);
 }
 
 template <int D>
