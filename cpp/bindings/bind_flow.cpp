@@ -48,6 +48,8 @@ py::dict result_to_dict(const FlowProblem& p, const FlowResult& r) {
   d["rejected"] = r.rejected;
   d["evaluations"] = r.evaluations;
   d["low_order_steps"] = r.low_order_steps;
+  d["aimed_steps"] = r.aimed_steps;
+  d["end_events"] = r.end_events;
   if (!r.dense_t0.empty()) {
     d["dense_t0"] = vec_to_array(r.dense_t0);
     d["dense_t1"] = vec_to_array(r.dense_t1);
@@ -97,7 +99,7 @@ void bind_flow(py::module_& m) {
       "flow_integrate",
       [](const FlowProblem& p, const CArray<double>& theta, int method, double t_end,
          double rtol, double atol, double step, int64_t max_steps, bool events,
-         std::vector<double> record_times, int threads, bool keep_dense) {
+         std::vector<double> record_times, int threads, bool keep_dense, bool aim) {
         const double* th = checked_theta(p, theta);
         if (method < 0 || method > 3) throw py::value_error("unknown method code");
         flow::IntegrateOptions opt;
@@ -107,6 +109,7 @@ void bind_flow(py::module_& m) {
         opt.record_times = std::move(record_times);
         opt.threads = threads;
         opt.keep_dense = keep_dense;
+        opt.aim = aim;
         FlowResult r;
         {
           py::gil_scoped_release release;
@@ -116,7 +119,8 @@ void bind_flow(py::module_& m) {
       },
       py::arg("problem"), py::arg("theta"), py::arg("method"), py::arg("t_end"), py::arg("rtol"),
       py::arg("atol"), py::arg("step"), py::arg("max_steps"), py::arg("events"),
-      py::arg("record_times"), py::arg("threads") = 1, py::arg("keep_dense") = false);
+      py::arg("record_times"), py::arg("threads") = 1, py::arg("keep_dense") = false,
+      py::arg("aim") = true);
 
   m.def(
       "flow_gd",

@@ -2,6 +2,7 @@
 // sliding slopes leaving their interval, by root finding on the dense output.
 #include "field.hpp"
 #include "regionlab/flow/spin_pool.hpp"
+#include "root_finding.hpp"
 #include "screen.hpp"
 
 #include <algorithm>
@@ -10,33 +11,6 @@
 
 namespace regionlab::flow {
 
-namespace {
-
-// Earliest root of g on [a, b] with g(a) >= 0 > g(b) (Illinois false position). Returns
-// the right end of the final bracket, so g(result) < 0: the state is past the threshold;
-// or, with gtol > 0, the first point where |g| <= gtol.
-double illinois(const std::function<double(double)>& g, double a, double ga, double b,
-                double gb, double tol, int max_iter, double gtol = 0) {
-  int last = 0;
-  for (int it = 0; it < max_iter && b - a > tol; ++it) {
-    double c = b - gb * (b - a) / (gb - ga);
-    if (!(c > a && c < b)) c = 0.5 * (a + b);
-    const double gc = g(c);
-    if (std::abs(gc) <= gtol) return c;
-    if (gc < 0) {
-      b = c; gb = gc;
-      if (last == -1) ga *= 0.5;
-      last = -1;
-    } else {
-      a = c; ga = gc;
-      if (last == 1) gb *= 0.5;
-      last = 1;
-    }
-  }
-  return b;
-}
-
-}  // namespace
 
 // The bound on the non-linear part of z(tau) along the step for each first-layer neuron
 // j: with z(tau) = c1 + tau (c2 + (1-tau) (c3 + tau (c4 + (1-tau) c5))), c_k = r_k . (x_i, 1),
@@ -67,15 +41,9 @@ void FlowField::bound_curvature(const DenseOutput& dense) {
   }
 }
 
-// A first-layer pair near its kink at both ends of the step: in the first layer z is
-// linear in theta, so along the dense output it is a polynomial in tau; look for a root.
-void FlowField::check_dip_first_layer(const DenseOutput& dense, int64_t i, int64_t j) {
-  const int64_t d = p.width[0], h = p.width[1];
+void FlowField::first_layer_poly(const DenseOutput& dense, int64_t i, int64_t j, double c[5]) const {
+  const int64_t d = p.width[0];
   const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
-  const int64_t ix = i * h + j;
-  const double sg = side_[0][ix];
-  const double a = sg * z_start_[0][ix], b = sg * ws_.Z[0][ix];
-  double c[5];
   const std::vector<double>* all[5] = {&dense.r1, &dense.r2, &dense.r3, &dense.r4, &dense.r5};
   const double* x = p.X.data() + i * d;
   for (int k = 0; k < 5; ++k) {
@@ -85,6 +53,18 @@ void FlowField::check_dip_first_layer(const DenseOutput& dense, int64_t i, int64
     c[k] = acc;
   }
   if (!dense.quartic) c[4] = 0;
+}
+
+// A first-layer pair near its kink at both ends of the step: in the first layer z is
+// linear in theta, so along the dense output it is a polynomial in tau; look for a root.
+void FlowField::check_dip_first_layer(const DenseOutput& dense, int64_t i, int64_t j) {
+  const int64_t d = p.width[0], h = p.width[1];
+  const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
+  const int64_t ix = i * h + j;
+  const double sg = side_[0][ix];
+  const double a = sg * z_start_[0][ix], b = sg * ws_.Z[0][ix];
+  double c[5];
+  first_layer_poly(dense, i, j, c);
   // The same bound with this pair's own coefficients: most screened pairs stop here.
   if (std::min(a, b) > 0.25 * (std::abs(c[2]) + std::abs(c[3]) + 0.25 * std::abs(c[4]))) return;
   auto g = [&](double t) {
@@ -140,25 +120,29 @@ void FlowField::screen_step(const DenseOutput& dense) {
   const ScreenFn screen = screen_pairs();
   const int T = ws_.active;
   hits_.resize(size_t(T));
+  approach_.clear();
   for (int64_t l = 0; l < p.n_layers(); ++l) {
     const int64_t w = p.width[l + 1];
     // Rows split over the batch kernel's threads; the hits are merged in row order.
     auto job = [&](int t) {
-      const ScreenArgs args{z_start_[l].data(), ws_.Z[l].data(), slopes_.bits[l].data(),
-                            slopes_.row_bytes(l), p.n * t / T, p.n * (t + 1) / T, w,
-                            kinked_[l].data(), l == 0 ? curv_.data() : nullptr, xnorm_.data()};
-      hits_[t].first.clear();
-      hits_[t].second.clear();
-      screen(args, hits_[t].first, hits_[t].second);
+      ScreenArgs args{z_start_[l].data(), ws_.Z[l].data(), slopes_.bits[l].data(),
+                      slopes_.row_bytes(l), p.n * t / T, p.n * (t + 1) / T, w,
+                      kinked_[l].data(), l == 0 ? curv_.data() : nullptr, xnorm_.data()};
+      args.lookahead = aim_.on && l == 0 ? aim_.lookahead : 0.0;
+      hits_[t].clear();
+      screen(args, hits_[t]);
     };
     if (T > 1) ws_.pool->run(job);
     else job(0);
     hit_cross_.clear();
     hit_near_.clear();
-    for (const auto& [cross, near] : hits_) {
-      hit_cross_.insert(hit_cross_.end(), cross.begin(), cross.end());
-      hit_near_.insert(hit_near_.end(), near.begin(), near.end());
+    for (const ScreenHits& hits : hits_) {
+      hit_cross_.insert(hit_cross_.end(), hits.crossed.begin(), hits.crossed.end());
+      hit_near_.insert(hit_near_.end(), hits.near.begin(), hits.near.end());
+      if (l == 0) approach_.insert(approach_.end(), hits.approach.begin(), hits.approach.end());
     }
+    // Pairs past their kink at the end may cross after a cut at an earlier event.
+    if (l == 0) approach_.insert(approach_.end(), hit_cross_.begin(), hit_cross_.end());
     for (int64_t ix : hit_cross_) {
       const int64_t i = ix / w, j = ix % w;
       if (side_[l][ix] == 0) continue;
@@ -186,9 +170,10 @@ FlowField::Event FlowField::find_event(const DenseOutput& dense, std::vector<dou
   std::vector<std::pair<int64_t, bool>> exits;
   for (int64_t k = 0; k < int64_t(sliding_.size()); ++k) {
     const SlidingPair& sp = sliding_[k];
-    if (sp.s_end > sp.hi) exits.push_back({k, true});
-    else if (sp.s_end < sp.lo) exits.push_back({k, false});
+    if (sp.room(sp.s_end, true) < 0) exits.push_back({k, true});
+    else if (sp.room(sp.s_end, false) < 0) exits.push_back({k, false});
   }
+  exits_found_ = !exits.empty();
   for (const auto& [q, tau] : dips_)
     if (tau < best.tau) {
       best.tau = tau; best.pair = q; best.kind = 1;
@@ -232,14 +217,14 @@ FlowField::Event FlowField::find_event(const DenseOutput& dense, std::vector<dou
     for (auto [k, high] : exits) {
       const SlidingPair& sp0 = sliding_[k];
       const double s_max = tau_max < 1.0 ? s_at_max[k] : sp0.s_end;
-      const double g1 = high ? sp0.hi - s_max : s_max - sp0.lo;
+      const double g1 = sp0.room(s_max, high);
       if (g1 >= 0) continue;
-      const double g0 = high ? sp0.hi - sp0.s_begin : sp0.s_begin - sp0.lo;
+      const double g0 = sp0.room(sp0.s_begin, high);
       auto g = [&, k = k, high = high](double tau) {
         dense.eval(tau, buf.data());
         stage_rhs(buf.data(), f.data());
         const SlidingPair& sp = sliding_[k];
-        return high ? sp.hi - sp.s : sp.s - sp.lo;
+        return sp.room(sp.s, high);
       };
       // Leaving early, at slope hi - ds instead of hi, makes the field jump by ds |u| (u:
       // the field's derivative in that slope) for the time ds / (ds/dt) until the true

@@ -116,9 +116,8 @@ void FlowField::apply(const Event& ev, double t, const double* theta, double* f)
       side_[q.layer][q.sample * w + q.neuron] = 0;
       slopes_.set(q.layer, q.sample, q.neuron, true);
       sliding_.push_back(sp);
-      const double slack = 1e-9 * (sp.hi - sp.lo);
-      const bool ok = solve_sliding(theta, f) && sliding_.back().s >= sp.lo - slack &&
-                      sliding_.back().s <= sp.hi + slack;
+      const bool ok = solve_sliding(theta, f) && sliding_.back().room(sliding_.back().s, true) >= 0 &&
+                      sliding_.back().room(sliding_.back().s, false) >= 0;
       if (ok) {
         new_state = 0;
       } else {
@@ -129,23 +128,29 @@ void FlowField::apply(const Event& ev, double t, const double* theta, double* f)
     }
   }
   if (new_state != 2) record_event(t, q, new_state);
+  release_pushed_out(t, theta, f);
+}
+
+bool FlowField::release_pushed_out(double t, const double* theta, double* f) {
   // The jump in the field can push another sliding pair's slope out of its interval at
   // this very instant: it leaves now (else a later step could miss the exit).
+  bool evaluated = false;
   for (int guard = 0; guard < 1000; ++guard) {
     int64_t out = -1;
     for (int64_t k = 0; k < int64_t(sliding_.size()) && out < 0; ++k) {
       const SlidingPair& sp = sliding_[k];
-      const double slack = 1e-9 * (sp.hi - sp.lo);  // as when entering
-      if (sp.s > sp.hi + slack || sp.s < sp.lo - slack) out = k;
+      if (sp.room(sp.s, true) < 0 || sp.room(sp.s, false) < 0) out = k;
     }
     if (out < 0) break;
     Event exit;
     exit.kind = 2;
     exit.pair = sliding_[out].pair;
     exit.slide_index = out;
-    exit.exit_high = sliding_[out].s > sliding_[out].hi;
+    exit.exit_high = sliding_[out].room(sliding_[out].s, true) < 0;
     apply_exit(exit, t, theta, f);
+    evaluated = true;
   }
+  return evaluated;
 }
 
 void FlowField::record_event(double t, const PairId& q, int new_state) {

@@ -12,6 +12,7 @@
 #include "regionlab/flow/integrate.hpp"
 #include "regionlab/flow/sample_ops.hpp"
 #include "../ode/dense_output.hpp"
+#include "screen.hpp"
 
 namespace regionlab::flow {
 
@@ -27,6 +28,13 @@ struct SlidingPair {
   double s = 0, lo = 0, hi = 1;
   double t_start = 0;
   double s_begin = 0, s_end = 0;  // s at the current step's start and end
+  // A slope this little outside [lo, hi] (the solve's rounding) still counts as inside,
+  // on entering and on leaving alike (else a pair let in there would leave at once).
+  double slack() const { return 1e-9 * (hi - lo); }
+  // How far s is from leaving through the high (or low) end: < 0 once it has left.
+  double room(double s_now, bool high) const {
+    return high ? hi + slack() - s_now : s_now - (lo - slack());
+  }
 };
 
 
@@ -66,10 +74,69 @@ class FlowField {
   // Closes every open sliding interval at t_end.
   void finish(double t_end);
 
+  // Aimed steps (aim.cpp; one hidden layer, no tied parameters). Kink crossings of
+  // first-layer pairs inside a step switch at the step's end, where the field, the
+  // pre-activations and dloss/dF are already known, instead of cutting the step at the
+  // first one and evaluating afresh; the state then catches up with the switches (the
+  // error left is second order in each one's lateness and kept under kAimShare of the
+  // tolerance). Steps are shortened so that the crossings predicted in them qualify.
+  static constexpr double kAimShare = 0.2, kLateCap = 20.0, kStiffnessSafety = 4.0;
+  void configure_aim(bool on, double rtol, double atol, size_t trained);
+  bool aiming() const { return aim_.on; }
+  // The next step's length: h, or less so that the crossings predicted in it qualify.
+  double aim_step(double t, const double* y, const double* f0, double h);
+  // After each step's evaluation at its end, with the step's f0 and f1 (same slopes).
+  void note_step(const double* y0, const double* f0, const double* y1, const double* f1,
+                 double h, double next_h);
+  // Whether every event of the step just taken (end state y1) is a first-layer crossing
+  // that can switch at the step's end; if so they are kept for apply_at_step_end.
+  bool ends_at_event(const Event& ev, const DenseOutput& dense, double h, const double* y1,
+                     const double* f1);
+  // Switches them (after advance_to_step_end): f1 becomes the new field, y1 catches up;
+  // the events are recorded at their roots.
+  void apply_at_step_end(double t0, double h, double* y1, double* f1);
+  // After apply_at_step_end: its switches' roots, and the step's dense output made
+  // exact again past them: theta(tau) = dense(tau) + sum over roots tau_e < tau of
+  // (tau - tau_e) h jump_e (correct_dense adds that to theta); dense_correction gives the
+  // same sum over the first `pieces` roots as a + b tau.
+  size_t step_switches() const { return batch_.size(); }
+  double switch_tau(size_t e) const { return batch_[e].first; }
+  void correct_dense(double tau, double h, double* theta) const;
+  void dense_correction(size_t pieces, double h, std::vector<double>& a,
+                        std::vector<double>& b) const;
+  int64_t aimed_steps = 0, end_events = 0;
+
   int64_t evaluations = 0;
   const FlowProblem& p;
 
  private:
+  struct Aim {
+    bool on = false;
+    double rtol = 0, atol = 0, lookahead = 0;
+    size_t trained = 1;
+  } aim_;
+  std::vector<int64_t> approach_;  // flat first-layer pairs that may cross next (screen)
+  std::vector<double> fdot_;       // d f / dt over the last step (for predictions)
+  bool exits_found_ = false;       // the last find_event saw a sliding slope leave
+  std::vector<double> f_before_;   // the field before an end-of-step switch
+  std::vector<double> catch_up_;   // sum of late * jump over a step's switches
+  std::vector<std::vector<double>> jumps_;  // each switch's jump of the field (batch_ order)
+  std::vector<double> row_size_;   // per first-layer neuron: how far catch_up moves its row
+  std::vector<std::pair<double, PairId>> batch_;   // the step's crossings: root tau, pair
+  std::vector<int64_t> neurons_;
+  std::vector<std::pair<double, double>> predicted_;  // aim: predicted root, allowed lateness
+  double stiffness_ = 0;           // recent |f1 - f0| / |y1 - y0| (the field's secant)
+  double allowed_lateness(double rate) const;
+  bool switch_at_end(const PairId& q, double t_cross, const double* y1, double* f1);
+  bool would_slide(const PairId& q, const double* y1, const double* f1) const;
+  // (x_i, 1)^T P (x_i, 1) on first-layer neuron j's row.
+  double p_gain(int64_t j, int64_t i) const;
+  void catch_up(double* y1);
+  void first_layer_poly(const DenseOutput& dense, int64_t i, int64_t j, double c[5]) const;
+  // dL/da of first-layer neuron j for sample i at the last evaluation (includes 1/n).
+  double first_layer_signal(const double* theta, int64_t i, int64_t j) const;
+  // The step error's norm of the field's jump when pair (i, 0, j) switches, per unit time.
+  double jump_rate(const double* theta, int64_t i, int64_t j) const;
   void evaluate(const double* theta, double* f, bool keep_z);
   // One pass of the batch kernel with the current slopes (sliding slopes as they stand).
   void run_kernel(const double* theta, double* f, bool keep_z);
@@ -80,6 +147,9 @@ class FlowField {
   void set_side(const PairId& q, int side);
   void record_event(double t, const PairId& q, int new_state);
   void apply_exit(const Event& ev, double t, const double* theta, double* f);
+  // Sliding pairs whose slope a jump of the field pushed out of its interval leave now;
+  // true when that took a full evaluation (f and the pre-activations then are new).
+  bool release_pushed_out(double t, const double* theta, double* f);
 
   FlowResult& out_;
   bool record_events_;
@@ -110,7 +180,7 @@ class FlowField {
   std::vector<double> curv_, xnorm_, dip_buf_;
   std::vector<std::vector<double>> kinked_;     // per layer, padded: 1 where the neuron has a kink
   std::vector<int64_t> hit_cross_, hit_near_;   // the screen's output
-  std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> hits_;  // ... per thread
+  std::vector<ScreenHits> hits_;                // ... per thread
 };
 
 }  // namespace regionlab::flow

@@ -41,7 +41,9 @@ class Recorder {
 
 // Appends the accepted piece [t0, t1] of a step's dense output to out.dense_* (the
 // coefficients a lower-order piece does not use are stored as 0).
-void keep_dense(const DenseOutput& dense, double t0, double t1, FlowResult& out) {
+// With a and b, the piece is dense + a + b tau (see FlowField::dense_correction).
+void keep_dense(const DenseOutput& dense, double t0, double t1, FlowResult& out,
+                const Vec* a = nullptr, const Vec* b = nullptr) {
   out.dense_t0.push_back(t0);
   out.dense_t1.push_back(t1);
   out.dense_h.push_back(dense.h);
@@ -49,10 +51,27 @@ void keep_dense(const DenseOutput& dense, double t0, double t1, FlowResult& out)
   const Vec* rows[5] = {&dense.r1, &dense.r2, &dense.r3, &dense.r4, &dense.r5};
   const int used = dense.quartic ? 5 : dense.cubic ? 4 : 2;
   for (int r = 0; r < 5; ++r) {
+    const size_t at = out.dense_coef.size();
     if (r < used)
       out.dense_coef.insert(out.dense_coef.end(), rows[r]->begin(), rows[r]->end());
     else
       out.dense_coef.insert(out.dense_coef.end(), P, 0.0);
+    const Vec* add = r == 0 ? a : r == 1 ? b : nullptr;
+    if (add)
+      for (size_t k = 0; k < P; ++k) out.dense_coef[at + k] += (*add)[k];
+  }
+}
+
+// A step whose crossings switched at its end: its dense output in pieces between their
+// roots, each corrected for the switches before it.
+void keep_switched_dense(const DenseOutput& dense, const FlowField& field, double t0, double t1,
+                         FlowResult& out) {
+  Vec a, b;
+  const size_t n = field.step_switches();
+  for (size_t e = 0; e <= n; ++e) {
+    const double end = e < n ? t0 + field.switch_tau(e) * dense.h : t1;
+    field.dense_correction(e, dense.h, a, b);
+    keep_dense(dense, t0, end, out, &a, &b);
   }
 }
 
@@ -88,6 +107,7 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
     h0 = starting_step(field, y, f0, opt.t_end, opt.rtol, opt.atol,
                        opt.method == Method::bs3 ? 2 : 4, work);
   StepControl control(opt.method, h0);
+  field.configure_aim(opt.aim && adaptive, opt.rtol, opt.atol, work.trained);
   double t = 0;
   while (t < opt.t_end) {
     poll.poll();
@@ -100,13 +120,19 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
     }
     const Method m = control.next(t);
     double h = adaptive ? control.step(m) : opt.step;
+    bool aimed = false;
+    if (adaptive && field.aiming()) {
+      const double h_aim = field.aim_step(t, y.data(), f0.data(), h);
+      aimed = h_aim < h;
+      h = h_aim;
+    }
     const bool last = t + h >= opt.t_end * (1 - 1e-15);
     if (last) h = opt.t_end - t;
     if (m == Method::dopri5 || m == Method::bs3) {
       const double enorm =
           m == Method::dopri5 ? dopri5_step(field, y, f0, h, y1, f1, work, dense, opt.rtol, opt.atol)
                               : bs3_step(field, y, f0, h, y1, f1, work, dense, opt.rtol, opt.atol);
-      if (!control.update(m, h, enorm)) {
+      if (!control.update(m, h, enorm, aimed)) {
         ++out.rejected;
         if (control.step(m) < 1e-14 * std::max(1.0, t)) {
           std::ostringstream msg;
@@ -125,12 +151,17 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
     ++out.steps;
     dense.t0 = t;
     dense.h = h;
+    if (adaptive)
+      field.note_step(y.data(), f0.data(), y1.data(), f1.data(), h, control.step(control.next(t + h)));
     const FlowField::Event ev = field.find_event(dense, buf);
-    const bool has_event = ev.tau <= 1.0;
+    // Crossings close enough to the step's end (an aimed step's usual case) switch there,
+    // where f1 is known: the step is kept whole.
+    const bool at_end = ev.tau <= 1.0 && field.ends_at_event(ev, dense, h, y1.data(), f1.data());
+    const bool has_event = ev.tau <= 1.0 && !at_end;
     const double t_stop = has_event ? (ev.tau >= 1.0 && last ? opt.t_end : t + ev.tau * h)
                                     : (last ? opt.t_end : t + h);
-    if (opt.keep_dense) keep_dense(dense, t, t_stop, out);
-    while (next_rec < rt.size() && rt[next_rec] <= t_stop) {
+    if (opt.keep_dense && !at_end) keep_dense(dense, t, t_stop, out);
+    while (!at_end && next_rec < rt.size() && rt[next_rec] <= t_stop) {
       const double tau = std::min(1.0, (rt[next_rec] - t) / h);
       if (tau >= 1.0 && !has_event) {
         rec.record(rt[next_rec++], y1.data());
@@ -148,13 +179,32 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
     } else {
       y.swap(y1);
       f0.swap(f1);
+      const double t_start = t;
       t = t_stop;
       field.advance_to_step_end();
+      if (at_end) {
+        field.apply_at_step_end(t_start, h, y.data(), f0.data());
+        control.event(t);
+        // Records and the kept dense output see the switches (y: the caught-up end).
+        if (opt.keep_dense) keep_switched_dense(dense, field, t_start, t, out);
+        while (next_rec < rt.size() && rt[next_rec] <= t) {
+          const double tau = (rt[next_rec] - t_start) / h;
+          if (tau >= 1.0) {
+            rec.record(rt[next_rec++], y.data());
+          } else {
+            dense.eval(tau, buf.data());
+            field.correct_dense(tau, h, buf.data());
+            rec.record(rt[next_rec++], buf.data());
+          }
+        }
+      }
     }
   }
   while (next_rec < rt.size()) rec.record(rt[next_rec++], y.data());
   field.finish(t);
   out.evaluations = field.evaluations;
+  out.aimed_steps = field.aimed_steps;
+  out.end_events = field.end_events;
   return out;
 }
 

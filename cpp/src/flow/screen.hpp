@@ -20,12 +20,20 @@ struct ScreenArgs {
   // reach = curv[j] * xnorm[i] when curv is given, else |z1 - z0|.
   const double* curv;    // padded per neuron, or null
   const double* xnorm;   // per sample (with curv)
+  // > 0: also list the pairs on their side at both ends that move toward their kink fast
+  // enough to reach it within lookahead more steps of this length (z1 at the current
+  // pace): the candidates for the next crossing (see FlowField::aim_step).
+  double lookahead = 0;
 };
 
-// Flat indices i * w + j of the pairs whose z1 lies on the other side (crossed) and of
-// those near their kink (near). Pairs held on their kink have bit 1 here: callers skip them.
-using ScreenFn = void (*)(const ScreenArgs& a, std::vector<int64_t>& crossed,
-                          std::vector<int64_t>& near);
+// Flat indices i * w + j of the pairs whose z1 lies on the other side (crossed), of
+// those near their kink (near) and of those approaching it (approach, with lookahead).
+// Pairs held on their kink have bit 1 here: callers skip them.
+struct ScreenHits {
+  std::vector<int64_t> crossed, near, approach;
+  void clear() { crossed.clear(); near.clear(); approach.clear(); }
+};
+using ScreenFn = void (*)(const ScreenArgs& a, ScreenHits& hits);
 
 ScreenFn screen_pairs();
 

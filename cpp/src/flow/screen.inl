@@ -8,8 +8,8 @@ namespace {
 
 using namespace simd;
 
-void screen_rows(const ScreenArgs& a, std::vector<int64_t>& crossed, std::vector<int64_t>& near) {
-  const V one = set1(1.0), minus_one = set1(-1.0);
+void screen_rows(const ScreenArgs& a, ScreenHits& hits) {
+  const V one = set1(1.0), minus_one = set1(-1.0), ahead = set1(a.lookahead);
   for (int64_t i = a.row_begin; i < a.row_end; ++i) {
     const double* z0 = a.z0 + i * a.w;
     const double* z1 = a.z1 + i * a.w;
@@ -28,8 +28,14 @@ void screen_rows(const ScreenArgs& a, std::vector<int64_t>& crossed, std::vector
       const unsigned cross = negative_bits(sb) & live;
       const unsigned close = nonnegative_bits(sa) & nonnegative_bits(sb) &
                              less_equal_bits(min(sa, sb), reach) & live;
-      for (unsigned m = cross; m; m &= m - 1) crossed.push_back(i * a.w + c + __builtin_ctz(m));
-      for (unsigned m = close; m; m &= m - 1) near.push_back(i * a.w + c + __builtin_ctz(m));
+      for (unsigned m = cross; m; m &= m - 1) hits.crossed.push_back(i * a.w + c + __builtin_ctz(m));
+      for (unsigned m = close; m; m &= m - 1) hits.near.push_back(i * a.w + c + __builtin_ctz(m));
+      if (a.lookahead > 0) {
+        // Approaching: sb <= (sa - sb) * lookahead, on the same side at both ends.
+        const unsigned coming = nonnegative_bits(sa) & nonnegative_bits(sb) &
+                                less_equal_bits(sb, mul(sub(sa, sb), ahead)) & live;
+        for (unsigned m = coming; m; m &= m - 1) hits.approach.push_back(i * a.w + c + __builtin_ctz(m));
+      }
     }
   }
 }

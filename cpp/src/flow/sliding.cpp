@@ -48,20 +48,23 @@ bool FlowField::solve_sliding(const double* theta, double* f) {
 
 // One hidden layer, every sliding pair in it: pair k = (i, j) moves only row j of W_0 and
 // b_0, so the system splits into one small block per neuron, built in O(d) per entry.
-bool FlowField::solve_sliding_two_layer(const double* theta, double* f) {
-  const int64_t m = int64_t(sliding_.size()), d = p.width[0], h = p.width[1], k = p.out_dim();
+double FlowField::first_layer_signal(const double* theta, int64_t i, int64_t j) const {
+  const int64_t h = p.width[1], k = p.out_dim();
   const double* W1 = theta + p.w_offset[1];
+  double e = 0;
+  for (int64_t c = 0; c < k; ++c) e += ws_.dF[i * k + c] * mask_[1][i * k + c] * W1[c * h + j];
+  return e / double(p.n);
+}
+
+bool FlowField::solve_sliding_two_layer(const double* theta, double* f) {
+  const int64_t m = int64_t(sliding_.size()), d = p.width[0], h = p.width[1];
   const double* P = p.precond.data();
   const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
   // E_k = dL/da_{0,ij} = sum_c dF_ic / n * s_{1,ic} * W1[c, j]
   signal_.resize(size_t(m));
   order_.resize(size_t(m));
   for (int64_t q = 0; q < m; ++q) {
-    const PairId& pr = sliding_[q].pair;
-    double e = 0;
-    for (int64_t c = 0; c < k; ++c)
-      e += ws_.dF[pr.sample * k + c] * mask_[1][pr.sample * k + c] * W1[c * h + pr.neuron];
-    signal_[q] = e / double(p.n);
+    signal_[q] = first_layer_signal(theta, sliding_[q].pair.sample, sliding_[q].pair.neuron);
     order_[q] = q;
   }
   std::sort(order_.begin(), order_.end(), [&](int64_t a, int64_t b) {

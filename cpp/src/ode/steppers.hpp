@@ -183,7 +183,9 @@ class StepControl {
   }
   double step(Method m) const { return m == Method::bs3 ? h3_ : h5_; }
   // After a step of h with error norm enorm (<= 1: accepted); returns false on rejection.
-  bool update(Method m, double h, double enorm) {
+  // limited: h was cut short of step(m) for another reason (aimed at an event), so its
+  // success says nothing against the longer step.
+  bool update(Method m, double h, double enorm, bool limited = false) {
     double& hm = m == Method::bs3 ? h3_ : h5_;
     const double expo = m == Method::bs3 ? -1.0 / 3 : -0.2;
     if (!(enorm <= 1.0)) {
@@ -192,7 +194,8 @@ class StepControl {
       return false;
     }
     const double fac = enorm > 0 ? 0.9 * std::pow(enorm, expo) : 10.0;
-    hm = h * std::min(rejected_ ? 1.0 : 10.0, std::max(0.2, fac));
+    const double next = h * std::min(rejected_ ? 1.0 : 10.0, std::max(0.2, fac));
+    hm = limited ? std::max(hm, next) : next;
     rejected_ = false;
     since_bs3_ = m == Method::bs3 ? 0 : since_bs3_ + 1;
     if (since_bs3_ >= 16 && mean_gap_ < h5_) {

@@ -22,6 +22,9 @@ struct IntegrateOptions {
   int threads = 1;              // batch-gradient threads; 0: up to num_threads(), timed
   std::vector<double> record_times;  // increasing, within [0, t_end]
   bool keep_dense = false;      // keep every step's dense output (FlowResult::dense_*)
+  // Adaptive methods, one hidden layer: end steps just past predicted kink crossings and
+  // switch there (no restart evaluation); false: cut every step at its first kink.
+  bool aim = true;
 };
 
 // Event new_state: +1 the pair became active (z > 0), -1 inactive, 0 it entered sliding.
@@ -33,6 +36,8 @@ struct FlowResult {
   std::vector<int64_t> sl_sample, sl_layer, sl_neuron;
   int64_t steps = 0, rejected = 0, evaluations = 0;
   int64_t low_order_steps = 0;  // dopri5: accepted Bogacki-Shampine steps
+  int64_t aimed_steps = 0;      // steps shortened to end at a predicted crossing
+  int64_t end_events = 0;       // crossings switched at their step's end (no restart)
   // With keep_dense, one row per accepted piece [t0, t1] (a step, cut at its event):
   // theta(t) = r1 + tau (r2 + (1-tau) (r3 + tau (r4 + (1-tau) r5))), tau = (t - t0) / h,
   // r5 = 0 for cubic pieces, r3 = r4 = r5 = 0 for linear ones. dense_coef holds r1..r5,
