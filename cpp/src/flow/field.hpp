@@ -80,7 +80,7 @@ class FlowField {
   // first one and evaluating afresh; the state then catches up with the switches (the
   // error left is second order in each one's lateness and kept under kAimShare of the
   // tolerance). Steps are shortened so that the crossings predicted in them qualify.
-  static constexpr double kAimShare = 0.2, kLateCap = 20.0, kStiffnessSafety = 4.0;
+  static constexpr double kAimShare = 0.2, kLateCap = 20.0, kStiffnessSafety = 16.0;
   void configure_aim(bool on, double rtol, double atol, size_t trained);
   bool aiming() const { return aim_.on; }
   // The next step's length: h, or less so that the crossings predicted in it qualify.
