@@ -98,8 +98,8 @@ def test_steps_scale_with_the_method_order_without_kinks(method):
 
 def test_against_a_crossing_stopping_rk4_reference():
     # the independent reference of test_flow_integrate, on a kink-dense small problem
-    model, X, y = dense_kink_problem(n=60, widths=(3, 12, 1), seed=5)
-    t_end = 1.5
+    model, X, y = dense_kink_problem(n=100, widths=(3, 12, 1), seed=5)
+    t_end = 3.0
     pure, crossings = rk4_with_crossings(model, flat_params(model), X, y, "logistic", t_end, 5e-3)
     tr = run(model, X, y, t_end=t_end, rtol=1e-9, atol=1e-11)
     assert len(tr.sliding) == 0 and len(tr.events) == len(crossings) > 20
