@@ -33,7 +33,7 @@ void FlowField::configure_aim(bool on, double rtol, double atol, size_t trained)
 }
 
 double FlowField::jump_rate(const double* theta, int64_t i, int64_t j) const {
-  const int64_t d = p.width[0], h = p.width[1];
+  const int64_t d = p.width[0];
   const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
   const double alpha = p.negative_slope[0][j];
   // The field's jump on row j: -P (s_new - s_old) E (x_i, 1), |s_new - s_old| = |1 - alpha|.
@@ -50,7 +50,6 @@ double FlowField::jump_rate(const double* theta, int64_t i, int64_t j) const {
     const double v = e * P[b0 + j] / (aim_.atol + aim_.rtol * std::abs(theta[b0 + j]));
     s2 += v * v;
   }
-  (void)h;
   return std::sqrt(s2 / double(aim_.trained));
 }
 
