@@ -88,7 +88,9 @@ double first_root(double a, double b, double c) {
 }  // namespace
 
 double FlowField::allowed_lateness(double rate) const {
-  if (!(rate > 0)) return INFINITY;
+  // No jump on the pair's row (a frozen first layer): the switch's remaining effect, its
+  // forward term s z, is not bounded here, so such crossings are not switched late.
+  if (!(rate > 0)) return 0.0;
   const double second = std::sqrt(2 * kAimShare / (rate * kStiffnessSafety * std::max(stiffness_, 1e-300)));
   return std::min(second, kLateCap / rate);
 }
