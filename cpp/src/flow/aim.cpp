@@ -137,8 +137,11 @@ double FlowField::p_gain(int64_t j, int64_t i) const {
   return g;
 }
 
-// Whether the field on the pair's new side, the jump included, pushes it straight back.
-bool FlowField::would_slide(const PairId& q, const double* y1, const double* f1) const {
+// Whether the pair, on its new side with the jump included, moves away from its kink at
+// least a quarter as fast as it arrived. A slower departure (a pair about to slide, or a
+// near-tangent one) is cut at its root: the catch-up's second-order error could put it
+// back on the old side.
+bool FlowField::leaves_cleanly(const PairId& q, const double* y1, const double* f1) const {
   const int64_t d = p.width[0];
   const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
   const int64_t j = q.neuron;
@@ -146,11 +149,10 @@ bool FlowField::would_slide(const PairId& q, const double* y1, const double* f1)
   const double ds = -sg * (1.0 - p.negative_slope[0][j]);  // to the new side's slope
   const double e = first_layer_signal(y1, q.sample, j);
   const double* x = p.X.data() + q.sample * d;
-  const double* P = p.precond.data();
-  double v = b0 >= 0 ? f1[b0 + j] : 0.0;
-  for (int64_t r = 0; r < d; ++r) v += f1[w0 + j * d + r] * x[r];
-  v -= ds * e * p_gain(j, q.sample);
-  return -sg * v < 0;  // new side -sg
+  double arrival = b0 >= 0 ? f1[b0 + j] : 0.0;
+  for (int64_t r = 0; r < d; ++r) arrival += f1[w0 + j * d + r] * x[r];
+  const double departure = arrival - ds * e * p_gain(j, q.sample);
+  return -sg * departure >= 0.25 * std::abs(arrival);
 }
 
 bool FlowField::ends_at_event(const Event& ev, const DenseOutput& dense, double h, const double* y1,
@@ -171,7 +173,7 @@ bool FlowField::ends_at_event(const Event& ev, const DenseOutput& dense, double 
     if (!(g0 > 0) || !(g1 < 0)) return false;
     const double tau = illinois(g, 0.0, g0, 1.0, g1, 1e-14, 200);
     if ((1.0 - tau) * h > allowed_lateness(jump_rate(y1, q.sample, q.neuron))) return false;
-    if (would_slide(q, y1, f1)) return false;  // entering a sliding mode: cut there, exactly
+    if (!leaves_cleanly(q, y1, f1)) return false;  // e.g. entering a sliding mode: cut there
     batch_.push_back({tau, q});
   }
   std::sort(batch_.begin(), batch_.end(),

@@ -128,7 +128,7 @@ class FlowField {
   double stiffness_ = 0;           // recent |f1 - f0| / |y1 - y0| (the field's secant)
   double allowed_lateness(double rate) const;
   bool switch_at_end(const PairId& q, double t_cross, const double* y1, double* f1);
-  bool would_slide(const PairId& q, const double* y1, const double* f1) const;
+  bool leaves_cleanly(const PairId& q, const double* y1, const double* f1) const;
   // (x_i, 1)^T P (x_i, 1) on first-layer neuron j's row.
   double p_gain(int64_t j, int64_t i) const;
   void catch_up(double* y1);
