@@ -58,9 +58,7 @@ void FlowField::first_layer_poly(const DenseOutput& dense, int64_t i, int64_t j,
 // A first-layer pair near its kink at both ends of the step: in the first layer z is
 // linear in theta, so along the dense output it is a polynomial in tau; look for a root.
 void FlowField::check_dip_first_layer(const DenseOutput& dense, int64_t i, int64_t j) {
-  const int64_t d = p.width[0], h = p.width[1];
-  const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
-  const int64_t ix = i * h + j;
+  const int64_t ix = i * p.width[1] + j;
   const double sg = side_[0][ix];
   const double a = sg * z_start_[0][ix], b = sg * ws_.Z[0][ix];
   double c[5];

@@ -13,7 +13,9 @@ inline double illinois(const std::function<double(double)>& g, double a, double 
   int last = 0;
   for (int it = 0; it < max_iter && b - a > tol; ++it) {
     double c = b - gb * (b - a) / (gb - ga);
-    if (!(c > a && c < b)) c = 0.5 * (a + b);
+    // ga == 0 (a pair starting exactly on its kink) puts the secant's point on a itself,
+    // give or take rounding, where g's sign is noise: bisect instead.
+    if (!(c > a && c < b) || ga == 0) c = 0.5 * (a + b);
     const double gc = g(c);
     if (std::abs(gc) <= gtol) return c;
     if (gc < 0) {
