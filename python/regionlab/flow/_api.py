@@ -89,15 +89,18 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
     counts them). ``"bs3"``: Bogacki-Shampine 3(2) only. ``"rk4"``, ``"euler"``: fixed
     ``step``.
 
-    ``aim`` (adaptive methods, one hidden layer): each step is shortened to end just past
-    the next crossing predicted from the pairs' positions, velocities and accelerations.
-    When that crossing is the step's only event and lies in its last stretch, the pair
-    switches at the step's end, where the field is already evaluated, instead of at the
-    root followed by a fresh evaluation: one evaluation saved per kink. Switching late by
-    ``dt`` costs ``|jump| dt``; the stretch is kept short enough that this stays under a
-    fifth of the tolerance in the step error's norm (it shrinks with ``rtol``/``atol``).
-    The event table still reports the root's time. ``stats["aimed_steps"]`` and
-    ``stats["end_events"]`` count them; ``aim=False`` cuts every step at its first kink.
+    ``aim`` (adaptive methods, one hidden layer): each step is shortened so that it ends
+    just past the crossings predicted in it (from the near pairs' positions, velocities and
+    accelerations). The first-layer crossings found in a step, one per neuron, switch at
+    the step's end, where the field is already evaluated, instead of cutting the step at
+    the first and evaluating afresh: the field's jump is one sample's rank-one term, and the
+    state catches up by ``late * jump`` (``late``: from the root to the step's end). The
+    error left is second order in ``late`` and kept under a fifth of the tolerance, so the
+    global error stays proportional to ``rtol``/``atol``. Crossings that leave their kink
+    slowly (about to slide, or near-tangent), a second crossing on a neuron, one that a
+    switch would cause, and sliding exits still cut the step at the root. Records,
+    ``traj.at`` and the event table (root times) see the switches.
+    ``stats["end_events"]`` counts them; ``aim=False`` restarts at every kink.
 
     When the field pushes a pair onto
     its kink from both sides, the pair *slides*: its activation slope is solved, in
