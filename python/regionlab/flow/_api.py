@@ -116,7 +116,9 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
     raises ``ValueError``. ``threads``: how many threads share each gradient's samples;
     None (default) times one thread against ``rl.num_threads()`` on the first gradients
     and keeps the faster (a second thread only pays on a large enough problem and an
-    otherwise idle core). Results agree to rounding whatever the thread count.
+    otherwise idle core). With ``aim=False`` results agree to rounding whatever the thread
+    count; with aiming, to the tolerances (its choice of where a step ends can tip on a
+    rounding difference between thread counts). A given thread count is deterministic.
     ``parameterization`` sets the preconditioner ``P`` (the model's
     parameters are always reported in its own, standard, coordinates):
 
@@ -160,7 +162,7 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
              "aimed_steps": int(r["aimed_steps"]), "end_events": int(r["end_events"]),
              "n_events": len(ev),
              "n_sliding": len(sl), "rtol": rtol, "atol": atol, "t_end": t_end,
-             "step": step_v, "max_steps": max_steps}
+             "step": step_v, "max_steps": max_steps, "aim": bool(aim)}
     dense_out = {k: r["dense_" + k] for k in ("t0", "t1", "h", "coef")} if dense else None
     return Trajectory(fm, r["t"], r["loss"], r["sample_loss"], r["margin"], r["params"], ev, sl,
                       stats, trainable=names, dense=dense_out, problem=problem)

@@ -1,8 +1,9 @@
 """Parameters of a gradient-flow run at times it did not record, by running it again.
 
-The integrator is deterministic (whatever the thread count), and records do not change
-its steps: run again from the same start with the same settings, recording at the times
-asked, it returns what a run recording there from the start would have. Costs one run.
+The integrator is deterministic, and records do not change its steps: run again from the
+same start with the same settings, recording at the times asked, it returns what a run
+recording there from the start would have (to rounding; with aimed steps, to the
+tolerances when the first run used more than one thread). Costs one run.
 """
 
 from __future__ import annotations
@@ -30,6 +31,6 @@ def rerun(problem, theta0: np.ndarray, stats: dict, times: np.ndarray) -> np.nda
                              float(stats["rtol"]), float(stats["atol"]), step,
                              int(stats.get("max_steps", 10**9)), False,
                              np.unique(np.concatenate([[0.0], want, [t_end]])).tolist(), 1,
-                             False)
+                             False, bool(stats.get("aim", False)))
     got = {float(t): k for k, t in enumerate(r["t"])}
     return np.array([r["params"][got[float(t)]] for t in np.clip(times, 0.0, t_end)])
