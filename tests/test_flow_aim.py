@@ -114,3 +114,16 @@ def test_deeper_nets_do_not_aim():
     y = np.where(X[:, 0] > 0, 1.0, -1.0)
     tr = rl.flow.integrate(model, X, y, loss="logistic", t_end=1.0)
     assert tr.stats["aimed_steps"] == 0 and tr.stats["end_events"] == 0
+
+
+def test_at_without_dense_output_runs_the_aimed_flow_again(kinky, tmp_path):
+    model, X, y, _ = kinky
+    tr = run(model, X, y, t_end=2.0, threads=1)
+    assert tr.stats["aim"] is True and tr.stats["end_events"] > 0
+    t = 1.2345
+    direct = run(model, X, y, t_end=2.0, threads=1, record=[t]).flat_params[1]
+    params, _ = tr.at(t)
+    np.testing.assert_allclose(np.concatenate([np.ravel(v) for v in params.values()]), direct,
+                               rtol=0, atol=1e-13)
+    tr.save(tmp_path / "aimed.npz")
+    assert rl.load(tmp_path / "aimed.npz").stats["aim"] is True

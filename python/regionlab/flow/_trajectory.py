@@ -229,6 +229,8 @@ def _core():
 
 
 def _parse_stat(v: str):
+    if v in ("True", "False"):
+        return v == "True"
     for conv in (int, float):
         try:
             return conv(v)
