@@ -251,25 +251,7 @@ bool FlowField::switch_at_end(const PairId& q, double t_cross, const double* y1,
       evaluated = true;
     }
   }
-  int state = new_state;
-  if (double(new_state) * velocity(y1, q, f1) < 0) {
-    // Pushed straight back: the pair slides on its kink (as in apply()).
-    const double alpha = p.negative_slope[0][q.neuron];
-    SlidingPair sp{q, mask_[0][ix], std::min(alpha, 1.0), std::max(alpha, 1.0), t_cross};
-    side_[0][ix] = 0;
-    slopes_.set(0, q.sample, q.neuron, true);
-    sliding_.push_back(sp);
-    const SlidingPair& in = sliding_.back();
-    const bool ok = solve_sliding(y1, f1) && in.room(in.s, true) >= 0 && in.room(in.s, false) >= 0;
-    if (ok) {
-      state = 0;
-    } else {
-      sliding_.pop_back();
-      set_side(q, new_state);
-      rhs(y1, f1);
-      evaluated = true;
-    }
-  }
+  const int state = slide_if_pushed_back(q, new_state, t_cross, y1, f1, evaluated);
   if (state != 0 && double(state) * sample_preact(p, y1, q.sample, 0, q.neuron, mask_, trace_) <= 0)
     grace_.push_back(q);  // z rounds to the old side: do not count that as a crossing back
   record_event(t_cross, q, state);

@@ -106,29 +106,29 @@ void FlowField::apply(const Event& ev, double t, const double* theta, double* f)
     if (new_state * sample_preact(p, theta, q.sample, q.layer, q.neuron, mask_, trace_) <= 0)
       grace_.push_back(q);
     rhs(theta, f);
-    // Pushed straight back by the field on the new side: the pair slides on its kink.
-    if (double(new_state) * velocity(theta, q, f) < 0) {
-      // f is affine in the slopes (exactly so for one hidden layer): the solve starts from
-      // f as evaluated, with the pair at the slope of its new side, and needs no new pass.
-      const double alpha = p.negative_slope[q.layer][q.neuron];
-      const double s_now = mask_[q.layer][q.sample * w + q.neuron];
-      SlidingPair sp{q, s_now, std::min(alpha, 1.0), std::max(alpha, 1.0), t};
-      side_[q.layer][q.sample * w + q.neuron] = 0;
-      slopes_.set(q.layer, q.sample, q.neuron, true);
-      sliding_.push_back(sp);
-      const bool ok = solve_sliding(theta, f) && sliding_.back().room(sliding_.back().s, true) >= 0 &&
-                      sliding_.back().room(sliding_.back().s, false) >= 0;
-      if (ok) {
-        new_state = 0;
-      } else {
-        sliding_.pop_back();
-        set_side(q, new_state);
-        rhs(theta, f);
-      }
-    }
+    bool evaluated = false;  // either way the integrator takes f and Z at theta as the start
+    new_state = slide_if_pushed_back(q, new_state, t, theta, f, evaluated);
   }
   if (new_state != 2) record_event(t, q, new_state);
   release_pushed_out(t, theta, f);
+}
+
+int FlowField::slide_if_pushed_back(const PairId& q, int new_state, double t,
+                                    const double* theta, double* f, bool& evaluated) {
+  if (!(double(new_state) * velocity(theta, q, f) < 0)) return new_state;
+  // f is affine in the slopes (exactly so for one hidden layer): the solve starts from f
+  // as evaluated, with the pair at the slope of its new side, and needs no new pass.
+  const int64_t ix = q.sample * p.width[q.layer + 1] + q.neuron;
+  const double alpha = p.negative_slope[q.layer][q.neuron];
+  sliding_.push_back({q, mask_[q.layer][ix], std::min(alpha, 1.0), std::max(alpha, 1.0), t});
+  side_[q.layer][ix] = 0;
+  slopes_.set(q.layer, q.sample, q.neuron, true);
+  if (solve_sliding(theta, f) && sliding_.back().inside(sliding_.back().s)) return 0;
+  sliding_.pop_back();
+  set_side(q, new_state);
+  rhs(theta, f);
+  evaluated = true;
+  return new_state;
 }
 
 bool FlowField::release_pushed_out(double t, const double* theta, double* f) {
@@ -139,7 +139,7 @@ bool FlowField::release_pushed_out(double t, const double* theta, double* f) {
     int64_t out = -1;
     for (int64_t k = 0; k < int64_t(sliding_.size()) && out < 0; ++k) {
       const SlidingPair& sp = sliding_[k];
-      if (sp.room(sp.s, true) < 0 || sp.room(sp.s, false) < 0) out = k;
+      if (!sp.inside(sp.s)) out = k;
     }
     if (out < 0) break;
     Event exit;

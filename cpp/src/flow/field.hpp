@@ -35,6 +35,7 @@ struct SlidingPair {
   double room(double s_now, bool high) const {
     return high ? hi + slack() - s_now : s_now - (lo - slack());
   }
+  bool inside(double s_now) const { return room(s_now, true) >= 0 && room(s_now, false) >= 0; }
 };
 
 
@@ -150,6 +151,11 @@ class FlowField {
   // Sliding pairs whose slope a jump of the field pushed out of its interval leave now;
   // true when that took a full evaluation (f and the pre-activations then are new).
   bool release_pushed_out(double t, const double* theta, double* f);
+  // After pair q crossed to new_state, f its field at theta: if the field pushes it
+  // straight back, it slides on its kink (slope solved, f updated). Returns its state (0:
+  // sliding); sets evaluated when the solve failed and f was evaluated afresh.
+  int slide_if_pushed_back(const PairId& q, int new_state, double t, const double* theta,
+                           double* f, bool& evaluated);
 
   FlowResult& out_;
   bool record_events_;

@@ -46,8 +46,7 @@ bool FlowField::solve_sliding(const double* theta, double* f) {
   return all_first ? solve_sliding_two_layer(theta, f) : solve_sliding_general(theta, f);
 }
 
-// One hidden layer, every sliding pair in it: pair k = (i, j) moves only row j of W_0 and
-// b_0, so the system splits into one small block per neuron, built in O(d) per entry.
+// E = dL/da_{0,ij} = sum_c dF_ic / n * s_{1,ic} * W1[c, j] (one hidden layer).
 double FlowField::first_layer_signal(const double* theta, int64_t i, int64_t j) const {
   const int64_t h = p.width[1], k = p.out_dim();
   const double* W1 = theta + p.w_offset[1];
@@ -56,11 +55,12 @@ double FlowField::first_layer_signal(const double* theta, int64_t i, int64_t j) 
   return e / double(p.n);
 }
 
+// One hidden layer, every sliding pair in it: pair k = (i, j) moves only row j of W_0 and
+// b_0, so the system splits into one small block per neuron, built in O(d) per entry.
 bool FlowField::solve_sliding_two_layer(const double* theta, double* f) {
   const int64_t m = int64_t(sliding_.size()), d = p.width[0], h = p.width[1];
   const double* P = p.precond.data();
   const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
-  // E_k = dL/da_{0,ij} = sum_c dF_ic / n * s_{1,ic} * W1[c, j]
   signal_.resize(size_t(m));
   order_.resize(size_t(m));
   for (int64_t q = 0; q < m; ++q) {
