@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import regionlab as rl  # noqa: E402
-from flow_reference import field, flat_params, make_mlp  # noqa: E402
+from flow_reference import field, flat_params, make_mlp, preacts  # noqa: E402
 
 
 def data(n, d, loss, k=1, seed=0):
@@ -175,3 +175,40 @@ def test_bias_free_middle_layer_under_a_one_output_layer():
     f, _ = field(model, flat_params(model), X, y, "logistic")
     tr = rl.flow.gd(model, X, y, loss="logistic", lr=1.0, steps=1, record_every=1)
     np.testing.assert_allclose(tr.flat_params[1] - tr.flat_params[0], f, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "d,h,n,hidden_bias,out_act,loss,threads",
+    [
+        (20, 100, 333, True, None, "logistic", 2),  # several blocks of rows on two threads
+        (4, 13, 57, False, None, "mse", 1),          # partial vectors, rows not a multiple of 8
+        (2, 2, 9, True, torch.nn.LeakyReLU(0.3), "exp", 1),  # a kink on the output itself
+        (5, 8, 203, True, torch.nn.ReLU(), "mse", 2),
+    ],
+)
+def test_one_hidden_layer_pass_against_autograd(d, h, n, hidden_bias, out_act, loss, threads):
+    # d-h-1 nets take their own fused pass (forward tiles that end in the output's dot
+    # product): one GD step against autograd, and its events against the sign changes of z
+    torch.manual_seed(d * h + n)
+    mods = [torch.nn.Linear(d, h, bias=hidden_bias), torch.nn.LeakyReLU(0.1), torch.nn.Linear(h, 1)]
+    model = torch.nn.Sequential(*mods, *([out_act] if out_act is not None else [])).double()
+    X, y = data(n, d, loss, seed=h)
+    theta = flat_params(model)
+    f, L = field(model, theta, X, y, loss)
+    tr = rl.flow.gd(model, X, y, loss=loss, lr=0.5, steps=4, record_every=1, events=True,
+                    threads=threads)
+    assert tr.loss[0] == pytest.approx(L, rel=1e-12)
+    np.testing.assert_allclose(tr.flat_params[1] - theta, 0.5 * f, rtol=0,
+                               atol=1e-13 * max(1.0, np.abs(f).max()))
+    kinked = [True, out_act is not None]
+    expected = []
+    zs = [preacts(model, p, X) for p in tr.flat_params]
+    for k in range(1, len(zs)):
+        for layer in (0, 1):
+            if not kinked[layer]:
+                continue
+            before, after = zs[k - 1][layer] > 0, zs[k][layer] > 0
+            for i, j in zip(*np.nonzero(before != after)):
+                expected.append((k * 0.5, i, layer, j, 1 if after[i, j] else -1))
+    got = sorted((e["time"], e["sample"], e["layer"], e["neuron"], e["new_state"]) for e in tr.events)
+    assert got == sorted(expected) and len(got) > 0

@@ -248,8 +248,11 @@ double scalar_head(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
   return total;
 }
 
+#include "one_hidden_rows.inl"
+
 void run_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
               const SlopeMask* mask, bool gradient, int64_t r_begin, int64_t r_end) {
+  if (one_hidden_applies(p, mask)) return one_hidden_rows(p, ws, sc, mask, gradient, r_begin, r_end);
   const int64_t n = p.n, L = p.n_layers(), k = p.out_dim();
   if (gradient) {
     for (auto& g : sc.gW) std::fill(g.begin(), g.end(), 0.0);

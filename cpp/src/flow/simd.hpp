@@ -43,6 +43,8 @@ inline V slope(V z, V alpha) {
 }
 // Lane c: one where bit c of bits is set, else other.
 inline V select_bits(unsigned bits, V one, V other) { return _mm512_mask_mov_pd(other, __mmask8(bits), one); }
+// z where bit c of bits is set, alpha * z elsewhere (one masked multiply).
+inline V scale_unset(unsigned bits, V z, V alpha) { return _mm512_mask_mul_pd(z, __mmask8(~bits), z, alpha); }
 // Bit c set where lane c of a < b (a <= b); false for NaN.
 inline unsigned less_bits(V a, V b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
 inline unsigned less_equal_bits(V a, V b) { return _mm512_cmp_pd_mask(a, b, _CMP_LE_OQ); }
@@ -151,6 +153,10 @@ inline V scale2(V p, V k) { return V{{std::ldexp(p.x[0], int(k.x[0])), std::ldex
 inline double sum(V v) { return v.x[0] + v.x[1]; }
 inline void leave_vector_state() {}
 constexpr int kTileRows = 4, kTileVecs = 3;
+#endif
+
+#if !defined(__AVX512F__)
+inline V scale_unset(unsigned bits, V z, V alpha) { return select_bits(bits, z, mul(alpha, z)); }
 #endif
 
 // Sign tests as lane bits (bit c for lane c).

@@ -1,0 +1,185 @@
+// Included by batch_gradient.inl inside its per-ISA anonymous namespace. The pass for the
+// commonest net of the flow and GD: one hidden layer and one output (d-h-1), no pair held
+// on its kink. The general pass makes three sweeps over a block's hidden activations
+// (the product's epilogue, the output's dot products, dL/dz); here the product's tiles
+// end in the activation AND the output's dot product while in registers, and one sweep
+// per 8 rows makes dL/dz, the output layer's gradient and the hidden bias's gradient.
+// The weight gradient of the hidden layer stays simd::gemm over the block (its tiles
+// accumulate across the block's rows in registers).
+
+// True when run_rows may hand the rows to one_hidden_rows.
+bool one_hidden_applies(const FlowProblem& p, const SlopeMask* mask) {
+  return p.n_layers() == 2 && p.out_dim() == 1 && p.width[1] > 1 &&
+         (!mask || mask->fixed.empty());
+}
+
+struct OneHiddenTile {
+  const double* X;    // the block's first row of X (d columns, unpadded)
+  int64_t d;
+  const double* Wt;   // d x ldh: W^T, padded rows
+  const double* bias; // ldh
+  const double* alpha;// ldh: the hidden neurons' negative slopes
+  const double* w2;   // ldh: the output's weights
+  double* A;          // block x ldh: activations out
+  uint8_t* bits;      // block x ldh / 8: slope bits (in from the mask, or out from the sign)
+  bool from_sign;
+  double* z_out;      // block x h of ws.Z[0] (unpadded), or null
+  int64_t h, ldh;
+};
+
+// Rows [r0, r0 + R) x vectors [v0, v0 + NV) of z = X W^T + b, then a = slope * z (stored),
+// the slope bits, and out[r] += a . w2 over the tile.
+template <int R, int NV, bool KeepZ, bool FromSign>
+void one_hidden_tile(const OneHiddenTile& t, int64_t r0, int64_t v0, V* out) {
+  // Locals: the epilogue's stores could alias t's fields, which would be re-read each time.
+  const int64_t d = t.d, ldh = t.ldh, h = t.h, c0 = v0 * W;
+  const double* bias = t.bias + c0;
+  const double* alpha = t.alpha + c0;
+  const double* w2 = t.w2 + c0;
+  V acc[R][NV];
+  for (int v = 0; v < NV; ++v) {
+    const V b = load(bias + v * W);
+    for (int r = 0; r < R; ++r) acc[r][v] = b;
+  }
+  const double* x = t.X + r0 * d;
+  const double* wt = t.Wt + c0;
+  for (int64_t q = 0; q < d; ++q, wt += ldh) {
+    V bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = load(wt + v * W);
+    for (int r = 0; r < R; ++r) {
+      const V xv = set1(x[r * d + q]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = fma(xv, bv[v], acc[r][v]);
+    }
+  }
+  const int64_t rb = ldh / 8;
+  double* const z_out = t.z_out;
+  for (int r = 0; r < R; ++r) {
+    double* a_row = t.A + (r0 + r) * ldh + c0;
+    uint8_t* bit_row = t.bits + (r0 + r) * rb;
+    V dot = zero();  // in registers: out[r] is memory, a chain through it would serialise
+    for (int v = 0; v < NV; ++v) {
+      const V z = acc[r][v];
+      if (KeepZ) {
+        double* zr = z_out + (r0 + r) * h;
+        const int cnt = lanes_at(c0 + v * W, h);
+        if (cnt == W) store(zr + c0 + v * W, z);
+        else store_n(zr + c0 + v * W, z, cnt);
+      }
+      unsigned on;
+      if (FromSign) put_bits(bit_row, v0 + v, on = positive_bits(z));
+      else on = bits_of(bit_row, v0 + v);
+      const V a = scale_unset(on, z, load(alpha + v * W));
+      store(a_row + v * W, a);
+      dot = fma(a, load(w2 + v * W), dot);
+    }
+    out[r] = add(out[r], dot);
+  }
+}
+
+template <int R, int NV>
+void one_hidden_tile_fn(const OneHiddenTile& t, int64_t r0, int64_t v0, V* out) {
+  if (t.z_out) {
+    if (t.from_sign) one_hidden_tile<R, NV, true, true>(t, r0, v0, out);
+    else one_hidden_tile<R, NV, true, false>(t, r0, v0, out);
+  } else {
+    if (t.from_sign) one_hidden_tile<R, NV, false, true>(t, r0, v0, out);
+    else one_hidden_tile<R, NV, false, false>(t, r0, v0, out);
+  }
+}
+using OneHiddenTileFn = void (*)(const OneHiddenTile&, int64_t, int64_t, V*);
+constexpr int kHeadVecs = kTileVecs < 4 ? kTileVecs : 4;  // leaves registers for out[]
+template <int R, int... NV>
+constexpr std::array<OneHiddenTileFn, sizeof...(NV)> one_hidden_tiles(std::integer_sequence<int, NV...>) {
+  return {&one_hidden_tile_fn<R, NV + 1>...};
+}
+
+// Rows [r0, r0 + rows) (rows <= 4) through the hidden layer; f[r] = the output's z.
+void one_hidden_forward(const OneHiddenTile& t, int64_t r0, int rows, double b2, double* f) {
+  static constexpr std::array<std::array<OneHiddenTileFn, kHeadVecs>, 4> table = {
+      one_hidden_tiles<1>(std::make_integer_sequence<int, kHeadVecs>()),
+      one_hidden_tiles<2>(std::make_integer_sequence<int, kHeadVecs>()),
+      one_hidden_tiles<3>(std::make_integer_sequence<int, kHeadVecs>()),
+      one_hidden_tiles<4>(std::make_integer_sequence<int, kHeadVecs>())};
+  const int64_t nv = t.ldh / W;
+  const int64_t chunks = (nv + kHeadVecs - 1) / kHeadVecs;
+  V out[4] = {zero(), zero(), zero(), zero()};
+  for (int64_t ch = 0, v0 = 0; ch < chunks; ++ch) {
+    const int64_t width = nv / chunks + (ch < nv % chunks ? 1 : 0);
+    table[size_t(rows - 1)][size_t(width - 1)](t, r0, v0, out);
+    v0 += width;
+  }
+  for (int r = 0; r < rows; ++r) f[r] = sum(out[r]) + b2;
+}
+
+void one_hidden_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
+                     const SlopeMask* mask, bool gradient, int64_t r_begin, int64_t r_end) {
+  const int64_t d = p.width[0], h = p.width[1], ldh = padded(h), nv = ldh / W;
+  const bool from_sign = mask == nullptr;
+  const double b2 = sc.bias[1][0], alpha2 = ws.alpha[1][0], inv_n = 1.0 / double(p.n);
+  const double* w2 = sc.Wp[1].data();
+  const double* alpha = ws.alpha[0].data();
+  double* gw2 = sc.gW[1].data();
+  double* gb1 = p.has_bias[0] ? sc.gb[0].data() : nullptr;
+  if (gradient) {
+    for (auto& g : sc.gW) std::fill(g.begin(), g.end(), 0.0);
+    for (auto& g : sc.gb) std::fill(g.begin(), g.end(), 0.0);
+  }
+  double total = 0, gb2 = 0;
+  for (int64_t r0 = r_begin; r0 < r_end; r0 += ws.block) {
+    const int64_t rows = std::min(ws.block, r_end - r0);
+    uint8_t* bits = mask ? const_cast<uint8_t*>(mask->bits[0].data()) + r0 * (ldh / 8)
+                         : sc.bits[0].data();
+    uint8_t* top_bits = mask ? const_cast<uint8_t*>(mask->bits[1].data()) + r0 : sc.bits[1].data();
+    const OneHiddenTile tile{p.X.data() + r0 * d, d, sc.Wt[0].data(), sc.bias[0].data(), alpha, w2,
+                             sc.A[0].data(), bits, from_sign,
+                             ws.keep_z ? ws.Z[0].data() + r0 * h : nullptr, h, ldh};
+    double* D = sc.D0.data();
+    for (int64_t i0 = 0; i0 < rows; i0 += 8) {
+      const int g = int(std::min<int64_t>(8, rows - i0));
+      double f[8], dF[8], dv[8];
+      one_hidden_forward(tile, i0, std::min(g, 4), b2, f);
+      if (g > 4) one_hidden_forward(tile, i0 + 4, g - 4, b2, f + 4);
+      // The output neuron: its slope (1 unless it has a kink of its own), z kept, loss.
+      for (int r = 0; r < g; ++r) {
+        const int64_t row = r0 + i0 + r;
+        if (ws.keep_z) ws.Z[1][row] = f[r];
+        bool on;
+        if (from_sign) top_bits[i0 + r] = uint8_t(on = f[r] > 0);
+        else on = top_bits[i0 + r] & 1u;
+        dv[r] = on ? 1.0 : alpha2;  // the slope, for now
+        f[r] *= dv[r];
+      }
+      const int64_t row = r0 + i0;
+      block_loss(p, ws, f, row, g, gradient ? dF : nullptr);
+      if (ws.need_loss)
+        for (int r = 0; r < g; ++r) total += ws.sample_loss[row + r];
+      if (!gradient) continue;
+      for (int r = 0; r < g; ++r) {
+        ws.dF[row + r] = dF[r];
+        dv[r] *= dF[r] * inv_n;  // dL/dz of the output
+        gb2 += dv[r];
+      }
+      // dL/dz of the hidden layer, with the output's weight gradient and the hidden bias's.
+      for (int64_t v = 0; v < nv; ++v) {
+        const int64_t c = v * W;
+        const V w2v = load(w2 + c), w2a = mul(load(alpha + c), w2v);
+        V gacc = load(gw2 + c), bacc = gb1 ? load(gb1 + c) : zero();
+        for (int r = 0; r < g; ++r) {
+          const int64_t i = i0 + r;
+          const V di = set1(dv[r]);
+          gacc = fma(di, load(sc.A[0].data() + i * ldh + c), gacc);
+          const V dz = mul(di, select_bits(bits_of(bits + i * (ldh / 8), v), w2v, w2a));
+          store(D + i * ldh + c, dz);
+          bacc = add(bacc, dz);
+        }
+        store(gw2 + c, gacc);
+        if (gb1) store(gb1 + c, bacc);
+      }
+    }
+    if (!gradient) continue;
+    // gW^T (d x h) += X^T D over the block: X's element (c, i) is X[i * d + c].
+    gemm(d, h, GemmArgs{rows, p.X.data() + r0 * d, 1, d, D, ldh}, StoreTo<true>{sc.gW[0].data(), ldh});
+  }
+  if (gradient && p.has_bias[1]) sc.gb[1][0] += gb2;
+  sc.loss = total;
+}
