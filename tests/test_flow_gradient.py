@@ -186,9 +186,21 @@ def test_bias_free_middle_layer_under_a_one_output_layer():
         (5, 8, 203, True, torch.nn.ReLU(), "mse", 2),
     ],
 )
-def test_one_hidden_layer_pass_against_autograd(d, h, n, hidden_bias, out_act, loss, threads):
+@pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
+def test_one_hidden_layer_pass_against_autograd(d, h, n, hidden_bias, out_act, loss, threads, isa):
     # d-h-1 nets take their own fused pass (forward tiles that end in the output's dot
-    # product): one GD step against autograd, and its events against the sign changes of z
+    # product), compiled per instruction set: one GD step against autograd, and its events
+    # against the sign changes of z
+    before = rl._core.isa()
+    if not rl._core.set_isa(isa):
+        pytest.skip(f"this CPU lacks {isa}")
+    try:
+        _check_one_hidden_layer_pass(d, h, n, hidden_bias, out_act, loss, threads)
+    finally:
+        rl._core.set_isa(before)
+
+
+def _check_one_hidden_layer_pass(d, h, n, hidden_bias, out_act, loss, threads):
     torch.manual_seed(d * h + n)
     mods = [torch.nn.Linear(d, h, bias=hidden_bias), torch.nn.LeakyReLU(0.1), torch.nn.Linear(h, 1)]
     model = torch.nn.Sequential(*mods, *([out_act] if out_act is not None else [])).double()

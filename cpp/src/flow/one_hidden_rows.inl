@@ -36,10 +36,12 @@ void one_hidden_tile(const OneHiddenTile& t, int64_t r0, int64_t v0, V* out) {
   const double* bias = t.bias + c0;
   const double* alpha = t.alpha + c0;
   const double* w2 = t.w2 + c0;
+  // Every loop over acc fully unrolled: a rolled one makes GCC keep acc on the stack (a
+  // store and a load of each accumulator around the product: a third slower).
   V acc[R][NV];
-  for (int v = 0; v < NV; ++v) {
+  REGIONLAB_UNROLL for (int v = 0; v < NV; ++v) {
     const V b = load(bias + v * W);
-    for (int r = 0; r < R; ++r) acc[r][v] = b;
+    REGIONLAB_UNROLL for (int r = 0; r < R; ++r) acc[r][v] = b;
   }
   const double* x = t.X + r0 * d;
   const double* wt = t.Wt + c0;
@@ -53,11 +55,11 @@ void one_hidden_tile(const OneHiddenTile& t, int64_t r0, int64_t v0, V* out) {
   }
   const int64_t rb = ldh / 8;
   double* const z_out = t.z_out;
-  for (int r = 0; r < R; ++r) {
+  REGIONLAB_UNROLL for (int r = 0; r < R; ++r) {
     double* a_row = t.A + (r0 + r) * ldh + c0;
     uint8_t* bit_row = t.bits + (r0 + r) * rb;
     V dot = zero();  // in registers: out[r] is memory, a chain through it would serialise
-    for (int v = 0; v < NV; ++v) {
+    REGIONLAB_UNROLL for (int v = 0; v < NV; ++v) {
       const V z = acc[r][v];
       if (KeepZ) {
         double* zr = z_out + (r0 + r) * h;
@@ -65,10 +67,9 @@ void one_hidden_tile(const OneHiddenTile& t, int64_t r0, int64_t v0, V* out) {
         if (cnt == W) store(zr + c0 + v * W, z);
         else store_n(zr + c0 + v * W, z, cnt);
       }
-      unsigned on;
-      if (FromSign) put_bits(bit_row, v0 + v, on = positive_bits(z));
-      else on = bits_of(bit_row, v0 + v);
-      const V a = scale_unset(on, z, load(alpha + v * W));
+      const V al = load(alpha + v * W);
+      const V a = FromSign ? activate_by_sign(z, al, bit_row, v0 + v)
+                           : scale_unset(bits_of(bit_row, v0 + v), z, al);
       store(a_row + v * W, a);
       dot = fma(a, load(w2 + v * W), dot);
     }
@@ -87,7 +88,7 @@ void one_hidden_tile_fn(const OneHiddenTile& t, int64_t r0, int64_t v0, V* out) 
   }
 }
 using OneHiddenTileFn = void (*)(const OneHiddenTile&, int64_t, int64_t, V*);
-constexpr int kHeadVecs = kTileVecs < 4 ? kTileVecs : 4;  // leaves registers for out[]
+constexpr int kHeadVecs = kTileVecs;
 template <int R, int... NV>
 constexpr std::array<OneHiddenTileFn, sizeof...(NV)> one_hidden_tiles(std::integer_sequence<int, NV...>) {
   return {&one_hidden_tile_fn<R, NV + 1>...};
@@ -100,7 +101,7 @@ void one_hidden_forward(const OneHiddenTile& t, int64_t r0, int rows, double b2,
       one_hidden_tiles<2>(std::make_integer_sequence<int, kHeadVecs>()),
       one_hidden_tiles<3>(std::make_integer_sequence<int, kHeadVecs>()),
       one_hidden_tiles<4>(std::make_integer_sequence<int, kHeadVecs>())};
-  const int64_t nv = t.ldh / W;
+  const int64_t nv = (t.h + W - 1) / W;  // the vectors holding columns < h (ldh may hold more)
   const int64_t chunks = (nv + kHeadVecs - 1) / kHeadVecs;
   V out[4] = {zero(), zero(), zero(), zero()};
   for (int64_t ch = 0, v0 = 0; ch < chunks; ++ch) {
@@ -111,9 +112,38 @@ void one_hidden_forward(const OneHiddenTile& t, int64_t r0, int rows, double b2,
   for (int r = 0; r < rows; ++r) f[r] = sum(out[r]) + b2;
 }
 
+// dL/dz of the hidden layer for G rows (dv: the output's dL/dz), with the output's weight
+// gradient (gw2 += dv a) and the hidden bias's (gb1 += column sums of dL/dz); gb1 may be null.
+template <int G>
+void one_hidden_delta(const double* A, const uint8_t* bits, int64_t h, int64_t ldh, const double* w2,
+                      const double* alpha, const double* dv, double* D, double* gw2, double* gb1) {
+  const int64_t nv = (h + W - 1) / W, rb = ldh / 8;
+  V di[G];
+  REGIONLAB_UNROLL for (int r = 0; r < G; ++r) di[r] = set1(dv[r]);
+  for (int64_t v = 0; v < nv; ++v) {
+    const int64_t c = v * W;
+    const V w2v = load(w2 + c), w2a = mul(load(alpha + c), w2v);
+    V gacc = load(gw2 + c), bacc = zero();
+    REGIONLAB_UNROLL for (int r = 0; r < G; ++r) {
+      gacc = fma(di[r], load(A + r * ldh + c), gacc);
+      const V dz = mul(di[r], select_bits(bits_of(bits + r * rb, v), w2v, w2a));
+      store(D + r * ldh + c, dz);
+      bacc = add(bacc, dz);
+    }
+    store(gw2 + c, gacc);
+    if (gb1) store(gb1 + c, add(load(gb1 + c), bacc));
+  }
+}
+using OneHiddenDeltaFn = void (*)(const double*, const uint8_t*, int64_t, int64_t, const double*,
+                                  const double*, const double*, double*, double*, double*);
+template <int... G>
+constexpr std::array<OneHiddenDeltaFn, sizeof...(G)> one_hidden_deltas(std::integer_sequence<int, G...>) {
+  return {&one_hidden_delta<G + 1>...};
+}
+
 void one_hidden_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
                      const SlopeMask* mask, bool gradient, int64_t r_begin, int64_t r_end) {
-  const int64_t d = p.width[0], h = p.width[1], ldh = padded(h), nv = ldh / W;
+  const int64_t d = p.width[0], h = p.width[1], ldh = padded(h);
   const bool from_sign = mask == nullptr;
   const double b2 = sc.bias[1][0], alpha2 = ws.alpha[1][0], inv_n = 1.0 / double(p.n);
   const double* w2 = sc.Wp[1].data();
@@ -159,22 +189,9 @@ void one_hidden_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
         dv[r] *= dF[r] * inv_n;  // dL/dz of the output
         gb2 += dv[r];
       }
-      // dL/dz of the hidden layer, with the output's weight gradient and the hidden bias's.
-      for (int64_t v = 0; v < nv; ++v) {
-        const int64_t c = v * W;
-        const V w2v = load(w2 + c), w2a = mul(load(alpha + c), w2v);
-        V gacc = load(gw2 + c), bacc = gb1 ? load(gb1 + c) : zero();
-        for (int r = 0; r < g; ++r) {
-          const int64_t i = i0 + r;
-          const V di = set1(dv[r]);
-          gacc = fma(di, load(sc.A[0].data() + i * ldh + c), gacc);
-          const V dz = mul(di, select_bits(bits_of(bits + i * (ldh / 8), v), w2v, w2a));
-          store(D + i * ldh + c, dz);
-          bacc = add(bacc, dz);
-        }
-        store(gw2 + c, gacc);
-        if (gb1) store(gb1 + c, bacc);
-      }
+      static constexpr auto delta = one_hidden_deltas(std::make_integer_sequence<int, 8>());
+      delta[size_t(g - 1)](sc.A[0].data() + i0 * ldh, bits + i0 * (ldh / 8), h, ldh, w2, alpha, dv,
+                           D + i0 * ldh, gw2, gb1);
     }
     if (!gradient) continue;
     // gW^T (d x h) += X^T D over the block: X's element (c, i) is X[i * d + c].

@@ -17,6 +17,15 @@
 #error "define REGIONLAB_ISA_NS before including simd.hpp"
 #endif
 
+// Unrolls the next loop completely (its count a compile-time constant).
+#if defined(__clang__)
+#define REGIONLAB_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define REGIONLAB_UNROLL _Pragma("GCC unroll 32")
+#else
+#define REGIONLAB_UNROLL
+#endif
+
 namespace regionlab::flow::REGIONLAB_ISA_NS::simd {
 
 inline int64_t padded(int64_t n) { return padded_row(n); }
@@ -45,6 +54,13 @@ inline V slope(V z, V alpha) {
 inline V select_bits(unsigned bits, V one, V other) { return _mm512_mask_mov_pd(other, __mmask8(bits), one); }
 // z where bit c of bits is set, alpha * z elsewhere (one masked multiply).
 inline V scale_unset(unsigned bits, V z, V alpha) { return _mm512_mask_mul_pd(z, __mmask8(~bits), z, alpha); }
+// The leaky activation by the sign of z; the slope bits (z > 0) go to vector v of a bit row.
+// The mask stays in a mask register (a round trip through a general one costs three ops).
+inline V activate_by_sign(V z, V alpha, uint8_t* row, int64_t v) {
+  const __mmask8 on = _mm512_cmp_pd_mask(z, zero(), _CMP_GT_OQ);
+  _store_mask8(reinterpret_cast<__mmask8*>(row + v), on);
+  return _mm512_mask_mul_pd(z, _knot_mask8(on), z, alpha);
+}
 // Bit c set where lane c of a < b (a <= b); false for NaN.
 inline unsigned less_bits(V a, V b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
 inline unsigned less_equal_bits(V a, V b) { return _mm512_cmp_pd_mask(a, b, _CMP_LE_OQ); }
@@ -198,6 +214,14 @@ inline void put_bits(uint8_t* row, int64_t v, unsigned bits) {
     row[c / 8] = uint8_t((row[c / 8] & ~m) | (bits << shift));
   }
 }
+
+#if !defined(__AVX512F__)
+inline V activate_by_sign(V z, V alpha, uint8_t* row, int64_t v) {
+  const unsigned on = positive_bits(z);
+  put_bits(row, v, on);
+  return scale_unset(on, z, alpha);
+}
+#endif
 
 // Lanes of the vector starting at column c of a row of n columns.
 inline int lanes_at(int64_t c, int64_t n) { return n - c >= W ? W : int(n - c); }

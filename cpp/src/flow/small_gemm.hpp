@@ -37,9 +37,9 @@ struct StoreTo {
 
 template <int R, int NV, class Epi>
 void gemm_tile(const GemmArgs& g, const Epi& epi, int64_t r0, int64_t v0) {
-  V acc[R][NV];
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < NV; ++v) acc[r][v] = epi.init(r0 + r, v0 + v);
+  V acc[R][NV];  // loops over acc fully unrolled, or GCC may keep it on the stack
+  REGIONLAB_UNROLL for (int r = 0; r < R; ++r)
+    REGIONLAB_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = epi.init(r0 + r, v0 + v);
   const double* a = g.A + r0 * g.a_rs;
   const double* b = g.B + v0 * W;
   for (int64_t q = 0; q < g.k; ++q, a += g.a_cs, b += g.ldb) {
@@ -50,8 +50,8 @@ void gemm_tile(const GemmArgs& g, const Epi& epi, int64_t r0, int64_t v0) {
       for (int v = 0; v < NV; ++v) acc[r][v] = fma(av, bv[v], acc[r][v]);
     }
   }
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < NV; ++v) epi.finish(r0 + r, v0 + v, acc[r][v]);
+  REGIONLAB_UNROLL for (int r = 0; r < R; ++r)
+    REGIONLAB_UNROLL for (int v = 0; v < NV; ++v) epi.finish(r0 + r, v0 + v, acc[r][v]);
 }
 
 // One result row (m == 1) is a sum over the k rows of B: four interleaved partial sums
