@@ -178,16 +178,20 @@ def test_bias_free_middle_layer_under_a_one_output_layer():
 
 
 @pytest.mark.parametrize(
-    "d,h,n,hidden_bias,out_act,loss,threads",
+    "d,h,n,slope,hidden_bias,out_act,loss,threads",
     [
-        (20, 100, 333, True, None, "logistic", 2),  # several blocks of rows on two threads
-        (4, 13, 57, False, None, "mse", 1),          # partial vectors, rows not a multiple of 8
-        (2, 2, 9, True, torch.nn.LeakyReLU(0.3), "exp", 1),  # a kink on the output itself
-        (5, 8, 203, True, torch.nn.ReLU(), "mse", 2),
+        (20, 100, 333, 0.1, True, None, "logistic", 2),  # several blocks of rows on two threads
+        (4, 13, 57, 0.0, False, None, "mse", 1),          # partial vectors, rows not a multiple of 8
+        (2, 2, 9, 0.1, True, torch.nn.LeakyReLU(0.3), "exp", 1),  # a kink on the output itself
+        (5, 8, 203, 1.0, True, torch.nn.ReLU(), "mse", 2),
+        # slopes outside [0, 1]: the slopes travel as bits, not as the sign of the activation
+        (3, 11, 70, -0.5, True, None, "logistic", 1),
+        (6, 21, 90, 2.0, True, None, "mse", 2),
     ],
 )
 @pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
-def test_one_hidden_layer_pass_against_autograd(d, h, n, hidden_bias, out_act, loss, threads, isa):
+def test_one_hidden_layer_pass_against_autograd(d, h, n, slope, hidden_bias, out_act, loss, threads,
+                                                isa):
     # d-h-1 nets take their own fused pass (forward tiles that end in the output's dot
     # product), compiled per instruction set: one GD step against autograd, and its events
     # against the sign changes of z
@@ -195,14 +199,14 @@ def test_one_hidden_layer_pass_against_autograd(d, h, n, hidden_bias, out_act, l
     if not rl._core.set_isa(isa):
         pytest.skip(f"this CPU lacks {isa}")
     try:
-        _check_one_hidden_layer_pass(d, h, n, hidden_bias, out_act, loss, threads)
+        _check_one_hidden_layer_pass(d, h, n, slope, hidden_bias, out_act, loss, threads)
     finally:
         rl._core.set_isa(before)
 
 
-def _check_one_hidden_layer_pass(d, h, n, hidden_bias, out_act, loss, threads):
+def _check_one_hidden_layer_pass(d, h, n, slope, hidden_bias, out_act, loss, threads):
     torch.manual_seed(d * h + n)
-    mods = [torch.nn.Linear(d, h, bias=hidden_bias), torch.nn.LeakyReLU(0.1), torch.nn.Linear(h, 1)]
+    mods = [torch.nn.Linear(d, h, bias=hidden_bias), torch.nn.LeakyReLU(slope), torch.nn.Linear(h, 1)]
     model = torch.nn.Sequential(*mods, *([out_act] if out_act is not None else [])).double()
     X, y = data(n, d, loss, seed=h)
     theta = flat_params(model)
@@ -212,7 +216,7 @@ def _check_one_hidden_layer_pass(d, h, n, hidden_bias, out_act, loss, threads):
     assert tr.loss[0] == pytest.approx(L, rel=1e-12)
     np.testing.assert_allclose(tr.flat_params[1] - theta, 0.5 * f, rtol=0,
                                atol=1e-13 * max(1.0, np.abs(f).max()))
-    kinked = [True, out_act is not None]
+    kinked = [slope != 1.0, out_act is not None]
     expected = []
     zs = [preacts(model, p, X) for p in tr.flat_params]
     for k in range(1, len(zs)):

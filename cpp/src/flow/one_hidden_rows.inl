@@ -13,6 +13,12 @@ bool one_hidden_applies(const FlowProblem& p, const SlopeMask* mask) {
          (!mask || mask->fixed.empty());
 }
 
+// Where the hidden slopes come from: the mask's bits; the sign of z, with the bits written
+// for the backward sweep; or the sign of z when every negative slope lies in [0, 1], where
+// the activation is max(z, alpha z) and a > 0 exactly when z > 0, so the backward sweep
+// reads the slopes off the activations and no bits are written.
+enum class Slopes { mask, sign_bits, sign_of_a };
+
 struct OneHiddenTile {
   const double* X;    // the block's first row of X (d columns, unpadded)
   int64_t d;
@@ -22,14 +28,14 @@ struct OneHiddenTile {
   const double* w2;   // ldh: the output's weights
   double* A;          // block x ldh: activations out
   uint8_t* bits;      // block x ldh / 8: slope bits (in from the mask, or out from the sign)
-  bool from_sign;
+  Slopes slopes;
   double* z_out;      // block x h of ws.Z[0] (unpadded), or null
   int64_t h, ldh;
 };
 
 // Rows [r0, r0 + R) x vectors [v0, v0 + NV) of z = X W^T + b, then a = slope * z (stored),
 // the slope bits, and out[r] += a . w2 over the tile.
-template <int R, int NV, bool KeepZ, bool FromSign>
+template <int R, int NV, bool KeepZ, Slopes S>
 void one_hidden_tile(const OneHiddenTile& t, int64_t r0, int64_t v0, V* out) {
   // Locals: the epilogue's stores could alias t's fields, which would be re-read each time.
   const int64_t d = t.d, ldh = t.ldh, h = t.h, c0 = v0 * W;
@@ -68,8 +74,9 @@ void one_hidden_tile(const OneHiddenTile& t, int64_t r0, int64_t v0, V* out) {
         else store_n(zr + c0 + v * W, z, cnt);
       }
       const V al = load(alpha + v * W);
-      const V a = FromSign ? activate_by_sign(z, al, bit_row, v0 + v)
-                           : scale_unset(bits_of(bit_row, v0 + v), z, al);
+      const V a = S == Slopes::sign_of_a   ? max(z, mul(al, z))
+                  : S == Slopes::sign_bits ? activate_by_sign(z, al, bit_row, v0 + v)
+                                           : scale_unset(bits_of(bit_row, v0 + v), z, al);
       store(a_row + v * W, a);
       dot = fma(a, load(w2 + v * W), dot);
     }
@@ -79,13 +86,15 @@ void one_hidden_tile(const OneHiddenTile& t, int64_t r0, int64_t v0, V* out) {
 
 template <int R, int NV>
 void one_hidden_tile_fn(const OneHiddenTile& t, int64_t r0, int64_t v0, V* out) {
-  if (t.z_out) {
-    if (t.from_sign) one_hidden_tile<R, NV, true, true>(t, r0, v0, out);
-    else one_hidden_tile<R, NV, true, false>(t, r0, v0, out);
-  } else {
-    if (t.from_sign) one_hidden_tile<R, NV, false, true>(t, r0, v0, out);
-    else one_hidden_tile<R, NV, false, false>(t, r0, v0, out);
-  }
+  auto with = [&](auto keep_z) {
+    switch (t.slopes) {
+      case Slopes::mask: return one_hidden_tile<R, NV, decltype(keep_z)::value, Slopes::mask>(t, r0, v0, out);
+      case Slopes::sign_bits: return one_hidden_tile<R, NV, decltype(keep_z)::value, Slopes::sign_bits>(t, r0, v0, out);
+      case Slopes::sign_of_a: return one_hidden_tile<R, NV, decltype(keep_z)::value, Slopes::sign_of_a>(t, r0, v0, out);
+    }
+  };
+  if (t.z_out) with(std::true_type());
+  else with(std::false_type());
 }
 using OneHiddenTileFn = void (*)(const OneHiddenTile&, int64_t, int64_t, V*);
 constexpr int kHeadVecs = kTileVecs;
@@ -114,7 +123,7 @@ void one_hidden_forward(const OneHiddenTile& t, int64_t r0, int rows, double b2,
 
 // dL/dz of the hidden layer for G rows (dv: the output's dL/dz), with the output's weight
 // gradient (gw2 += dv a) and the hidden bias's (gb1 += column sums of dL/dz); gb1 may be null.
-template <int G>
+template <int G, bool SignOfA>
 void one_hidden_delta(const double* A, const uint8_t* bits, int64_t h, int64_t ldh, const double* w2,
                       const double* alpha, const double* dv, double* D, double* gw2, double* gb1) {
   const int64_t nv = (h + W - 1) / W, rb = ldh / 8;
@@ -125,8 +134,10 @@ void one_hidden_delta(const double* A, const uint8_t* bits, int64_t h, int64_t l
     const V w2v = load(w2 + c), w2a = mul(load(alpha + c), w2v);
     V gacc = load(gw2 + c), bacc = zero();
     REGIONLAB_UNROLL for (int r = 0; r < G; ++r) {
-      gacc = fma(di[r], load(A + r * ldh + c), gacc);
-      const V dz = mul(di[r], select_bits(bits_of(bits + r * rb, v), w2v, w2a));
+      const V a = load(A + r * ldh + c);
+      gacc = fma(di[r], a, gacc);
+      const V dz = mul(di[r], SignOfA ? select_positive(a, w2v, w2a)
+                                      : select_bits(bits_of(bits + r * rb, v), w2v, w2a));
       store(D + r * ldh + c, dz);
       bacc = add(bacc, dz);
     }
@@ -136,18 +147,20 @@ void one_hidden_delta(const double* A, const uint8_t* bits, int64_t h, int64_t l
 }
 using OneHiddenDeltaFn = void (*)(const double*, const uint8_t*, int64_t, int64_t, const double*,
                                   const double*, const double*, double*, double*, double*);
-template <int... G>
+template <bool SignOfA, int... G>
 constexpr std::array<OneHiddenDeltaFn, sizeof...(G)> one_hidden_deltas(std::integer_sequence<int, G...>) {
-  return {&one_hidden_delta<G + 1>...};
+  return {&one_hidden_delta<G + 1, SignOfA>...};
 }
 
 void one_hidden_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
                      const SlopeMask* mask, bool gradient, int64_t r_begin, int64_t r_end) {
   const int64_t d = p.width[0], h = p.width[1], ldh = padded(h);
   const bool from_sign = mask == nullptr;
+  const double* alpha = ws.alpha[0].data();
+  const bool unit_slopes = std::all_of(alpha, alpha + h, [](double s) { return s >= 0 && s <= 1; });
+  const Slopes slopes = !from_sign ? Slopes::mask : unit_slopes ? Slopes::sign_of_a : Slopes::sign_bits;
   const double b2 = sc.bias[1][0], alpha2 = ws.alpha[1][0], inv_n = 1.0 / double(p.n);
   const double* w2 = sc.Wp[1].data();
-  const double* alpha = ws.alpha[0].data();
   double* gw2 = sc.gW[1].data();
   double* gb1 = p.has_bias[0] ? sc.gb[0].data() : nullptr;
   if (gradient) {
@@ -161,7 +174,7 @@ void one_hidden_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
                          : sc.bits[0].data();
     uint8_t* top_bits = mask ? const_cast<uint8_t*>(mask->bits[1].data()) + r0 : sc.bits[1].data();
     const OneHiddenTile tile{p.X.data() + r0 * d, d, sc.Wt[0].data(), sc.bias[0].data(), alpha, w2,
-                             sc.A[0].data(), bits, from_sign,
+                             sc.A[0].data(), bits, slopes,
                              ws.keep_z ? ws.Z[0].data() + r0 * h : nullptr, h, ldh};
     double* D = sc.D0.data();
     for (int64_t i0 = 0; i0 < rows; i0 += 8) {
@@ -189,8 +202,9 @@ void one_hidden_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
         dv[r] *= dF[r] * inv_n;  // dL/dz of the output
         gb2 += dv[r];
       }
-      static constexpr auto delta = one_hidden_deltas(std::make_integer_sequence<int, 8>());
-      delta[size_t(g - 1)](sc.A[0].data() + i0 * ldh, bits + i0 * (ldh / 8), h, ldh, w2, alpha, dv,
+      static constexpr auto by_bits = one_hidden_deltas<false>(std::make_integer_sequence<int, 8>());
+      static constexpr auto by_sign = one_hidden_deltas<true>(std::make_integer_sequence<int, 8>());
+      (slopes == Slopes::sign_of_a ? by_sign : by_bits)[size_t(g - 1)](sc.A[0].data() + i0 * ldh, bits + i0 * (ldh / 8), h, ldh, w2, alpha, dv,
                            D + i0 * ldh, gw2, gb1);
     }
     if (!gradient) continue;

@@ -54,6 +54,10 @@ inline V slope(V z, V alpha) {
 inline V select_bits(unsigned bits, V one, V other) { return _mm512_mask_mov_pd(other, __mmask8(bits), one); }
 // z where bit c of bits is set, alpha * z elsewhere (one masked multiply).
 inline V scale_unset(unsigned bits, V z, V alpha) { return _mm512_mask_mul_pd(z, __mmask8(~bits), z, alpha); }
+// one where a > 0, else other (the mask never leaves its register).
+inline V select_positive(V a, V one, V other) {
+  return _mm512_mask_mov_pd(other, _mm512_cmp_pd_mask(a, zero(), _CMP_GT_OQ), one);
+}
 // The leaky activation by the sign of z; the slope bits (z > 0) go to vector v of a bit row.
 // The mask stays in a mask register (a round trip through a general one costs three ops).
 inline V activate_by_sign(V z, V alpha, uint8_t* row, int64_t v) {
@@ -216,6 +220,7 @@ inline void put_bits(uint8_t* row, int64_t v, unsigned bits) {
 }
 
 #if !defined(__AVX512F__)
+inline V select_positive(V a, V one, V other) { return select_bits(positive_bits(a), one, other); }
 inline V activate_by_sign(V z, V alpha, uint8_t* row, int64_t v) {
   const unsigned on = positive_bits(z);
   put_bits(row, v, on);
