@@ -6,6 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import regionlab as rl  # noqa: E402
+from regionlab import _core  # noqa: E402
 from flow_reference import field, flat_params, make_mlp, preacts  # noqa: E402
 
 
@@ -195,13 +196,13 @@ def test_one_hidden_layer_pass_against_autograd(d, h, n, slope, hidden_bias, out
     # d-h-1 nets take their own fused pass (forward tiles that end in the output's dot
     # product), compiled per instruction set: one GD step against autograd, and its events
     # against the sign changes of z
-    before = rl._core.isa()
-    if not rl._core.set_isa(isa):
+    before = _core.isa()
+    if not _core.set_isa(isa):
         pytest.skip(f"this CPU lacks {isa}")
     try:
         _check_one_hidden_layer_pass(d, h, n, slope, hidden_bias, out_act, loss, threads)
     finally:
-        rl._core.set_isa(before)
+        _core.set_isa(before)
 
 
 def _check_one_hidden_layer_pass(d, h, n, slope, hidden_bias, out_act, loss, threads):
