@@ -188,6 +188,9 @@ def test_bias_free_middle_layer_under_a_one_output_layer():
         # slopes outside [0, 1]: the slopes travel as bits, not as the sign of the activation
         (3, 11, 70, -0.5, True, None, "logistic", 1),
         (6, 21, 90, 2.0, True, None, "mse", 2),
+        # more inputs than the folded backward takes: dL/dz swept into a buffer, then X^T D
+        (23, 30, 150, 0.1, True, None, "logistic", 2),
+        (23, 9, 40, -0.5, False, None, "mse", 1),
     ],
 )
 @pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])

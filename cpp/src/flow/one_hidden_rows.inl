@@ -2,10 +2,11 @@
 // commonest net of the flow and GD: one hidden layer and one output (d-h-1), no pair held
 // on its kink. The general pass makes three sweeps over a block's hidden activations
 // (the product's epilogue, the output's dot products, dL/dz); here the product's tiles
-// end in the activation AND the output's dot product while in registers, and one sweep
-// per 8 rows makes dL/dz, the output layer's gradient and the hidden bias's gradient.
-// The weight gradient of the hidden layer stays simd::gemm over the block (its tiles
-// accumulate across the block's rows in registers).
+// end in the activation AND the output's dot product while in registers. Backward, for
+// small input dimensions the weight gradient's product makes each row's dL/dz as it
+// reads it, with the output layer's and the hidden bias's gradients alongside
+// (one_hidden_backward); for larger ones a sweep per 8 rows writes dL/dz and those two
+// gradients, and simd::gemm makes X^T dL/dz over the block.
 
 // True when run_rows may hand the rows to one_hidden_rows.
 bool one_hidden_applies(const FlowProblem& p, const SlopeMask* mask) {
@@ -152,6 +153,47 @@ constexpr std::array<OneHiddenDeltaFn, sizeof...(G)> one_hidden_deltas(std::inte
   return {&one_hidden_delta<G + 1, SignOfA>...};
 }
 
+// The whole backward of a block for small input dimensions (D == d): per vector v of the
+// hidden layer, the D rows of gW^T stay in registers across the block's rows, and each
+// row's dL/dz vector is made once, from the activation, the output's dL/dz (dv) and w2,
+// as the product uses it (no dL/dz buffer, no separate sweep); the output layer's and the
+// hidden bias's gradients accumulate alongside.
+template <int D, bool SignOfA>
+void one_hidden_backward(const double* X, int64_t rows, const double* A, const uint8_t* bits,
+                         int64_t h, int64_t ldh, const double* w2, const double* alpha,
+                         const double* dv, double* gWt, double* gw2, double* gb1) {
+  const int64_t nv = (h + W - 1) / W, rb = ldh / 8;
+  for (int64_t v = 0; v < nv; ++v) {
+    const int64_t c = v * W;
+    const V w2v = load(w2 + c), w2a = mul(load(alpha + c), w2v);
+    V acc[D];
+    REGIONLAB_UNROLL for (int k = 0; k < D; ++k) acc[k] = load(gWt + k * ldh + c);
+    V g2 = load(gw2 + c), gb = zero();
+    const double* x = X;
+    for (int64_t i = 0; i < rows; ++i, x += D) {
+      const V a = load(A + i * ldh + c), di = set1(dv[i]);
+      const V dz = mul(di, SignOfA ? select_positive(a, w2v, w2a)
+                                   : select_bits(bits_of(bits + i * rb, v), w2v, w2a));
+      g2 = fma(di, a, g2);
+      gb = add(gb, dz);
+      REGIONLAB_UNROLL for (int k = 0; k < D; ++k) acc[k] = fma(set1(x[k]), dz, acc[k]);
+    }
+    REGIONLAB_UNROLL for (int k = 0; k < D; ++k) store(gWt + k * ldh + c, acc[k]);
+    store(gw2 + c, g2);
+    if (gb1) store(gb1 + c, add(load(gb1 + c), gb));
+  }
+}
+// Input dimensions up to this take one_hidden_backward (its accumulators, and 8 more
+// vectors, fit the registers).
+constexpr int kFoldedInputs = W == 8 ? 20 : 8;
+using OneHiddenBackwardFn = void (*)(const double*, int64_t, const double*, const uint8_t*, int64_t,
+                                     int64_t, const double*, const double*, const double*, double*,
+                                     double*, double*);
+template <bool SignOfA, int... D>
+constexpr std::array<OneHiddenBackwardFn, sizeof...(D)> one_hidden_backwards(std::integer_sequence<int, D...>) {
+  return {&one_hidden_backward<D + 1, SignOfA>...};
+}
+
 void one_hidden_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
                      const SlopeMask* mask, bool gradient, int64_t r_begin, int64_t r_end) {
   const int64_t d = p.width[0], h = p.width[1], ldh = padded(h);
@@ -167,6 +209,8 @@ void one_hidden_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
     for (auto& g : sc.gW) std::fill(g.begin(), g.end(), 0.0);
     for (auto& g : sc.gb) std::fill(g.begin(), g.end(), 0.0);
   }
+  const bool folded = d <= kFoldedInputs;
+  double* dv_block = sc.F.data();  // the output's dL/dz of the block's rows (F is unused here)
   double total = 0, gb2 = 0;
   for (int64_t r0 = r_begin; r0 < r_end; r0 += ws.block) {
     const int64_t rows = std::min(ws.block, r_end - r0);
@@ -202,12 +246,24 @@ void one_hidden_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
         dv[r] *= dF[r] * inv_n;  // dL/dz of the output
         gb2 += dv[r];
       }
+      if (folded) {
+        std::copy_n(dv, g, dv_block + i0);
+        continue;
+      }
       static constexpr auto by_bits = one_hidden_deltas<false>(std::make_integer_sequence<int, 8>());
       static constexpr auto by_sign = one_hidden_deltas<true>(std::make_integer_sequence<int, 8>());
-      (slopes == Slopes::sign_of_a ? by_sign : by_bits)[size_t(g - 1)](sc.A[0].data() + i0 * ldh, bits + i0 * (ldh / 8), h, ldh, w2, alpha, dv,
-                           D + i0 * ldh, gw2, gb1);
+      (slopes == Slopes::sign_of_a ? by_sign : by_bits)[size_t(g - 1)](
+          sc.A[0].data() + i0 * ldh, bits + i0 * (ldh / 8), h, ldh, w2, alpha, dv, D + i0 * ldh, gw2, gb1);
     }
     if (!gradient) continue;
+    if (folded) {
+      static constexpr auto by_bits = one_hidden_backwards<false>(std::make_integer_sequence<int, kFoldedInputs>());
+      static constexpr auto by_sign = one_hidden_backwards<true>(std::make_integer_sequence<int, kFoldedInputs>());
+      (slopes == Slopes::sign_of_a ? by_sign : by_bits)[size_t(d - 1)](
+          p.X.data() + r0 * d, rows, sc.A[0].data(), bits, h, ldh, w2, alpha, dv_block,
+          sc.gW[0].data(), gw2, gb1);
+      continue;
+    }
     // gW^T (d x h) += X^T D over the block: X's element (c, i) is X[i * d + c].
     gemm(d, h, GemmArgs{rows, p.X.data() + r0 * d, 1, d, D, ldh}, StoreTo<true>{sc.gW[0].data(), ldh});
   }
