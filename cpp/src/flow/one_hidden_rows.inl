@@ -1,12 +1,15 @@
 // Included by batch_gradient.inl inside its per-ISA anonymous namespace. The pass for the
 // commonest net of the flow and GD: one hidden layer and one output (d-h-1), no pair held
 // on its kink. The general pass makes three sweeps over a block's hidden activations
-// (the product's epilogue, the output's dot products, dL/dz); here the product's tiles
-// end in the activation AND the output's dot product while in registers. Backward, for
-// small input dimensions the weight gradient's product makes each row's dL/dz as it
-// reads it, with the output layer's and the hidden bias's gradients alongside
-// (one_hidden_backward); for larger ones a sweep per 8 rows writes dL/dz and those two
-// gradients, and simd::gemm makes X^T dL/dz over the block.
+// (the product's epilogue, the output's dot products, dL/dz); here:
+// - small input dimensions (d <= kFoldedInputs): one vector of hidden units at a time,
+//   W^T's d rows (forward) or gW^T's (backward) stay in registers while the block's rows
+//   stream past; the forward ends each row in its activation and its share of the output,
+//   the backward makes each row's dL/dz as it uses it, with the output layer's and the
+//   hidden bias's gradients alongside (one_hidden_forward_folded, one_hidden_backward);
+// - larger ones: register tiles of rows x hidden vectors whose epilogue is the activation
+//   and the output's dot product, a sweep per 8 rows writing dL/dz and those two
+//   gradients, and simd::gemm for X^T dL/dz over the block.
 
 // True when run_rows may hand the rows to one_hidden_rows.
 bool one_hidden_applies(const FlowProblem& p, const SlopeMask* mask) {
@@ -153,6 +156,63 @@ constexpr std::array<OneHiddenDeltaFn, sizeof...(G)> one_hidden_deltas(std::inte
   return {&one_hidden_delta<G + 1, SignOfA>...};
 }
 
+// Input dimensions up to this take the folded forward and backward (D vectors of
+// weights or accumulators, and 8 more, fit the registers).
+constexpr int kFoldedInputs = W == 8 ? 20 : 8;
+
+// The whole forward of a block for small input dimensions (D == d), the mirror of
+// one_hidden_backward: per vector v of the hidden layer, W^T's D rows stay in registers
+// while the block's rows stream past (each row's z a dot product of D terms), then the
+// activation, and each row's partial output fpart[i] (W lanes) += a w2.
+template <int D, Slopes S, bool KeepZ>
+void one_hidden_forward_folded(const OneHiddenTile& t, int64_t rows, double* fpart) {
+  const int64_t nv = (t.h + W - 1) / W, rb = t.ldh / 8, ldh = t.ldh, h = t.h;
+  for (int64_t v = 0; v < nv; ++v) {
+    const int64_t c = v * W;
+    V wcol[D];
+    REGIONLAB_UNROLL for (int k = 0; k < D; ++k) wcol[k] = load(t.Wt + k * ldh + c);
+    const V b = load(t.bias + c), al = load(t.alpha + c), w2 = load(t.w2 + c);
+    const double* x = t.X;
+    for (int64_t i = 0; i < rows; ++i, x += D) {
+      // Four chains: one would make each row wait 4 cycles per term, more than the FP
+      // scheduler can hide across rows.
+      V zc[4] = {b, zero(), zero(), zero()};
+      REGIONLAB_UNROLL for (int k = 0; k < D; ++k) zc[k % 4] = fma(set1(x[k]), wcol[k], zc[k % 4]);
+      const V z = add(add(zc[0], zc[1]), add(zc[2], zc[3]));
+      if (KeepZ) {
+        const int cnt = lanes_at(c, h);
+        if (cnt == W) store(t.z_out + i * h + c, z);
+        else store_n(t.z_out + i * h + c, z, cnt);
+      }
+      uint8_t* bit_row = t.bits + i * rb;
+      const V a = S == Slopes::sign_of_a   ? max(z, mul(al, z))
+                  : S == Slopes::sign_bits ? activate_by_sign(z, al, bit_row, v)
+                                           : scale_unset(bits_of(bit_row, v), z, al);
+      store(t.A + i * ldh + c, a);
+      double* fp = fpart + i * W;
+      store(fp, v == 0 ? mul(a, w2) : fma(a, w2, load(fp)));
+    }
+  }
+}
+template <int D>
+void one_hidden_forward_folded_fn(const OneHiddenTile& t, int64_t rows, double* fpart) {
+  auto with = [&](auto keep_z) {
+    constexpr bool K = decltype(keep_z)::value;
+    switch (t.slopes) {
+      case Slopes::mask: return one_hidden_forward_folded<D, Slopes::mask, K>(t, rows, fpart);
+      case Slopes::sign_bits: return one_hidden_forward_folded<D, Slopes::sign_bits, K>(t, rows, fpart);
+      case Slopes::sign_of_a: return one_hidden_forward_folded<D, Slopes::sign_of_a, K>(t, rows, fpart);
+    }
+  };
+  if (t.z_out) with(std::true_type());
+  else with(std::false_type());
+}
+using OneHiddenForwardFn = void (*)(const OneHiddenTile&, int64_t, double*);
+template <int... D>
+constexpr std::array<OneHiddenForwardFn, sizeof...(D)> one_hidden_forwards(std::integer_sequence<int, D...>) {
+  return {&one_hidden_forward_folded_fn<D + 1>...};
+}
+
 // The whole backward of a block for small input dimensions (D == d): per vector v of the
 // hidden layer, the D rows of gW^T stay in registers across the block's rows, and each
 // row's dL/dz vector is made once, from the activation, the output's dL/dz (dv) and w2,
@@ -183,9 +243,6 @@ void one_hidden_backward(const double* X, int64_t rows, const double* A, const u
     if (gb1) store(gb1 + c, add(load(gb1 + c), gb));
   }
 }
-// Input dimensions up to this take one_hidden_backward (its accumulators, and 8 more
-// vectors, fit the registers).
-constexpr int kFoldedInputs = W == 8 ? 20 : 8;
 using OneHiddenBackwardFn = void (*)(const double*, int64_t, const double*, const uint8_t*, int64_t,
                                      int64_t, const double*, const double*, const double*, double*,
                                      double*, double*);
@@ -221,11 +278,19 @@ void one_hidden_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
                              sc.A[0].data(), bits, slopes,
                              ws.keep_z ? ws.Z[0].data() + r0 * h : nullptr, h, ldh};
     double* D = sc.D0.data();
+    if (folded) {  // D holds the rows' partial outputs (W lanes each) for now
+      static constexpr auto forward = one_hidden_forwards(std::make_integer_sequence<int, kFoldedInputs>());
+      forward[size_t(d - 1)](tile, rows, D);
+    }
     for (int64_t i0 = 0; i0 < rows; i0 += 8) {
       const int g = int(std::min<int64_t>(8, rows - i0));
       double f[8], dF[8], dv[8];
-      one_hidden_forward(tile, i0, std::min(g, 4), b2, f);
-      if (g > 4) one_hidden_forward(tile, i0 + 4, g - 4, b2, f + 4);
+      if (folded) {
+        for (int r = 0; r < g; ++r) f[r] = sum(load(D + (i0 + r) * W)) + b2;
+      } else {
+        one_hidden_forward(tile, i0, std::min(g, 4), b2, f);
+        if (g > 4) one_hidden_forward(tile, i0 + 4, g - 4, b2, f + 4);
+      }
       // The output neuron: its slope (1 unless it has a kink of its own), z kept, loss.
       for (int r = 0; r < g; ++r) {
         const int64_t row = r0 + i0 + r;
