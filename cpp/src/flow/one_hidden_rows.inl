@@ -38,9 +38,9 @@ struct OneHiddenTile {
 };
 
 // Rows [r0, r0 + R) x vectors [v0, v0 + NV) of z = X W^T + b, then a = slope * z (stored),
-// the slope bits, and out[r] += a . w2 over the tile.
+// the slope bits, and the row's partial output out[r * W ..] += a . w2 over the tile.
 template <int R, int NV, bool KeepZ, Slopes S>
-void one_hidden_tile(const OneHiddenTile& t, int64_t r0, int64_t v0, V* out) {
+void one_hidden_tile(const OneHiddenTile& t, int64_t r0, int64_t v0, double* out) {
   // Locals: the epilogue's stores could alias t's fields, which would be re-read each time.
   const int64_t d = t.d, ldh = t.ldh, h = t.h, c0 = v0 * W;
   const double* bias = t.bias + c0;
@@ -68,7 +68,7 @@ void one_hidden_tile(const OneHiddenTile& t, int64_t r0, int64_t v0, V* out) {
   REGIONLAB_UNROLL for (int r = 0; r < R; ++r) {
     double* a_row = t.A + (r0 + r) * ldh + c0;
     uint8_t* bit_row = t.bits + (r0 + r) * rb;
-    V dot = zero();  // in registers: out[r] is memory, a chain through it would serialise
+    V dot = zero();  // in registers: out is memory, a chain through it would serialise
     REGIONLAB_UNROLL for (int v = 0; v < NV; ++v) {
       const V z = acc[r][v];
       if (KeepZ) {
@@ -84,12 +84,12 @@ void one_hidden_tile(const OneHiddenTile& t, int64_t r0, int64_t v0, V* out) {
       store(a_row + v * W, a);
       dot = fma(a, load(w2 + v * W), dot);
     }
-    out[r] = add(out[r], dot);
+    store(out + r * W, add(load(out + r * W), dot));
   }
 }
 
 template <int R, int NV>
-void one_hidden_tile_fn(const OneHiddenTile& t, int64_t r0, int64_t v0, V* out) {
+void one_hidden_tile_fn(const OneHiddenTile& t, int64_t r0, int64_t v0, double* out) {
   auto with = [&](auto keep_z) {
     switch (t.slopes) {
       case Slopes::mask: return one_hidden_tile<R, NV, decltype(keep_z)::value, Slopes::mask>(t, r0, v0, out);
@@ -100,7 +100,8 @@ void one_hidden_tile_fn(const OneHiddenTile& t, int64_t r0, int64_t v0, V* out) 
   if (t.z_out) with(std::true_type());
   else with(std::false_type());
 }
-using OneHiddenTileFn = void (*)(const OneHiddenTile&, int64_t, int64_t, V*);
+// (double*, not V*: a vector type's attributes are dropped in a template argument.)
+using OneHiddenTileFn = void (*)(const OneHiddenTile&, int64_t, int64_t, double*);
 constexpr int kHeadVecs = kTileVecs;
 template <int R, int... NV>
 constexpr std::array<OneHiddenTileFn, sizeof...(NV)> one_hidden_tiles(std::integer_sequence<int, NV...>) {
@@ -116,13 +117,13 @@ void one_hidden_forward(const OneHiddenTile& t, int64_t r0, int rows, double b2,
       one_hidden_tiles<4>(std::make_integer_sequence<int, kHeadVecs>())};
   const int64_t nv = (t.h + W - 1) / W;  // the vectors holding columns < h (ldh may hold more)
   const int64_t chunks = (nv + kHeadVecs - 1) / kHeadVecs;
-  V out[4] = {zero(), zero(), zero(), zero()};
+  double out[4 * W] = {};
   for (int64_t ch = 0, v0 = 0; ch < chunks; ++ch) {
     const int64_t width = nv / chunks + (ch < nv % chunks ? 1 : 0);
     table[size_t(rows - 1)][size_t(width - 1)](t, r0, v0, out);
     v0 += width;
   }
-  for (int r = 0; r < rows; ++r) f[r] = sum(out[r]) + b2;
+  for (int r = 0; r < rows; ++r) f[r] = sum(load(out + r * W)) + b2;
 }
 
 // dL/dz of the hidden layer for G rows (dv: the output's dL/dz), with the output's weight
@@ -251,6 +252,30 @@ constexpr std::array<OneHiddenBackwardFn, sizeof...(D)> one_hidden_backwards(std
   return {&one_hidden_backward<D + 1, SignOfA>...};
 }
 
+// The output neuron for rows [i0, i0 + g) of the block at r0, given their z in f: its
+// slope (1 unless it has a kink of its own), z kept, the loss; with the gradient, f then
+// holds dL/dz of the output (summed into gb2). Returns the rows' loss sum (need_loss).
+double output_rows(const FlowProblem& p, BatchWorkspace& ws, uint8_t* top_bits, bool from_sign,
+                   bool gradient, int64_t r0, int64_t i0, int64_t g, double* f, double& gb2) {
+  const double alpha2 = ws.alpha[1][0], inv_n = 1.0 / double(p.n);
+  const int64_t row = r0 + i0;
+  for (int64_t r = 0; r < g; ++r) {
+    if (ws.keep_z) ws.Z[1][row + r] = f[r];
+    if (from_sign) top_bits[i0 + r] = uint8_t(f[r] > 0);
+    if (!(top_bits[i0 + r] & 1u)) f[r] *= alpha2;
+  }
+  block_loss(p, ws, f, row, g, gradient ? ws.dF.data() + row : nullptr);
+  double total = 0;
+  if (ws.need_loss)
+    for (int64_t r = 0; r < g; ++r) total += ws.sample_loss[row + r];
+  if (gradient)
+    for (int64_t r = 0; r < g; ++r) {
+      f[r] = (top_bits[i0 + r] & 1u ? 1.0 : alpha2) * (ws.dF[row + r] * inv_n);
+      gb2 += f[r];
+    }
+  return total;
+}
+
 void one_hidden_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
                      const SlopeMask* mask, bool gradient, int64_t r_begin, int64_t r_end) {
   const int64_t d = p.width[0], h = p.width[1], ldh = padded(h);
@@ -258,7 +283,7 @@ void one_hidden_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
   const double* alpha = ws.alpha[0].data();
   const bool unit_slopes = std::all_of(alpha, alpha + h, [](double s) { return s >= 0 && s <= 1; });
   const Slopes slopes = !from_sign ? Slopes::mask : unit_slopes ? Slopes::sign_of_a : Slopes::sign_bits;
-  const double b2 = sc.bias[1][0], alpha2 = ws.alpha[1][0], inv_n = 1.0 / double(p.n);
+  const double b2 = sc.bias[1][0];
   const double* w2 = sc.Wp[1].data();
   double* gw2 = sc.gW[1].data();
   double* gb1 = p.has_bias[0] ? sc.gb[0].data() : nullptr;
@@ -267,7 +292,6 @@ void one_hidden_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
     for (auto& g : sc.gb) std::fill(g.begin(), g.end(), 0.0);
   }
   const bool folded = d <= kFoldedInputs;
-  double* dv_block = sc.F.data();  // the output's dL/dz of the block's rows (F is unused here)
   double total = 0, gb2 = 0;
   for (int64_t r0 = r_begin; r0 < r_end; r0 += ws.block) {
     const int64_t rows = std::min(ws.block, r_end - r0);
@@ -278,57 +302,35 @@ void one_hidden_rows(const FlowProblem& p, BatchWorkspace& ws, BlockScratch& sc,
                              sc.A[0].data(), bits, slopes,
                              ws.keep_z ? ws.Z[0].data() + r0 * h : nullptr, h, ldh};
     double* D = sc.D0.data();
-    if (folded) {  // D holds the rows' partial outputs (W lanes each) for now
+    if (folded) {
+      // The whole block at each stage: forward (D: the rows' partial outputs, W lanes
+      // each), the output neuron and the loss (F: z, then dL/dz), backward.
       static constexpr auto forward = one_hidden_forwards(std::make_integer_sequence<int, kFoldedInputs>());
       forward[size_t(d - 1)](tile, rows, D);
-    }
-    for (int64_t i0 = 0; i0 < rows; i0 += 8) {
-      const int g = int(std::min<int64_t>(8, rows - i0));
-      double f[8], dF[8], dv[8];
-      if (folded) {
-        for (int r = 0; r < g; ++r) f[r] = sum(load(D + (i0 + r) * W)) + b2;
-      } else {
-        one_hidden_forward(tile, i0, std::min(g, 4), b2, f);
-        if (g > 4) one_hidden_forward(tile, i0 + 4, g - 4, b2, f + 4);
-      }
-      // The output neuron: its slope (1 unless it has a kink of its own), z kept, loss.
-      for (int r = 0; r < g; ++r) {
-        const int64_t row = r0 + i0 + r;
-        if (ws.keep_z) ws.Z[1][row] = f[r];
-        bool on;
-        if (from_sign) top_bits[i0 + r] = uint8_t(on = f[r] > 0);
-        else on = top_bits[i0 + r] & 1u;
-        dv[r] = on ? 1.0 : alpha2;  // the slope, for now
-        f[r] *= dv[r];
-      }
-      const int64_t row = r0 + i0;
-      block_loss(p, ws, f, row, g, gradient ? dF : nullptr);
-      if (ws.need_loss)
-        for (int r = 0; r < g; ++r) total += ws.sample_loss[row + r];
+      double* F = sc.F.data();
+      for (int64_t i = 0; i < rows; ++i) F[i] = sum(load(D + i * W)) + b2;
+      total += output_rows(p, ws, top_bits, from_sign, gradient, r0, 0, rows, F, gb2);
       if (!gradient) continue;
-      for (int r = 0; r < g; ++r) {
-        ws.dF[row + r] = dF[r];
-        dv[r] *= dF[r] * inv_n;  // dL/dz of the output
-        gb2 += dv[r];
-      }
-      if (folded) {
-        std::copy_n(dv, g, dv_block + i0);
-        continue;
-      }
-      static constexpr auto by_bits = one_hidden_deltas<false>(std::make_integer_sequence<int, 8>());
-      static constexpr auto by_sign = one_hidden_deltas<true>(std::make_integer_sequence<int, 8>());
-      (slopes == Slopes::sign_of_a ? by_sign : by_bits)[size_t(g - 1)](
-          sc.A[0].data() + i0 * ldh, bits + i0 * (ldh / 8), h, ldh, w2, alpha, dv, D + i0 * ldh, gw2, gb1);
-    }
-    if (!gradient) continue;
-    if (folded) {
       static constexpr auto by_bits = one_hidden_backwards<false>(std::make_integer_sequence<int, kFoldedInputs>());
       static constexpr auto by_sign = one_hidden_backwards<true>(std::make_integer_sequence<int, kFoldedInputs>());
       (slopes == Slopes::sign_of_a ? by_sign : by_bits)[size_t(d - 1)](
-          p.X.data() + r0 * d, rows, sc.A[0].data(), bits, h, ldh, w2, alpha, dv_block,
-          sc.gW[0].data(), gw2, gb1);
+          p.X.data() + r0 * d, rows, sc.A[0].data(), bits, h, ldh, w2, alpha, F, sc.gW[0].data(),
+          gw2, gb1);
       continue;
     }
+    for (int64_t i0 = 0; i0 < rows; i0 += 8) {
+      const int g = int(std::min<int64_t>(8, rows - i0));
+      double f[8];
+      one_hidden_forward(tile, i0, std::min(g, 4), b2, f);
+      if (g > 4) one_hidden_forward(tile, i0 + 4, g - 4, b2, f + 4);
+      total += output_rows(p, ws, top_bits, from_sign, gradient, r0, i0, g, f, gb2);
+      if (!gradient) continue;
+      static constexpr auto by_bits = one_hidden_deltas<false>(std::make_integer_sequence<int, 8>());
+      static constexpr auto by_sign = one_hidden_deltas<true>(std::make_integer_sequence<int, 8>());
+      (slopes == Slopes::sign_of_a ? by_sign : by_bits)[size_t(g - 1)](
+          sc.A[0].data() + i0 * ldh, bits + i0 * (ldh / 8), h, ldh, w2, alpha, f, D + i0 * ldh, gw2, gb1);
+    }
+    if (!gradient) continue;
     // gW^T (d x h) += X^T D over the block: X's element (c, i) is X[i * d + c].
     gemm(d, h, GemmArgs{rows, p.X.data() + r0 * d, 1, d, D, ldh}, StoreTo<true>{sc.gW[0].data(), ldh});
   }

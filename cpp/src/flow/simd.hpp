@@ -72,7 +72,9 @@ inline V sub(V a, V b) { return _mm512_sub_pd(a, b); }
 inline V min(V a, V b) { return _mm512_min_pd(a, b); }
 inline V abs(V a) { return _mm512_abs_pd(a); }
 inline V div(V a, V b) { return _mm512_div_pd(a, b); }
-inline V max(V a, V b) { return _mm512_max_pd(a, b); }
+// (Masked form with every lane: the plain intrinsic passes GCC 12 an "undefined" vector
+// that -Wuninitialized reports once inlined into the kernels.)
+inline V max(V a, V b) { return _mm512_mask_max_pd(a, __mmask8(0xFF), a, b); }
 inline V round_int(V a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 // p * 2^k for integral k (overflow to inf, gradual underflow to 0 handled).
 inline V scale2(V p, V k) { return _mm512_scalef_pd(p, k); }
