@@ -174,20 +174,20 @@ void autotune_threads(const FlowProblem& p, BatchWorkspace& ws, const double* th
   const int all = int(ws.scratch.size());
   if (all <= 1) return;
   std::vector<double> g(size_t(p.n_params));
-  auto time_passes = [&](int threads) {
+  auto time_passes = [&](int threads, int passes) {
     ws.active = threads;
     const auto t0 = std::chrono::steady_clock::now();
-    for (int k = 0; k < 3; ++k) run(p, ws, theta, mask, g.data());
+    for (int k = 0; k < passes; ++k) run(p, ws, theta, mask, g.data());
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
-  time_passes(1);  // warm-up
-  time_passes(all);
+  time_passes(1, 1);  // warm-up
+  time_passes(all, 1);
   // Rounds alternate between the two, and each keeps its best: on a shared machine a
   // neighbour's burst during one side's only window used to pick the wrong count.
   double one = 1e300, many = 1e300;
-  for (int round = 0; round < 4; ++round) {
-    one = std::min(one, time_passes(1));
-    many = std::min(many, time_passes(all));
+  for (int round = 0; round < 3; ++round) {
+    one = std::min(one, time_passes(1, 2));
+    many = std::min(many, time_passes(all, 2));
   }
   ws.active = many < 0.9 * one ? all : 1;
 }
