@@ -2,6 +2,7 @@
 // decay; every step in C++.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -60,6 +61,20 @@ void check_options(const FlowProblem& p, const GdOptions& o, int64_t batches_per
                        std::to_string(epochs) + " epochs of " + std::to_string(p.n) + ")");
   for (int64_t s : o.order)
     if (s < 0 || s >= p.n) throw InvalidInput("order holds a sample index out of range");
+}
+
+// True when no entry is NaN or infinite. Integer bit tests that vectorise (a loop of
+// std::isfinite stays scalar, ~1 µs a step on 2,000 parameters): adding 2^52 to the
+// exponent bits carries into bit 63 exactly when they are all ones.
+bool all_finite(const double* x, int64_t n) {
+  constexpr uint64_t kExponent = 0x7ff0000000000000ull;
+  uint64_t acc = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    uint64_t u;
+    std::memcpy(&u, x + r, sizeof u);
+    acc |= (u & kExponent) + (uint64_t(1) << 52);
+  }
+  return (acc >> 63) == 0;
 }
 
 }  // namespace
@@ -148,9 +163,7 @@ FlowResult gradient_descent(const FlowProblem& p, const double* theta0, const Gd
         theta[r] += lr * d;
       }
     }
-    bool finite = true;
-    for (int64_t r = 0; r < P; ++r) finite &= std::isfinite(theta[r]);
-    if (!finite) {
+    if (!all_finite(theta.data(), P)) {
       std::ostringstream msg;
       msg << "gd: the parameters became NaN/Inf at step " << k + 1 << "; lower lr";
       throw InvalidInput(msg.str());
