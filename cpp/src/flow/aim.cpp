@@ -97,21 +97,14 @@ double FlowField::allowed_lateness(double rate) const {
 
 double FlowField::aim_step(double t, const double* y, const double* f0, double h) {
   if (!aim_.on || approach_.empty()) return h;
-  const int64_t d = p.width[0], w = p.width[1];
-  const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
+  const int64_t w = p.width[1];
   predicted_.clear();
   for (int64_t ix : approach_) {
     const int64_t i = ix / w, j = ix % w;
     const double sg = side_[0][ix];
     if (sg == 0) continue;  // sliding
-    const double* x = p.X.data() + i * d;
-    double z = b0 >= 0 ? y[b0 + j] : 0.0, dz = b0 >= 0 ? f0[b0 + j] : 0.0,
-           ddz = b0 >= 0 ? fdot_[b0 + j] : 0.0;
-    for (int64_t r = 0; r < d; ++r) {
-      z += y[w0 + j * d + r] * x[r];
-      dz += f0[w0 + j * d + r] * x[r];
-      ddz += fdot_[w0 + j * d + r] * x[r];
-    }
+    const double z = first_layer_dot(y, i, j), dz = first_layer_dot(f0, i, j),
+                 ddz = first_layer_dot(fdot_.data(), i, j);
     if (!(sg * z > 0)) continue;  // at or past the kink: the event search handles it now
     const double s = first_root(0.5 * sg * ddz, sg * dz, sg * z);
     if (s < h) predicted_.push_back({s, allowed_lateness(jump_rate(y, i, j))});
@@ -137,20 +130,25 @@ double FlowField::p_gain(int64_t j, int64_t i) const {
   return g;
 }
 
+double FlowField::first_layer_dot(const double* v, int64_t i, int64_t j) const {
+  const int64_t d = p.width[0];
+  const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
+  const double* x = p.X.data() + i * d;
+  double acc = b0 >= 0 ? v[b0 + j] : 0.0;
+  for (int64_t r = 0; r < d; ++r) acc += v[w0 + j * d + r] * x[r];
+  return acc;
+}
+
 // Whether the pair, on its new side with the jump included, moves away from its kink at
 // least a quarter as fast as it arrived. A slower departure (a pair about to slide, or a
 // near-tangent one) is cut at its root: the catch-up's second-order error could put it
 // back on the old side.
 bool FlowField::leaves_cleanly(const PairId& q, const double* y1, const double* f1) const {
-  const int64_t d = p.width[0];
-  const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
   const int64_t j = q.neuron;
   const double sg = side_[0][q.sample * p.width[1] + j];  // the old side
   const double ds = -sg * (1.0 - p.negative_slope[0][j]);  // to the new side's slope
   const double e = first_layer_signal(y1, q.sample, j);
-  const double* x = p.X.data() + q.sample * d;
-  double arrival = b0 >= 0 ? f1[b0 + j] : 0.0;
-  for (int64_t r = 0; r < d; ++r) arrival += f1[w0 + j * d + r] * x[r];
+  const double arrival = first_layer_dot(f1, q.sample, j);
   const double departure = arrival - ds * e * p_gain(j, q.sample);
   return -sg * departure >= 0.25 * std::abs(arrival);
 }
@@ -299,12 +297,7 @@ void FlowField::catch_up(double* y1) {
   for (int64_t j = 0; j < w; ++j) {
     // Rows that a sliding solve only touched up to rounding keep their pre-activations.
     if (!(row_size_[j] > 1e-9 * largest)) continue;
-    for (int64_t i = 0; i < p.n; ++i) {
-      const double* x = p.X.data() + i * d;
-      double dz = b0 >= 0 ? dy[b0 + j] : 0.0;
-      for (int64_t r = 0; r < d; ++r) dz += dy[w0 + j * d + r] * x[r];
-      z_start_[0][i * w + j] += dz;
-    }
+    for (int64_t i = 0; i < p.n; ++i) z_start_[0][i * w + j] += first_layer_dot(dy, i, j);
   }
 }
 

@@ -42,16 +42,8 @@ void FlowField::bound_curvature(const DenseOutput& dense) {
 }
 
 void FlowField::first_layer_poly(const DenseOutput& dense, int64_t i, int64_t j, double c[5]) const {
-  const int64_t d = p.width[0];
-  const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
   const std::vector<double>* all[5] = {&dense.r1, &dense.r2, &dense.r3, &dense.r4, &dense.r5};
-  const double* x = p.X.data() + i * d;
-  for (int k = 0; k < 5; ++k) {
-    const double* r = all[k]->data();
-    double acc = b0 >= 0 ? r[b0 + j] : 0.0;
-    for (int64_t q = 0; q < d; ++q) acc += r[w0 + j * d + q] * x[q];
-    c[k] = acc;
-  }
+  for (int k = 0; k < 5; ++k) c[k] = first_layer_dot(all[k]->data(), i, j);
   if (!dense.quartic) c[4] = 0;
 }
 

@@ -132,6 +132,9 @@ class FlowField {
   bool leaves_cleanly(const PairId& q, const double* y1, const double* f1) const;
   // (x_i, 1)^T P (x_i, 1) on first-layer neuron j's row.
   double p_gain(int64_t j, int64_t i) const;
+  // (x_i, 1) . (W_0[j], b_0[j]) read from a vector in theta's layout (theta itself: z of
+  // pair (i, 0, j); the field: dz/dt; a dense-output coefficient: that term of z(tau)).
+  double first_layer_dot(const double* v, int64_t i, int64_t j) const;
   void catch_up(double* y1);
   void first_layer_poly(const DenseOutput& dense, int64_t i, int64_t j, double c[5]) const;
   // dL/da of first-layer neuron j for sample i at the last evaluation (includes 1/n).
