@@ -67,11 +67,7 @@ struct Activate {
   V init(int64_t, int64_t v) const { return load(bias + v * W); }
   void finish(int64_t r, int64_t v, V z) const {
     const int64_t c = v * W;
-    if (z_out) {
-      const int cnt = lanes_at(c, cols);
-      if (cnt == W) store(z_out + r * cols + c, z);
-      else store_n(z_out + r * cols + c, z, cnt);
-    }
+    if (z_out) store_in_row(z_out + r * cols, c, cols, z);
     if (from_sign) bits.put(r, v, z);
     store(A + r * ld + c, mul(bits.at(r, v), z));
   }

@@ -37,6 +37,36 @@ struct OneHiddenTile {
   int64_t h, ldh;
 };
 
+// The activation of vector v of a row's z; with Slopes::sign_bits, sets the row's bits.
+template <Slopes S>
+V activate(V z, V alpha, uint8_t* bit_row, int64_t v) {
+  if (S == Slopes::sign_of_a) return max(z, mul(alpha, z));
+  if (S == Slopes::sign_bits) return activate_by_sign(z, alpha, bit_row, v);
+  return scale_unset(bits_of(bit_row, v), z, alpha);
+}
+
+// w2 times the hidden slope of vector v of a row (w2a = alpha w2), from the activation's
+// sign or from the row's bits: dL/dz of the hidden layer is the output's dL/dz times this.
+template <bool SignOfA>
+V slope_times_w2(V a, const uint8_t* bit_row, int64_t v, V w2v, V w2a) {
+  return SignOfA ? select_positive(a, w2v, w2a) : select_bits(bits_of(bit_row, v), w2v, w2a);
+}
+
+// Calls run(keep_z, slopes) with both as compile-time constants (std::integral_constant)
+// for the tile's settings.
+template <class Run>
+void with_settings(const OneHiddenTile& t, const Run& run) {
+  auto with = [&](auto keep_z) {
+    switch (t.slopes) {
+      case Slopes::mask: return run(keep_z, std::integral_constant<Slopes, Slopes::mask>());
+      case Slopes::sign_bits: return run(keep_z, std::integral_constant<Slopes, Slopes::sign_bits>());
+      case Slopes::sign_of_a: return run(keep_z, std::integral_constant<Slopes, Slopes::sign_of_a>());
+    }
+  };
+  if (t.z_out) with(std::true_type());
+  else with(std::false_type());
+}
+
 // Rows [r0, r0 + R) x vectors [v0, v0 + NV) of z = X W^T + b, then a = slope * z (stored),
 // the slope bits, and the row's partial output out[r * W ..] += a . w2 over the tile.
 template <int R, int NV, bool KeepZ, Slopes S>
@@ -71,16 +101,8 @@ void one_hidden_tile(const OneHiddenTile& t, int64_t r0, int64_t v0, double* out
     V dot = zero();  // in registers: out is memory, a chain through it would serialise
     REGIONLAB_UNROLL for (int v = 0; v < NV; ++v) {
       const V z = acc[r][v];
-      if (KeepZ) {
-        double* zr = z_out + (r0 + r) * h;
-        const int cnt = lanes_at(c0 + v * W, h);
-        if (cnt == W) store(zr + c0 + v * W, z);
-        else store_n(zr + c0 + v * W, z, cnt);
-      }
-      const V al = load(alpha + v * W);
-      const V a = S == Slopes::sign_of_a   ? max(z, mul(al, z))
-                  : S == Slopes::sign_bits ? activate_by_sign(z, al, bit_row, v0 + v)
-                                           : scale_unset(bits_of(bit_row, v0 + v), z, al);
+      if (KeepZ) store_in_row(z_out + (r0 + r) * h, c0 + v * W, h, z);
+      const V a = activate<S>(z, load(alpha + v * W), bit_row, v0 + v);
       store(a_row + v * W, a);
       dot = fma(a, load(w2 + v * W), dot);
     }
@@ -90,15 +112,9 @@ void one_hidden_tile(const OneHiddenTile& t, int64_t r0, int64_t v0, double* out
 
 template <int R, int NV>
 void one_hidden_tile_fn(const OneHiddenTile& t, int64_t r0, int64_t v0, double* out) {
-  auto with = [&](auto keep_z) {
-    switch (t.slopes) {
-      case Slopes::mask: return one_hidden_tile<R, NV, decltype(keep_z)::value, Slopes::mask>(t, r0, v0, out);
-      case Slopes::sign_bits: return one_hidden_tile<R, NV, decltype(keep_z)::value, Slopes::sign_bits>(t, r0, v0, out);
-      case Slopes::sign_of_a: return one_hidden_tile<R, NV, decltype(keep_z)::value, Slopes::sign_of_a>(t, r0, v0, out);
-    }
-  };
-  if (t.z_out) with(std::true_type());
-  else with(std::false_type());
+  with_settings(t, [&](auto keep_z, auto slopes) {
+    one_hidden_tile<R, NV, decltype(keep_z)::value, decltype(slopes)::value>(t, r0, v0, out);
+  });
 }
 // (double*, not V*: a vector type's attributes are dropped in a template argument.)
 using OneHiddenTileFn = void (*)(const OneHiddenTile&, int64_t, int64_t, double*);
@@ -141,8 +157,7 @@ void one_hidden_delta(const double* A, const uint8_t* bits, int64_t h, int64_t l
     REGIONLAB_UNROLL for (int r = 0; r < G; ++r) {
       const V a = load(A + r * ldh + c);
       gacc = fma(di[r], a, gacc);
-      const V dz = mul(di[r], SignOfA ? select_positive(a, w2v, w2a)
-                                      : select_bits(bits_of(bits + r * rb, v), w2v, w2a));
+      const V dz = mul(di[r], slope_times_w2<SignOfA>(a, bits + r * rb, v, w2v, w2a));
       store(D + r * ldh + c, dz);
       bacc = add(bacc, dz);
     }
@@ -180,15 +195,8 @@ void one_hidden_forward_folded(const OneHiddenTile& t, int64_t rows, double* fpa
       V zc[4] = {b, zero(), zero(), zero()};
       REGIONLAB_UNROLL for (int k = 0; k < D; ++k) zc[k % 4] = fma(set1(x[k]), wcol[k], zc[k % 4]);
       const V z = add(add(zc[0], zc[1]), add(zc[2], zc[3]));
-      if (KeepZ) {
-        const int cnt = lanes_at(c, h);
-        if (cnt == W) store(t.z_out + i * h + c, z);
-        else store_n(t.z_out + i * h + c, z, cnt);
-      }
-      uint8_t* bit_row = t.bits + i * rb;
-      const V a = S == Slopes::sign_of_a   ? max(z, mul(al, z))
-                  : S == Slopes::sign_bits ? activate_by_sign(z, al, bit_row, v)
-                                           : scale_unset(bits_of(bit_row, v), z, al);
+      if (KeepZ) store_in_row(t.z_out + i * h, c, h, z);
+      const V a = activate<S>(z, al, t.bits + i * rb, v);
       store(t.A + i * ldh + c, a);
       double* fp = fpart + i * W;
       store(fp, v == 0 ? mul(a, w2) : fma(a, w2, load(fp)));
@@ -197,16 +205,9 @@ void one_hidden_forward_folded(const OneHiddenTile& t, int64_t rows, double* fpa
 }
 template <int D>
 void one_hidden_forward_folded_fn(const OneHiddenTile& t, int64_t rows, double* fpart) {
-  auto with = [&](auto keep_z) {
-    constexpr bool K = decltype(keep_z)::value;
-    switch (t.slopes) {
-      case Slopes::mask: return one_hidden_forward_folded<D, Slopes::mask, K>(t, rows, fpart);
-      case Slopes::sign_bits: return one_hidden_forward_folded<D, Slopes::sign_bits, K>(t, rows, fpart);
-      case Slopes::sign_of_a: return one_hidden_forward_folded<D, Slopes::sign_of_a, K>(t, rows, fpart);
-    }
-  };
-  if (t.z_out) with(std::true_type());
-  else with(std::false_type());
+  with_settings(t, [&](auto keep_z, auto slopes) {
+    one_hidden_forward_folded<D, decltype(slopes)::value, decltype(keep_z)::value>(t, rows, fpart);
+  });
 }
 using OneHiddenForwardFn = void (*)(const OneHiddenTile&, int64_t, double*);
 template <int... D>
@@ -233,8 +234,7 @@ void one_hidden_backward(const double* X, int64_t rows, const double* A, const u
     const double* x = X;
     for (int64_t i = 0; i < rows; ++i, x += D) {
       const V a = load(A + i * ldh + c), di = set1(dv[i]);
-      const V dz = mul(di, SignOfA ? select_positive(a, w2v, w2a)
-                                   : select_bits(bits_of(bits + i * rb, v), w2v, w2a));
+      const V dz = mul(di, slope_times_w2<SignOfA>(a, bits + i * rb, v, w2v, w2a));
       g2 = fma(di, a, g2);
       gb = add(gb, dz);
       REGIONLAB_UNROLL for (int k = 0; k < D; ++k) acc[k] = fma(set1(x[k]), dz, acc[k]);

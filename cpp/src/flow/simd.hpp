@@ -177,10 +177,6 @@ inline void leave_vector_state() {}
 constexpr int kTileRows = 4, kTileVecs = 3;
 #endif
 
-#if !defined(__AVX512F__)
-inline V scale_unset(unsigned bits, V z, V alpha) { return select_bits(bits, z, mul(alpha, z)); }
-#endif
-
 // Sign tests as lane bits (bit c for lane c).
 inline unsigned positive_bits(V z) { return less_bits(zero(), z); }
 inline unsigned negative_bits(V z) { return less_bits(z, zero()); }
@@ -221,7 +217,8 @@ inline void put_bits(uint8_t* row, int64_t v, unsigned bits) {
   }
 }
 
-#if !defined(__AVX512F__)
+#if !defined(__AVX512F__)  // the AVX-512 forms keep their masks in mask registers
+inline V scale_unset(unsigned bits, V z, V alpha) { return select_bits(bits, z, mul(alpha, z)); }
 inline V select_positive(V a, V one, V other) { return select_bits(positive_bits(a), one, other); }
 inline V activate_by_sign(V z, V alpha, uint8_t* row, int64_t v) {
   const unsigned on = positive_bits(z);
@@ -232,5 +229,13 @@ inline V activate_by_sign(V z, V alpha, uint8_t* row, int64_t v) {
 
 // Lanes of the vector starting at column c of a row of n columns.
 inline int lanes_at(int64_t c, int64_t n) { return n - c >= W ? W : int(n - c); }
+
+// Stores the vector that starts at column c (< n) of an unpadded row of n columns: its
+// lanes past the row's end are left out.
+inline void store_in_row(double* row, int64_t c, int64_t n, V v) {
+  const int cnt = lanes_at(c, n);
+  if (cnt == W) store(row + c, v);
+  else store_n(row + c, v, cnt);
+}
 
 }  // namespace regionlab::flow::REGIONLAB_ISA_NS::simd
