@@ -11,10 +11,12 @@ from . import bounds, flow, metrics, teachers
 from .count import PatternCount, count_patterns
 from .cuda import cuda_available
 from .geometry import (
+    BoundaryAngles,
     BoxPartition,
     LocalComplexity,
     PlanePartition,
     SegmentPartition,
+    boundary_angles,
     distance_to_boundary,
     local_complexity,
     plane,
@@ -22,6 +24,7 @@ from .geometry import (
     regions,
     segment,
 )
+from .gradients import input_gradients
 from .io import load
 from .net import PLNet, Stage, from_torch
 from .runtime import num_threads, set_num_threads, cpu_kernels
@@ -47,6 +50,9 @@ __all__ = [
     "local_complexity",
     "LocalComplexity",
     "distance_to_boundary",
+    "boundary_angles",
+    "BoundaryAngles",
+    "input_gradients",
     "bounds",
     "flow",
     "metrics",

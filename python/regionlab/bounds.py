@@ -13,6 +13,11 @@ adds no regions) and ``d = n_0`` is the input dimension.
   expected number of kinks of a random one-layer network along a line.
 - :func:`hanin_rolnick_density`: the first-order prediction of Hanin & Rolnick (2019) for
   the density of region boundaries along a line in a randomly initialised deep ReLU net.
+- :func:`maxout_expected_kinks_on_segment`: the exact expected number of kinks of a
+  random one-layer maxout network along a segment.
+- :func:`tseran_montufar_upper`, :func:`tseran_montufar_order`: Tseran & Montúfar's (2021)
+  upper bound on the expected number of regions of a random maxout network in a cube,
+  and its order of growth.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ __all__ = [
     "expected_kinks_per_length",
     "expected_kinks_on_segment",
     "hanin_rolnick_density",
+    "maxout_expected_kinks_on_segment",
+    "tseran_montufar_upper",
+    "tseran_montufar_order",
 ]
 
 
@@ -275,6 +283,13 @@ def expected_kinks_on_segment(n: int, a: Any, b: Any, *, weight_std: float,
     expected number of regions of the net on the segment is one more than this.
     """
     n = _int(n, "n", 0)
+    return n / math.pi * _segment_angle(a, b, weight_std, bias_std)
+
+
+def _segment_angle(a: Any, b: Any, weight_std: Any, bias_std: Any) -> float:
+    """``arctan(weight_std t_b / kappa) - arctan(weight_std t_a / kappa)`` for the segment
+    ``[a, b]``, ``kappa^2 = bias_std^2 + weight_std^2 |p|^2`` (``p`` the foot of the
+    perpendicular from the origin): the Cauchy mass of a random unit's kinks on it, times pi."""
     a = np.asarray(a, dtype=np.float64).reshape(-1)
     d = a.size
     if d == 0:
@@ -289,8 +304,8 @@ def expected_kinks_on_segment(n: int, a: Any, b: Any, *, weight_std: float,
     u = (b - a) / length
     ta = float(a @ u)
     p = a - ta * u
-    k = math.sqrt(sb * sb + sw * sw * float(p @ p))
-    return n / math.pi * (math.atan(sw * (ta + length) / k) - math.atan(sw * ta / k))
+    kappa = math.sqrt(sb * sb + sw * sw * float(p @ p))
+    return math.atan(sw * (ta + length) / kappa) - math.atan(sw * ta / kappa)
 
 
 def hanin_rolnick_density(widths: Sequence[int], d: int, *, bias_std: float,
@@ -329,3 +344,113 @@ def hanin_rolnick_density(widths: Sequence[int], d: int, *, bias_std: float,
     gain = _positive(weight_gain, "weight_gain")
     total = sum(n * math.sqrt(gain / d * (gain / 2) ** l) for l, n in enumerate(ws))
     return total / (math.pi * sb)
+
+
+# ------------------------------------------------------------------ random maxout networks
+def _maxout_pair_factor(k: int) -> float:
+    """``C(k, 2) * E[Phi(Y)^(k-2)]``, ``Y ~ N(0, 1/2)``: expected kinks of one unit on a line.
+
+    Gauss-Hermite quadrature (``E[g(Y)] = pi^-1/2 sum w_i g(x_i)`` for the weight
+    ``exp(-x^2)``); the integrand is smooth and bounded, 120 nodes give ~1e-15.
+    """
+    if k == 2:
+        return 1.0
+    nodes, weights = np.polynomial.hermite.hermgauss(120)
+    phi = np.array([0.5 * (1.0 + math.erf(x / math.sqrt(2.0))) for x in nodes])
+    return math.comb(k, 2) * float(weights @ phi ** (k - 2)) / math.sqrt(math.pi)
+
+
+def maxout_expected_kinks_on_segment(n: int, a: Any, b: Any, *, rank: int, weight_std: float,
+                                     bias_std: float) -> float:
+    """Expected number of kinks of a random one-layer maxout network on the segment ``[a, b]``.
+
+    The layer has ``n`` maxout units of rank ``K = rank`` on ``d = len(a)`` inputs; unit
+    ``i`` computes ``max_k (w_ik . x + b_ik)`` with every weight entry ``N(0, weight_std^2)``
+    and every bias ``N(0, bias_std^2)``, all independent (the maxout-He initialisation of
+    Tseran & Montúfar draws weights and biases this way). Along the line ``p + t u``
+    (``u`` the unit direction, ``p`` the foot of the perpendicular from the origin) the
+    candidates are ``K`` random lines in ``t`` with independent intercepts
+    ``N(0, kappa^2)``, ``kappa^2 = bias_std^2 + weight_std^2 |p|^2``, and slopes
+    ``N(0, weight_std^2)``; the unit kinks where two of them tie at the top. The Kac-Rice
+    formula, summed over the ``C(K, 2)`` pairs, gives the exact density
+
+        n C(K, 2) E[Phi(Y)^(K-2)] / pi * weight_std kappa / (kappa^2 + weight_std^2 t^2),
+        Y ~ N(0, 1/2),
+
+    (``Phi(Y)^(K-2)``: the other ``K - 2`` candidates lie below the tie), and over the
+    segment (``t_a = a . u``, ``t_b = b . u``)
+
+        n C(K, 2) E[Phi(Y)^(K-2)] / pi * (arctan(weight_std t_b / kappa) - arctan(weight_std t_a / kappa)).
+
+    ``C(K, 2) E[Phi(Y)^(K-2)]`` is the expected number of kinks of one unit on the whole
+    line: 1 for ``K = 2`` (where this equals :func:`expected_kinks_on_segment` of ``n``
+    ReLU-like hyperplanes with both stds times ``sqrt 2``), 3/2 for ``K = 3``,
+    ``6 (1/4 + arcsin(1/3) / (2 pi))`` for ``K = 4``, at most ``K - 1``. Ties of two units
+    have probability zero, so the expected number of regions on the segment is one more.
+
+    This is the exact one-layer case of the expected-complexity analysis of H. Tseran,
+    G. Montúfar, "On the Expected Complexity of Maxout Networks", NeurIPS 2021 (whose
+    Kac-Rice argument bounds deep networks; see :func:`tseran_montufar_upper`); the
+    computation is ours.
+    """
+    n = _int(n, "n", 0)
+    k = _int(rank, "rank", 2)
+    return n * _maxout_pair_factor(k) / math.pi * _segment_angle(a, b, weight_std, bias_std)
+
+
+def tseran_montufar_upper(n_units: int, d: int, rank: int, *, c_grad: float, c_bias: float,
+                          volume: float = 1.0) -> float:
+    """Tseran & Montúfar's upper bound on the expected number of regions of a maxout net in a cube.
+
+    For a fully connected maxout network with ``d = n_0`` inputs and ``N = n_units`` rank-``K``
+    units in total (any depth), with parameters drawn so that the weights have a density,
+    every bias has a conditional density bounded by ``c_bias`` (a Gaussian bias of std
+    ``s``: ``1 / (sqrt(2 pi) s)``) and the gradients of the pre-activation features
+    ``zeta_{z,k}`` are bounded in expectation by ``c_grad``, the expected number of
+    activation regions in a cube ``C`` of volume ``vol(C)`` is, when ``N >= n_0``, at most
+
+        (T K N)^{n_0} C(K n_0, 2 n_0) vol(C) / n_0!,        T = 2^5 c_grad c_bias.
+
+    It is polynomial in ``N`` and ``K`` and does not depend on the depth: at initialisation
+    the expected complexity is far below the maximum (:func:`serra_maxout_upper`), which
+    grows exponentially with depth. The constants are loose (``2^5 K``); the growth
+    order is :func:`tseran_montufar_order`.
+
+    Reference: H. Tseran, G. Montúfar, "On the Expected Complexity of Maxout Networks",
+    NeurIPS 2021 (arXiv:2107.00379), the upper bound on the expected number of activation
+    regions. The expression above is the one the authors' reference implementation
+    evaluates (``regions_formula`` in github.com/hanna-tseran/maxout_complexity); its
+    theorem number in the paper was not checked here. ``c_grad`` and ``c_bias`` are
+    assumptions of the theorem, not computed by it: estimate them for the distribution at
+    hand (the authors take ``c_bias`` from the bias std and ``c_grad`` as the largest mean
+    gradient norm over a grid of the cube).
+    """
+    N = _int(n_units, "n_units", 1)
+    d = _int(d, "d", 1)
+    k = _int(rank, "rank", 2)
+    if N < d:
+        raise ValueError(f"the bound needs n_units >= d (N = {N}, d = {d})")
+    t = 32.0 * _positive(c_grad, "c_grad") * _positive(c_bias, "c_bias")
+    vol = _positive(volume, "volume")
+    return (t * k * N) ** d * math.comb(k * d, 2 * d) * vol / math.factorial(d)
+
+
+def tseran_montufar_order(n_units: int, d: int, rank: int | None = None) -> float:
+    """Order of growth of the expected number of regions of a random maxout network.
+
+    ``(K N)^{n_0} C(K n_0, 2 n_0) / n_0!`` with ``rank = K``, and ``N^{n_0} / n_0!`` without:
+    :func:`tseran_montufar_upper` with its constants (``T``, the volume) dropped, the two
+    growth predictions the authors print next to their counts (``regions_predicted_growth_with_K``
+    and ``regions_predicted_growth`` in their reference implementation). They are orders
+    of magnitude, not bounds: measured counts of shallow nets in a cube of side 6 are of
+    the order of ``N^{n_0} / n_0!``.
+
+    Reference: H. Tseran, G. Montúfar, "On the Expected Complexity of Maxout Networks",
+    NeurIPS 2021.
+    """
+    N = _int(n_units, "n_units", 1)
+    d = _int(d, "d", 1)
+    if rank is None:
+        return N ** d / math.factorial(d)
+    k = _int(rank, "rank", 2)
+    return (k * N) ** d * math.comb(k * d, 2 * d) / math.factorial(d)

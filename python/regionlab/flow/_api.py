@@ -127,6 +127,11 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
       parameters ``W``: ``P = 1/n`` on weights, 1 on biases.
     - ``"mean_field"``: the output layer is scaled by ``1/m`` (``m`` its fan-in) and time by
       ``m``: ``P = 1/m`` on the output layer, ``m`` on every other layer.
+
+    Only the field is preconditioned: the starting weights are the model's own, never
+    rescaled, so a mean-field run (output weights of size ``1/m``) or an NTK run starts
+    from a model initialised at that scale by the caller (see
+    ``examples/mean_field_vs_ntk.py``).
     """
     fm = parse_model(model, X)
     if method not in _METHODS:

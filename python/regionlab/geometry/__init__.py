@@ -11,6 +11,7 @@ from .segment import SegmentPartition, segment
 
 __all__ = ["segment", "SegmentPartition", "plane", "plane_through", "PlanePartition", "regions",
            "BoxPartition", "local_complexity", "LocalComplexity", "distance_to_boundary",
-           "BoundaryDistance"]
+           "BoundaryDistance", "boundary_angles", "BoundaryAngles"]
+from .angles import BoundaryAngles, boundary_angles
 from .regions import BoxPartition, regions
 from .local import BoundaryDistance, LocalComplexity, distance_to_boundary, local_complexity
