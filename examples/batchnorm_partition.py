@@ -231,6 +231,8 @@ def plot(rows: list, planes: dict, data: dict, path: Path) -> None:
     ax.set_xticks(x, labels)
     ax.set_yscale("log")
     ax.set_yticks([0.2, 0.5, 1, 2, 5], ["0.2", "0.5", "1", "2", "5"])
+    top = max(r["lc_ratio"] + r["lc_ratio_sd"] for r in rows)
+    ax.set_ylim(top=top * 2.5)  # room for the legend above the tallest bar
     ax.minorticks_off()
     ax.set_ylabel("ratio data / random points (log)")
     ax.set_title("data vs random points (mean \u00b1 s.d. over nets)", fontsize=10)
