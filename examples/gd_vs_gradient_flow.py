@@ -28,7 +28,13 @@ all parameters) at records along the flow.
 Deviations: digits for MNIST, a few hundred samples and a small net (the flow and the
 Hessians are exact, not sampled), float64; the step is set from the flow's own sharpness,
 ``lr = 0.5 / max lambda_max`` (and ``lr / r``), plus one step beyond stability,
-``lr = 4 / max lambda_max``.
+``lr = 4 / max lambda_max``. The sharpness is computed at sampled records along the flow
+(6 in ``--quick``, 21 in the full run), so "lr * lambda_max <= 0.5 along the flow" holds at
+those records. Since the gap is first order in ``lr``, the step 8x beyond the stable one
+gives an 8x larger gap without any departure from the flow; the script therefore judges
+the departure on the gap per unit step: GD beyond ``2 / lambda_max`` departs if its
+``max gap / lr`` is more than 3x the largest of the stable runs', and says "partly" or "NO"
+where it is not.
 
 What we find beyond the paper: the gap is first order in ``lr`` only between kink events.
 Where the flow holds a sample on a ReLU's kink (Filippov sliding) or grazes one, GD's
@@ -40,6 +46,10 @@ stay within 8e-3 and 1.5e-4 of the flow (gap / step about 6-7, first order), whi
 ``lr/128`` and ``lr/512`` leave one such episode on the other side and end 1.7e-2 and
 2.0e-2 away: the flow is the limit GD converges to, but not monotonically in the step.
 The script prints each halving's ratio and says where one is not first order.
+Past the stability limit the full run does not show more than first order either: GD at
+``lr * max lambda_max = 4`` ends 1.65 from the flow, but its gap per unit step (4.6) is not
+larger than the stable runs' (5.3 at ``lr``, 11.2 at ``lr/4`` after a kink episode), so the
+script says "partly" there (in ``--quick`` it is 9x larger: "yes").
 
 regionlab calls: ``rl.flow.integrate(..., dense=True)``, ``rl.flow.gd``,
 ``rl.flow.distance``, ``Trajectory.at``, ``rl.metrics.sharpness``.
@@ -58,6 +68,7 @@ import numpy as np
 import regionlab as rl
 
 STABLE, BEYOND = 0.5, 4.0   # lr * (largest lambda_max along the flow): well inside / beyond 2
+DEPART = 3.0   # beyond 2 / lambda_max, GD departs if its gap / lr exceeds the stable runs' by this factor
 
 
 def digits(n: int, seed: int) -> tuple:
@@ -138,19 +149,37 @@ def main(argv=None) -> dict:
           f"{top['dist'].max():.3f} vs {travelled.max():.2f} (ratio {top['dist'].max() / travelled.max():.4f}) at lr {eta:.4f}")
     print(f"{'gap ~ lr (first order)':<36} {'yes':<26} max gap at lr/2 over lr/1: "
           + ", ".join(f"{h:.2f}" for h in halvings) + " (first order: 0.50)")
-    print(f"{'GD tracks GF where lr << 2/lambda_max':<36} {'yes':<26} lr*lambda_max <= {STABLE:g} along the "
-          f"flow: ratio {top['dist'].max() / travelled.max():.4f}")
+    print(f"{'GD tracks GF where lr << 2/lambda_max':<36} {'yes':<26} lr*lambda_max <= {STABLE:g} at the {len(lam)} "
+          f"sampled records along the flow: ratio {top['dist'].max() / travelled.max():.4f}")
+    # First order in lr already makes the big step's gap BEYOND / STABLE = 8x the stable one's; GD departs
+    # from the flow only if the gap per unit step (gap / lr) is itself much larger than in the stable runs.
+    per_lr_stable = max(run["dist"].max() / run["lr"] for run in runs)
+    per_lr_big = dist_big.max() / lr_big
+    excess = per_lr_big / per_lr_stable
+    if excess > DEPART:
+        departs = "yes"
+    elif dist_big.max() > DEPART * top["dist"].max():
+        departs = "partly (larger gap, but no more than first order in lr predicts)"
+    else:
+        departs = "NO"
     print(f"{'GD departs where lr > 2/lambda_max':<36} {'yes':<26} lr*max lambda_max = {BEYOND:g} (lr {lr_big:.3f}): "
-          f"max gap {dist_big.max():.3f}, ratio {dist_big.max() / travelled.max():.3f}")
+          f"max gap {dist_big.max():.3f} (ratio {dist_big.max() / travelled.max():.3f}); gap/lr {per_lr_big:.3f} vs "
+          f"<= {per_lr_stable:.3f} stable, x{excess:.1f} (needs > {DEPART:g}): {departs}")
     first_order = all(h < 0.6 for h in halvings)
     if not first_order:
         print("note: NOT first order at every halving (a ratio >= 0.6): where the flow slides along a ReLU's "
               "kink, GD chatters across it and can leave it at another time; the gap then jumps by an amount "
-              "that does not shrink with lr until lr is much smaller (the flow is confirmed by GD at far "
-              "smaller steps); between such events the gap halves with lr")
-    close = top["dist"].max() / travelled.max() < 0.1 and dist_big.max() > 3 * top["dist"].max()
-    verdict = "yes" if close and first_order else ("partly (GD close to GF; gap not first order at every step)"
-                                                    if close else "NO")
+              "that does not shrink with lr until lr is much smaller (not checked in this run; checked "
+              "separately in the full setting, see the docstring: GD at lr/2048 follows the flow to 1.5e-4); "
+              "between such events the gap halves with lr")
+    if departs != "yes":
+        print(f"note: beyond 2 / lambda_max the gap per unit step is only x{excess:.1f} the stable runs' "
+              f"(the step is x{BEYOND / STABLE:g}, so first order alone makes the gap x{BEYOND / STABLE:g} larger): "
+              "this run does not show GD departing from the flow faster than first order in lr")
+    close = top["dist"].max() / travelled.max() < 0.1
+    failed = [what for what, ok in (("gap not first order at every halving", first_order),
+                                    ("no departure beyond first order past 2 / lambda_max", departs == "yes")) if not ok]
+    verdict = ("yes" if not failed else f"partly (GD close to GF; {'; '.join(failed)})") if close else "NO"
     print(f"agreement with the published claim: {verdict}")
     summary = {"flow": flow, "travelled": travelled, "lam": lam, "t_lam": t_lam, "runs": runs,
                "big": big, "halvings": halvings}

@@ -35,10 +35,17 @@ largest bias density, 1 / (sqrt(2 pi) * 1e-3), which along lines through data (f
 the origin, where the pre-activations' spread is set by the weights) overestimates a
 thousandfold; it is an upper estimate, not the expectation.
 
+The first-order value is exact for one layer; for deeper nets a single net's density
+scatters around it, most in narrow deep layers (over 40 nets, seed 1, 100 segments: sd
+of one net's ratio 0.014 at depth 1, 0.08 at depth 4 width 12, 0.05 at depth 4 width
+48), while the mean over nets stays within 2% of it (0.99 +- 0.01 at depth 3 width 16,
+1.02 +- 0.01 at depth 4 width 12): a fluctuation of single nets, not a detected bias.
+The verdict allows 10% at depth 1 and 25% at any depth, on the mean over the nets.
+
 Deviations from the paper: digits instead of MNIST, smaller nets (N <= 384 instead of
 thousands), 20 epochs of Adam instead of their training runs; lines through pairs of
 digits. Measured (seed 0, 1 thread, 2-core machine shared with other jobs): full run
-1.5-2.5 min, quick about 5 s.
+42-93 s (less to more load), quick (2 nets per architecture) about 5 s.
 
     python examples/hanin_rolnick_regions_along_lines.py            # N = 48..384, L = 1..4
     python examples/hanin_rolnick_regions_along_lines.py --quick    # N = 48, 96; L = 1, 2, 4
@@ -132,7 +139,7 @@ def main(argv=None) -> list:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=None, help="independent nets per architecture "
-                    "(default 3, quick 1); densities and distances are averaged over them")
+                    "(default 3, quick 2); densities and distances are averaged over them")
     ap.add_argument("--out", default=".")
     args = ap.parse_args(argv)
     import torch
@@ -143,7 +150,7 @@ def main(argv=None) -> list:
     depths = [1, 2, 4] if args.quick else [1, 2, 3, 4]
     epochs, every = (5, 5) if args.quick else (20, 4)
     n_pairs = 60 if args.quick else 100
-    repeats = args.repeats or (1 if args.quick else 3)
+    repeats = args.repeats or (2 if args.quick else 3)
     X, y = digits()
     rng = np.random.default_rng(args.seed)
     pairs = rng.choice(len(X), size=(n_pairs, 2), replace=False) if n_pairs * 2 <= len(X) else None
@@ -165,7 +172,8 @@ def main(argv=None) -> list:
             hist = [{k: float(np.mean([run[i][k] for run in runs])) for k in runs[0][i]}
                     for i in range(len(runs[0]))]
             h0, h1 = hist[0], hist[-1]
-            rows.append({"depth": depth, "width": n // depth, "N": n, "published": pub, "history": hist})
+            rows.append({"depth": depth, "width": n // depth, "N": n, "published": pub, "history": hist,
+                         "init_ratios": [run[0]["density"] / pub for run in runs]})
             print(f"{depth:>5} {n // depth:>5} {n:>4} | {h0['density']:>8.3f} {h0['density'] / n:>7.4f} "
                   f"{pub / n:>7.4f} {h0['density'] / pub:>9.3f} {h0['distance'] * n:>7.3f} | "
                   f"{h1['accuracy']:>5.3f} {h1['density'] / n:>7.4f} {h1['distance'] * n:>7.3f}", flush=True)
@@ -180,17 +188,18 @@ def summarize(rows: list, neurons: list, depths: list) -> None:
         r = next(r for r in rows if r["N"] == n and r["depth"] == depth)
         return r["history"][which][key]
 
+    dfall = {}
     for which, name in ((0, "init"), (-1, "trained")):
         spread = max(max(val(n, L, "density", which) for L in depths) / min(val(n, L, "density", which)
                                                                              for L in depths) for n in neurons)
         growth = min(val(2 * n, L, "density", which) / val(n, L, "density", which)
                      for n in neurons if 2 * n in neurons for L in depths)
         dn = [val(n, L, "distance", which) * n for n in neurons for L in depths]
-        dfall = max(val(2 * n, L, "distance", which) / val(n, L, "distance", which)
-                    for n in neurons if 2 * n in neurons for L in depths)
+        dfall[name] = max(val(2 * n, L, "distance", which) / val(n, L, "distance", which)
+                          for n in neurons if 2 * n in neurons for L in depths)
         print(f"summary {name:>7}: density spread across depths at equal N (max/min) {spread:.3f}; "
               f"density ratio at 2N vs N (min) {growth:.3f}; dist*N max/min {max(dn) / min(dn):.3f}; "
-              f"distance ratio at 2N vs N (max) {dfall:.3f}")
+              f"distance ratio at 2N vs N (max) {dfall[name]:.3f}")
     drift = [r["history"][-1]["density"] / r["history"][0]["density"] for r in rows]
     print(f"summary training: trained/init density ratio in [{min(drift):.3f}, {max(drift):.3f}]")
     print("published: density ~ N x const, independent of depth, at init and through training; "
@@ -198,16 +207,43 @@ def summarize(rows: list, neurons: list, depths: list) -> None:
     dev = [r["history"][0]["density"] / r["published"] for r in rows]
     i = max(range(len(rows)), key=lambda k: abs(math.log(dev[k])))
     worst, at = dev[i], f"depth {rows[i]['depth']}, width {rows[i]['width']}"
-    print(f"ours at init / published: {min(dev):.3f} .. {max(dev):.3f}")
-    if abs(math.log(worst)) < math.log(1.25):
-        print("ours: agrees: density proportional to N and within 25% of the published first-order value at "
-              f"every depth (worst {worst:.3f}, at {at}; the formula is exact for one layer, for deeper ones "
-              "it holds up to finite-width fluctuations, largest in narrow layers)")
+    one = [d for d, r in zip(dev, rows) if r["depth"] == 1]
+    worst1 = max(one, key=lambda v: abs(math.log(v)))
+    print(f"ours at init / published: {min(dev):.3f} .. {max(dev):.3f} (mean of {len(rows[0]['init_ratios'])} "
+          f"net(s) per architecture); depth 1, where the formula is exact: {min(one):.3f} .. {max(one):.3f}")
+    sds = [(float(np.std(r["init_ratios"], ddof=1)), r) for r in rows if len(r["init_ratios"]) > 1]
+    if sds:
+        sd, r = max(sds, key=lambda t: t[0])
+        scatter = (f"; single nets scatter around it, most in narrow deep layers: the largest sd of one net's "
+                   f"ratio over its {len(r['init_ratios'])} nets is {sd:.3f}, at depth {r['depth']}, width "
+                   f"{r['width']}")
     else:
-        print(f"ours: DISAGREES with the first-order value by a factor {worst:.3f} at {at}")
+        scatter = "; single nets scatter around it, most in narrow deep layers (one net per architecture here)"
+    # Tolerances of this verdict: 10% at depth 1 (exact formula; one net's sd there ~1.5%), 25% at any
+    # depth (first-order formula; one net's sd ~8% at depth 4, width 12, over 40 nets whose mean is 1.02).
+    if abs(math.log(worst1)) < math.log(1.1) and abs(math.log(worst)) < math.log(1.25):
+        print("ours: agrees: density proportional to N; within 10% of the published value at depth 1, where it "
+              f"is exact (worst {worst1:.3f}), and within 25% at every depth (worst {worst:.3f}, at {at}: the "
+              f"formula is first order for deeper nets{scatter})")
+    else:
+        print(f"ours: DISAGREES with the first-order value (tolerance 10% at depth 1, 25% deeper): worst "
+              f"{worst1:.3f} at depth 1, {worst:.3f} at {at}")
     grow = [r["history"][-1]["distance"] / r["history"][0]["distance"] for r in rows]
-    print(f"ours: after training the distance still falls like 1/N, but distance x N grew by a factor "
-          f"{min(grow):.2f} .. {max(grow):.2f} (the digits end farther from the boundaries than at init)")
+    if dfall["trained"] < 0.75:
+        falls = (f"after training the distance still falls like 1/N (distance at 2N / at N <= "
+                 f"{dfall['trained']:.2f})")
+    else:
+        falls = (f"after training the distance no longer falls like 1/N (distance at 2N / at N up to "
+                 f"{dfall['trained']:.2f})")
+    if min(grow) > 1:
+        change = (f"distance x N grew by a factor {min(grow):.2f} .. {max(grow):.2f} (the digits end farther "
+                  "from the boundaries than at init)")
+    elif max(grow) < 1:
+        change = (f"distance x N shrank by a factor {min(grow):.2f} .. {max(grow):.2f} (the digits end closer "
+                  "to the boundaries than at init)")
+    else:
+        change = f"distance x N changed by a factor {min(grow):.2f} .. {max(grow):.2f} (up for some nets, down for others)"
+    print(f"ours: {falls}; {change}")
 
 
 def plot(rows: list, path: Path, epochs: int) -> None:

@@ -98,19 +98,24 @@ def test_tseran_montufar_formulas():
         bounds.maxout_expected_kinks_on_segment(3, [0.0], [0.0], rank=2, weight_std=1, bias_std=1)
 
 
-def test_measured_counts_below_the_bound():
-    """Random 2-layer rank-3 maxout nets, He-like init: exact counts in [-1, 1]^2 stay below it."""
-    rng = np.random.default_rng(3)
-    counts = []
-    sizes, K = [2, 4, 4], 3
-    for _ in range(30):
-        ws, bs = [], []
-        for i in range(2):
-            ws.append(rng.normal(0, 1 / math.sqrt(sizes[i]), (sizes[i + 1] * K, sizes[i])))
-            bs.append(rng.normal(0, 1 / math.sqrt(sizes[i]), sizes[i + 1] * K))
-        net = rl.PLNet.from_arrays(ws + [np.ones((1, 4))], bs + [None], [("maxout", K)] * 2 + ["identity"])
-        counts.append(rl.regions(net, [-1, -1], [1, 1], volumes=False).n_regions)
-    c_bias = 1 / (math.sqrt(2 * math.pi) * 0.5)  # the smallest bias std, 1/sqrt(4)
-    bound = bounds.tseran_montufar_upper(8, 2, K, c_grad=0.5, c_bias=c_bias, volume=4.0)
-    assert np.mean(counts) < bound
-    assert np.mean(counts) < bounds.serra_maxout_upper([4, 4], 2, K)
+@pytest.mark.parametrize("K", [3, 4, 5, 10, 50, 200, 1000, 10**4, 10**6])
+def test_pair_factor_matches_adaptive_quadrature(K):
+    """C(K, 2) E[Phi(Y)^(K-2)], Y ~ N(0, 1/2), against scipy's adaptive quad split at the peak."""
+    integrate = pytest.importorskip("scipy.integrate")
+    special = pytest.importorskip("scipy.special")
+
+    def f(y):
+        return math.exp((K - 2) * special.log_ndtr(y) - y * y)
+
+    # the peak of the integrand: (K - 2) phi(y) / Phi(y) = 2 y, by bisection
+    lo, hi = -1.0, 10.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if (K - 2) * math.exp(-mid * mid / 2 - special.log_ndtr(mid)) / math.sqrt(2 * math.pi) > 2 * mid:
+            lo = mid
+        else:
+            hi = mid
+    pieces = ((-math.inf, mid - 1), (mid - 1, mid), (mid, mid + 1), (mid + 1, math.inf))
+    ref = sum(integrate.quad(f, a, b, epsabs=0, epsrel=1e-13, limit=500)[0] for a, b in pieces)
+    ref *= math.comb(K, 2) / math.sqrt(math.pi)
+    assert bounds._maxout_pair_factor(K) == pytest.approx(ref, rel=1e-13, abs=0)

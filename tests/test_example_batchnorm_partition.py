@@ -1,23 +1,15 @@
 """Balestriero & Baraniuk (2022): with BatchNorm the partition of a random net concentrates
 on the data (examples/batchnorm_partition.py, quick mode)."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "batchnorm_partition.py"
+from example_runner import run_quick
 
 
 def test_batchnorm_partition_quick(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("matplotlib")
     pytest.importorskip("sklearn")
-    out = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, check=True,
-    ).stdout
+    out = run_quick("batchnorm_partition", tmp_path)
     rows = {}
     for line in out.split("moving away from the data")[0].splitlines():  # the first table
         f = line.split()

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "gd_vs_gradient_flow.py"
+from example_runner import run_quick
 
 
 def test_gd_vs_gradient_flow_quick(tmp_path):
@@ -17,14 +12,13 @@ def test_gd_vs_gradient_flow_quick(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")
-    out = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
-                         capture_output=True, text=True, check=True).stdout
+    out = run_quick("gd_vs_gradient_flow", tmp_path)
     assert "load_digits standing in for MNIST" in out
     rows = []
     for line in out.splitlines():
         tok = line.split()
         if len(tok) >= 9 and tok[0] == "GD" and tok[1][0].isdigit():
-            rows.append({"lr": float(tok[1]), "gap": float(tok[3]), "travelled": float(tok[5]),
+            rows.append({"lr": float(tok[1]), "gap": float(tok[3]), "per_lr": float(tok[4]), "travelled": float(tok[5]),
                          "ratio": float(tok[6]), "lr_lam": float(tok[7])})
     stable, beyond = rows[:-1], rows[-1]
     assert len(stable) >= 3 and beyond["lr_lam"] > 2
@@ -36,7 +30,11 @@ def test_gd_vs_gradient_flow_quick(tmp_path):
     for a, b in zip(stable, stable[1:]):
         assert b["lr"] == pytest.approx(a["lr"] / 2, rel=0.03)  # printed to 4 decimals
         assert b["gap"] < 0.6 * a["gap"]
-    # beyond the stability limit GD leaves the flow
-    assert beyond["gap"] > 3 * stable[0]["gap"] and beyond["ratio"] > 0.05
+    # beyond the stability limit GD leaves the flow: first order alone makes the gap 8x larger there (the
+    # step is 8x), so the gap per unit step must itself grow, by more than 3x the stable runs' largest
+    assert beyond["per_lr"] > 3 * max(r["per_lr"] for r in stable) and beyond["ratio"] > 0.05
+    depart_line = next(line for line in out.splitlines() if line.startswith("GD departs where lr > 2/lambda_max"))
+    assert depart_line.endswith(": yes")
+    assert "at the 6 sampled records along the flow" in out
     assert "agreement with the published claim: yes" in out
     assert (tmp_path / "gd_vs_gradient_flow.png").stat().st_size > 10_000

@@ -2,22 +2,14 @@
 map on the constraint region R and still solves the task outside it
 (examples/police_affine_region.py, quick mode)."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "police_affine_region.py"
+from example_runner import run_quick
 
 
 def test_police_affine_region_quick(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("matplotlib")
-    out = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, check=True,
-    ).stdout
+    out = run_quick("police_affine_region", tmp_path)
     rows = {}
     for line in out.splitlines():
         f = line.split()

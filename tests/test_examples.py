@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from example_runner import run_quick
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -13,7 +14,7 @@ def test_patterns_during_training(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("matplotlib")
     out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "patterns_during_training.py"), "--epochs", "2", "--grid", "150",
+        [sys.executable, "-W", "error", str(EXAMPLES / "patterns_during_training.py"), "--epochs", "2", "--grid", "150",
          "--out", str(tmp_path)],
         capture_output=True, text=True, check=True,
     ).stdout
@@ -25,7 +26,7 @@ def test_plane_through_three_inputs(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("matplotlib")
     out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "plane_through_three_inputs.py"), "--epochs", "1", "--n", "600",
+        [sys.executable, "-W", "error", str(EXAMPLES / "plane_through_three_inputs.py"), "--epochs", "1", "--n", "600",
          "--out", str(tmp_path)],
         capture_output=True, text=True, check=True,
     ).stdout
@@ -36,10 +37,7 @@ def test_plane_through_three_inputs(tmp_path):
 def test_spurious_minima_census_quick(tmp_path):
     """Safran & Shamir's percentages: the published value lies in our 95% interval."""
     pytest.importorskip("matplotlib")
-    out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "spurious_minima_census.py"), "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, check=True,
-    ).stdout
+    out = run_quick("spurious_minima_census", tmp_path)
     assert "inside our 95% interval for 3 of 3 values of k" in out
     assert (tmp_path / "spurious_minima_census.png").stat().st_size > 10_000
 
@@ -47,10 +45,7 @@ def test_spurious_minima_census_quick(tmp_path):
 def test_symmetric_minima_quick(tmp_path):
     """Arjevani & Field: the spurious minima found are (k - 1, 1)-symmetric local minima."""
     pytest.importorskip("matplotlib")
-    out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "symmetric_minima.py"), "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, check=True,
-    ).stdout
+    out = run_quick("symmetric_minima", tmp_path)
     rows = [line.split() for line in out.splitlines() if line.split() and line.split()[0] in ("7", "8")]
     assert [r[0] for r in rows] == ["7", "8"]
     for r in rows:

@@ -127,3 +127,39 @@ def test_batches_one_input_float32_and_errors():
         input_gradients("not a net", X)
     with pytest.raises(ValueError):
         input_gradients(net, np.zeros((4, 2)))
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, np.float64(3.0), 1.5, True, "2"])
+def test_batch_size_validation(bad):
+    rng = np.random.default_rng(4)
+    net = _random_plnet(rng, 3, [5], 2, ["relu"])
+    X = rng.normal(size=(6, 3))
+    # refused like the package's other batch_size arguments (count_patterns): a positive int only
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        input_gradients(net, X, batch_size=bad)
+    # ... and also when X is empty (checked before the early return)
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        input_gradients(net, np.zeros((0, 3)), batch_size=bad)
+
+
+def test_batch_size_accepts_numpy_ints():
+    rng = np.random.default_rng(5)
+    net = _random_plnet(rng, 3, [5], 2, ["relu"])
+    X = rng.normal(size=(6, 3))
+    np.testing.assert_array_equal(input_gradients(net, X, batch_size=np.int64(4)), input_gradients(net, X))
+    assert input_gradients(net, np.zeros((0, 3)), batch_size=2).shape == (0, 2, 3)
+
+
+def test_hardtanh_upper_kink_is_one_sided_not_torchs():
+    # Hardtanh is lowered as lo + relu(v - lo) - relu(v - hi): at v = hi the second unit counts
+    # as inactive, so the slope is 1 (left derivative); torch's backward gives 0 there (documented).
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Linear(1, 1), torch.nn.Hardtanh(-1.0, 1.0)).double()
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+        model[0].bias.zero_()
+    X = np.array([[-1.0], [1.0], [0.5]])
+    np.testing.assert_array_equal(input_gradients(model, X)[:, 0, 0], [0.0, 1.0, 1.0])
+    x = torch.tensor(X, requires_grad=True)
+    model(x).sum().backward()
+    np.testing.assert_array_equal(x.grad[:, 0].numpy(), [0.0, 0.0, 1.0])

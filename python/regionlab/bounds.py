@@ -350,14 +350,25 @@ def hanin_rolnick_density(widths: Sequence[int], d: int, *, bias_std: float,
 def _maxout_pair_factor(k: int) -> float:
     """``C(k, 2) * E[Phi(Y)^(k-2)]``, ``Y ~ N(0, 1/2)``: expected kinks of one unit on a line.
 
-    Gauss-Hermite quadrature (``E[g(Y)] = pi^-1/2 sum w_i g(x_i)`` for the weight
-    ``exp(-x^2)``); the integrand is smooth and bounded, 120 nodes give ~1e-15.
+    ``E[g(Y)] = pi^-1/2 int exp(-y^2) Phi(y)^(k-2) dy`` by the trapezoidal rule with step
+    1/256 on ``[-9, 9]`` (the tails beyond hold less than ``exp(-81)``). The integrand is
+    entire and its peak, at ``y ~ sqrt(log k)``, keeps a width of order ``1 / sqrt(log k)``
+    (0.12, i.e. 30 steps, at ``k = 10^9``), so the rule converges geometrically.
+    ``Phi(y)^(k-2)`` is evaluated as ``exp((k-2) log Phi(y))``, with ``log Phi`` from
+    ``erfc`` (``log1p`` for ``y > 0``) so that large ``k`` does not amplify rounding.
+    Relative error against adaptive quadrature (``scipy.integrate.quad`` split at the
+    peak): below 3e-15 for ranks 3 to 10^4, 1e-14 at 10^9 (checked for ranks up to 10^6 in
+    ``tests/test_bounds_maxout_expected.py``). Gauss-Hermite quadrature with fixed nodes,
+    used before, lost accuracy as the peak moved out (7e-13 at ``k = 50``, 3e-6 at 1000).
     """
     if k == 2:
         return 1.0
-    nodes, weights = np.polynomial.hermite.hermgauss(120)
-    phi = np.array([0.5 * (1.0 + math.erf(x / math.sqrt(2.0))) for x in nodes])
-    return math.comb(k, 2) * float(weights @ phi ** (k - 2)) / math.sqrt(math.pi)
+    y = np.linspace(-9.0, 9.0, 18 * 256 + 1)
+    log_phi = np.array([math.log1p(-0.5 * math.erfc(v / math.sqrt(2.0))) if v > 0 else
+                        math.log(0.5 * math.erfc(-v / math.sqrt(2.0))) for v in y])
+    f = np.exp((k - 2) * log_phi - y * y)
+    integral = (float(f.sum()) - 0.5 * float(f[0] + f[-1])) * (y[1] - y[0])
+    return math.comb(k, 2) * integral / math.sqrt(math.pi)
 
 
 def maxout_expected_kinks_on_segment(n: int, a: Any, b: Any, *, rank: int, weight_std: float,

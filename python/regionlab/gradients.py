@@ -16,7 +16,12 @@ Conventions (the package's, see :mod:`regionlab.net`): the pattern is the one
 as inactive** (derivative ``s``: torch's ``relu'(0) = 0``), and a tie in a max group goes
 to the first candidate (``numpy.argmax``), whose row is taken. On a kink the network is
 not differentiable; the value returned there is the Jacobian of the region that
-convention assigns the sample to (a one-sided derivative). Everywhere else it is the
+convention assigns the sample to (a one-sided derivative). For a single ReLU / leaky ReLU
+kink that matches torch's autograd (``relu'(0) = 0``); at other kinks it may not. An
+activation the package lowers to several ReLUs has its kinks moved onto those units: e.g.
+``Hardtanh(lo, hi)`` becomes ``lo + relu(v - lo) - relu(v - hi)``, so at ``v = hi`` the
+second unit counts as inactive and the slope returned is 1 (the left derivative), where
+torch's ``hardtanh`` backward gives 0 on both kinks. Everywhere else it is the
 derivative, exact up to the rounding of the matrix products (computed in float64,
 whatever the net's dtype).
 
@@ -30,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import to_numpy
+from ._validate import positive_int, to_numpy
 from .net import PLNet, from_torch
 
 __all__ = ["input_gradients"]
@@ -67,11 +72,21 @@ def input_gradients(net: Any, X: Any, *, batch_size: int | None = None) -> np.nd
     -------
     ``(n, out, d)`` float64 array ``J`` with ``J[i] = d f(x_i) / d x`` (``d`` the flattened
     input size). On a kink: the Jacobian of the region the pattern convention picks (a
-    pre-activation exactly 0 is inactive; max ties go to the first candidate).
+    pre-activation exactly 0 is inactive; max ties go to the first candidate), a one-sided
+    derivative that can differ from torch's convention at kinks of activations lowered to
+    several ReLUs (e.g. Hardtanh's upper kink; see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        ``batch_size`` not a positive int (bools and floats such as ``2.0`` are refused,
+        as elsewhere in the package), checked before anything else, also for empty ``X``.
 
     The backward product ``G <- (G D_k) W_k`` costs ``out * (affine outputs) * (inputs)``
     per stage and sample, so a net with few outputs is cheap at any input size.
     """
+    if batch_size is not None:
+        batch_size = positive_int(batch_size, "batch_size", "input_gradients")
     plnet = _as_net(net, X)
     Xm = plnet._prepare_inputs(X, "input_gradients")
     n, d = Xm.shape
@@ -81,9 +96,6 @@ def input_gradients(net: Any, X: Any, *, batch_size: int | None = None) -> np.nd
     if batch_size is None:
         widest = max(max(st.affine_features, st.in_features) for st in plnet.stages)
         batch_size = max(1, (1 << 22) // max(1, out * widest))
-    elif isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    batch_size = int(batch_size)
 
     stages = plnet.stages
     weights = [np.asarray(st.weight, dtype=np.float64) for st in stages]
