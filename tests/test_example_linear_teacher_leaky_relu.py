@@ -109,6 +109,8 @@ def test_errors_and_empty_boundary():
         boundary_angles(part, np.ones(d + 1))
     with pytest.raises(ValueError, match="NaN"):
         boundary_angles(part, np.r_[np.nan, rng.standard_normal(d - 1)])
+    with pytest.raises(TypeError, match="PlanePartition"):
+        boundary_angles(SimpleNamespace(breakpoints=np.zeros(2)), np.ones(d))  # e.g. a SegmentPartition
 
 
 def _rows(out: str) -> dict:

@@ -230,3 +230,7 @@ def test_refusals():
         police.constrained(mlp(2, [4]), np.full((3, 2), np.nan))
     with pytest.raises(ValueError, match="margin"):
         police.constrained(mlp(2, [4]), np.zeros((3, 2)), margin=-1)
+    with pytest.raises(TypeError, match="margin"):
+        police.constrained(mlp(2, [4]), np.zeros((3, 2)), margin="0.1")
+    with pytest.raises(TypeError, match="array of numbers"):
+        police.constrained(mlp(2, [4]), "corners")

@@ -131,12 +131,17 @@ class Police(nn.Module):
                 prev = m
         if d is None:
             raise TypeError("police: the model has no Linear layer")
+        if isinstance(margin, bool) or not isinstance(margin, (int, float, np.integer, np.floating)):
+            raise TypeError(f"margin must be a number, got {type(margin).__name__}")
         margin = float(margin)
         if not (np.isfinite(margin) and margin >= 0):
             raise ValueError(f"margin must be finite and >= 0, got {margin}")
         param = next(model.parameters())
-        V = torch.as_tensor(np.asarray(vertices.detach().cpu() if isinstance(vertices, torch.Tensor) else vertices,
-                                       dtype=np.float64))
+        try:
+            V = torch.as_tensor(np.asarray(vertices.detach().cpu() if isinstance(vertices, torch.Tensor) else vertices,
+                                           dtype=np.float64))
+        except (TypeError, ValueError):
+            raise TypeError(f"vertices must be a (p, {d}) array of numbers, got {type(vertices).__name__}") from None
         if V.ndim != 2 or V.shape[0] == 0 or V.shape[1] != d:
             raise ValueError(f"vertices must be a (p, {d}) array of the region's vertices, got shape {tuple(V.shape)}")
         if not torch.isfinite(V).all():

@@ -71,10 +71,13 @@ def boundary_angles(partition: Any, w: Any, *, degrees: bool = True) -> Boundary
     ``rl.plane`` / ``rl.plane_through``) to the line in which the hyperplane of normal
     ``w`` (any offset) meets the slice; see the module docstring for the formulas.
 
-    Raises ``ValueError`` when ``w`` has the wrong length, is not finite, or is orthogonal
+    Raises ``TypeError`` for anything but a ``PlanePartition``, ``ValueError`` when ``w`` has the wrong length, is not finite, or is orthogonal
     to the slice (the hyperplane is then parallel to it and meets it in no line).
     Zero-length segments (if any) get angle 0 and length 0, so they do not weigh in.
     """
+    if not all(hasattr(partition, name) for name in ("u", "v", "boundary")):  # a PlanePartition's
+        raise TypeError(f"boundary_angles: expected a PlanePartition (from rl.plane or rl.plane_through), "
+                        f"got {type(partition).__name__}")
     u = np.asarray(partition.u, dtype=np.float64).reshape(-1)
     v = np.asarray(partition.v, dtype=np.float64).reshape(-1)
     w = np.asarray(w, dtype=np.float64).reshape(-1)
