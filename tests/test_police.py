@@ -222,6 +222,12 @@ def test_training_keeps_the_constraint_and_learns():
 def test_refusals():
     with pytest.raises(TypeError, match="unsupported"):
         police.constrained(nn.Sequential(nn.Linear(2, 3), nn.Sigmoid()), np.zeros((3, 2)))
+    class Doubled(nn.Sequential):  # a Sequential whose forward is its own is not a chain
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    with pytest.raises(TypeError, match="unsupported module Doubled"):
+        police.constrained(nn.Sequential(Doubled(nn.Linear(2, 3), nn.ReLU()), nn.Linear(3, 1)), np.zeros((3, 2)))
     with pytest.raises(TypeError, match="directly follow"):
         police.constrained(nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.ReLU()), np.zeros((3, 2)))
     with pytest.raises(ValueError, match="vertices"):

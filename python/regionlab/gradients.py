@@ -36,21 +36,9 @@ from typing import Any
 import numpy as np
 
 from ._validate import positive_int, to_numpy
-from .net import PLNet, from_torch
+from .geometry._common import as_net
 
 __all__ = ["input_gradients"]
-
-
-def _as_net(net: Any, X: Any) -> PLNet:
-    if isinstance(net, PLNet):
-        return net
-    if type(net).__module__.startswith("torch") or hasattr(net, "named_modules"):
-        shape = tuple(np.shape(to_numpy(X, "input_gradients")))[1:]
-        return from_torch(net, input_shape=shape if len(shape) > 1 else None)
-    raise TypeError(
-        f"input_gradients: expected a regionlab.PLNet or a torch.nn.Module, got "
-        f"{type(net).__name__}; build one with rl.from_torch(model) or rl.PLNet.from_arrays(...)"
-    )
 
 
 def input_gradients(net: Any, X: Any, *, batch_size: int | None = None) -> np.ndarray:
@@ -87,8 +75,11 @@ def input_gradients(net: Any, X: Any, *, batch_size: int | None = None) -> np.nd
     """
     if batch_size is not None:
         batch_size = positive_int(batch_size, "batch_size", "input_gradients")
-    plnet = _as_net(net, X)
-    Xm = plnet._prepare_inputs(X, "input_gradients")
+    Xa = to_numpy(X, "input_gradients")
+    # In the net's own dtype, so that the pattern (the region on a kink) is net.patterns';
+    # a Conv2d model takes its input shape from one sample's.
+    plnet = as_net(net, np.empty(Xa.shape[1:]), what="input_gradients")
+    Xm = plnet._prepare_inputs(Xa, "input_gradients")
     n, d = Xm.shape
     out = plnet.output_dim
     if n == 0:

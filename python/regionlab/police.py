@@ -61,6 +61,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._torch_import import _leaves
+
 __all__ = ["Police", "constrained", "correct", "box_vertices"]
 
 _KINKED = (nn.ReLU, nn.LeakyReLU)
@@ -82,15 +84,6 @@ def box_vertices(lower: Any, upper: Any) -> np.ndarray:
         raise ValueError(f"a box in {lo.size} dimensions has 2**{lo.size} corners; pass fewer dimensions")
     return np.array([[hi[j] if c[j] else lo[j] for j in range(lo.size)]
                      for c in itertools.product((0, 1), repeat=lo.size)])
-
-
-def _flatten(model: nn.Module) -> list[nn.Module]:
-    if isinstance(model, nn.Sequential):
-        out: list[nn.Module] = []
-        for m in model:
-            out += _flatten(m)
-        return out
-    return [model]
 
 
 def _shift(h: torch.Tensor, margin: float) -> torch.Tensor:
@@ -116,7 +109,9 @@ class Police(nn.Module):
         super().__init__()
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        layers = _flatten(model)
+        # The modules the (nested) Sequential runs, as from_torch reads them (a Sequential
+        # subclass with its own forward is a leaf, refused below).
+        layers = [m for _, m in _leaves(model, "model")]
         prev: nn.Module | None = None
         d = None
         for m in layers:

@@ -13,21 +13,27 @@ from ..net import PLNet, from_torch
 DEFAULT_MAX_REGIONS = 10_000_000
 
 
-def as_geometry_net(net: Any, example: Any = None) -> PLNet:
-    """A float64 PLNet (geometry is computed in float64) from a PLNet or a torch module.
+def as_net(net: Any, example: Any = None, *, dtype: Any = None, what: str = "") -> PLNet:
+    """A PLNet from a PLNet or a torch module, in ``dtype`` (None: the net's own, a torch
+    module's as ``from_torch`` picks it).
 
     A torch module whose first layer needs the input's shape (a Conv2d) takes it from
     ``example``, one input shaped like the model expects (e.g. ``(1, 28, 28)``).
     """
     if isinstance(net, PLNet):
-        return net.astype(np.float64)
+        return net if dtype is None else net.astype(dtype)
     if type(net).__module__.startswith("torch") or hasattr(net, "named_modules"):
         shape = tuple(np.shape(example)) if example is not None else ()
-        return from_torch(net, input_shape=shape if len(shape) > 1 else None, dtype=np.float64)
+        return from_torch(net, input_shape=shape if len(shape) > 1 else None, dtype=dtype)
     raise TypeError(
-        f"expected a regionlab.PLNet or a torch.nn.Module, got {type(net).__name__}; "
-        "build one with rl.from_torch(model) or rl.PLNet.from_arrays(...)"
+        f"{what + ': ' if what else ''}expected a regionlab.PLNet or a torch.nn.Module, got "
+        f"{type(net).__name__}; build one with rl.from_torch(model) or rl.PLNet.from_arrays(...)"
     )
+
+
+def as_geometry_net(net: Any, example: Any = None) -> PLNet:
+    """A float64 PLNet (geometry is computed in float64) from a PLNet or a torch module."""
+    return as_net(net, example, dtype=np.float64)
 
 
 def as_point(x: Any, input_dim: int, what: str) -> np.ndarray:
