@@ -163,3 +163,34 @@ def test_hardtanh_upper_kink_is_one_sided_not_torchs():
     x = torch.tensor(X, requires_grad=True)
     model(x).sum().backward()
     np.testing.assert_array_equal(x.grad[:, 0].numpy(), [0.0, 0.0, 1.0])
+
+
+def test_data_sources_read_whole_in_order():
+    """Generators, DataLoaders of (inputs, targets) and dict batches give the array's result;
+    conv inputs keep their sample shape; malformed sources get clear errors."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    net = _random_plnet(rng, 3, [6], 2, ["relu"])
+    X = rng.normal(size=(23, 3))
+    full = input_gradients(net, X)
+    np.testing.assert_array_equal(input_gradients(net, (X[i:i + 5] for i in range(0, 23, 5))), full)
+    ds = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.zeros(23))
+    loader = torch.utils.data.DataLoader(ds, batch_size=7, shuffle=False)
+    np.testing.assert_array_equal(input_gradients(net, loader), full)
+    np.testing.assert_array_equal(input_gradients(net, iter([{"x": X[:10]}, {"x": X[10:]}])), full)
+
+    torch.manual_seed(2)
+    conv = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                               torch.nn.Linear(2 * 3 * 3, 2)).double()
+    images = torch.randn(9, 1, 5, 5, dtype=torch.float64)
+    np.testing.assert_array_equal(input_gradients(conv, iter([images[:4], images[4:]])),
+                                  input_gradients(conv, images))
+
+    with pytest.raises(ValueError, match="different shapes"):
+        input_gradients(net, iter([X[:3], X[3:6, :2]]))
+    with pytest.raises(ValueError, match="no batches"):
+        input_gradients(net, iter([]))
+    with pytest.raises(ValueError, match="scalar"):
+        input_gradients(net, iter([np.float64(1.0)]))
+    with pytest.raises(TypeError):
+        input_gradients(net, {1, 2, 3})

@@ -32,7 +32,7 @@ import numpy as np
 
 from ._validate import to_numpy
 
-__all__ = ["open_stream", "Stream", "DEFAULT_INPUT_KEYS", "unpack_batch"]
+__all__ = ["open_stream", "read_whole", "Stream", "DEFAULT_INPUT_KEYS", "unpack_batch"]
 
 DEFAULT_INPUT_KEYS = ("inputs", "input", "x", "X", "images", "image", "pixel_values", "features")
 
@@ -149,6 +149,25 @@ def open_stream(X: Any, what: str, *, input_key: str | None = None) -> Stream:
     raise TypeError(
         f"{what}: X must be an array, a tensor or an iterable of batches, got {type(X).__name__}"
     )
+
+
+def read_whole(X: Any, what: str) -> Any:
+    """``X`` itself when it is one array or tensor (or not data at all: the caller's checks
+    name the problem); an iterable of batches (generator, DataLoader) read whole, in order,
+    into one numpy array whose samples keep their shape. For per-sample results, which need
+    every sample in memory anyway."""
+    if is_array(X) or is_tensor(X) or is_array_like_list(X) or not isinstance(X, Iterable) \
+            or isinstance(X, (str, bytes, dict, set, frozenset)):
+        return X
+    batches = list(open_stream(X, what).batches(4096, what))
+    if any(b.ndim == 0 for b in batches):
+        raise ValueError(f"{what}: X yielded a scalar where a batch of samples belongs; each "
+                         "batch must be an array (n, ...) of n samples")
+    shapes = sorted({tuple(b.shape[1:]) for b in batches})
+    if len(shapes) > 1:
+        raise ValueError(f"{what}: X's batches hold samples of different shapes {shapes}; "
+                         "every batch must have the same sample shape")
+    return np.concatenate(batches)
 
 
 def is_array_like_list(X: Any) -> bool:

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ._validate import positive_int, to_numpy
+from .data import read_whole
 from .geometry._common import as_net
 
 __all__ = ["input_gradients"]
@@ -51,7 +52,8 @@ def input_gradients(net: Any, X: Any, *, batch_size: int | None = None) -> np.nd
         (a convolutional model takes its input shape from ``X``'s, ``(n, C, H, W)``).
     X:
         Samples ``(n, d)`` or ``(n, *input_shape)`` (array or tensor; a net with one input
-        also takes ``(n,)``).
+        also takes ``(n,)``), or any data source :mod:`regionlab.data` reads (a generator
+        or DataLoader of batches, ``(inputs, targets)`` tuples, dicts), read whole in order.
     batch_size:
         Samples per block of the computation (memory ``batch_size * out * width`` floats);
         the default keeps a block near 32 MB. Results do not depend on it.
@@ -75,7 +77,7 @@ def input_gradients(net: Any, X: Any, *, batch_size: int | None = None) -> np.nd
     """
     if batch_size is not None:
         batch_size = positive_int(batch_size, "batch_size", "input_gradients")
-    Xa = to_numpy(X, "input_gradients")
+    Xa = to_numpy(read_whole(X, "input_gradients"), "input_gradients")
     # In the net's own dtype, so that the pattern (the region on a kink) is net.patterns';
     # a Conv2d model takes its input shape from one sample's.
     plnet = as_net(net, np.empty(Xa.shape[1:]), what="input_gradients")

@@ -11,10 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from collections.abc import Iterable
-
 from .._validate import to_numpy
-from ..data import is_array, is_tensor, open_stream
+from ..data import read_whole
 from ._common import DEFAULT_MAX_REGIONS, as_geometry_net, check_max_regions
 
 __all__ = ["distance_to_boundary", "local_complexity", "LocalComplexity", "BoundaryDistance"]
@@ -38,11 +36,7 @@ def _as_samples(X: Any, d: int) -> np.ndarray:
     """The samples as a float64 (n, d) array. Besides arrays and tensors, any data source
     `regionlab.data` reads (a generator or DataLoader of batches, `(inputs, targets)`
     tuples, dicts) is read batch by batch, in order: the results are per sample anyway."""
-    if not (is_array(X) or is_tensor(X)) and isinstance(X, Iterable) \
-            and not isinstance(X, (str, bytes, dict)):
-        batches = list(open_stream(X, "X").batches(_BATCH, "X"))
-        X = np.concatenate([np.asarray(b).reshape(len(b), -1) for b in batches])
-    arr = to_numpy(X, "X")
+    arr = to_numpy(read_whole(X, "X"), "X")
     if arr.dtype == object or arr.dtype.kind not in "iuf":
         raise TypeError(f"X must be a real array of samples, got dtype {arr.dtype}")
     arr = np.asarray(arr, dtype=np.float64)
