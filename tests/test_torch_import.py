@@ -6,6 +6,7 @@ reference, and its C++ ``net.forward``.
 
 from __future__ import annotations
 
+import copy
 import sys
 
 import numpy as np
@@ -678,3 +679,80 @@ def test_removed_hooks_leave_nothing_behind():
     net = rl.from_torch(model)
     X = torch.randn(5, 2)
     np.testing.assert_allclose(net.forward(X.numpy()), model(X).detach().numpy(), rtol=1e-5)
+
+
+# ------------------------------------------------------------ what model(x) really runs
+def test_method_patched_on_an_instance_is_refused_by_every_engine():
+    """Regression: a forward set on the instance (as patching libraries do) was ignored,
+    so the net computed the class's forward, not model(x)."""
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
+    original = model[0].forward
+    model[0].forward = lambda x: 2 * original(x)
+    X = torch.randn(8, 2)
+    with pytest.raises(TypeError, match=r"model\.0 \(Linear\) has its own forward\(\)"):
+        rl.from_torch(model)
+    with pytest.raises(TypeError, match="own forward"):
+        rl.count_patterns(model, X)
+    with pytest.raises(TypeError, match="own forward"):
+        rl.flow.integrate(model, X.numpy(), np.ones(8), loss="mse", t_end=1.0)
+    del model[0].forward
+    np.testing.assert_allclose(rl.from_torch(model).forward(X.numpy()),
+                               model(X).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+class _StandardisedConv(nn.Conv2d):
+    """Weight standardisation (BiT, NFNets): overrides _conv_forward, not forward."""
+
+    def _conv_forward(self, x, weight, bias):
+        w = (weight - weight.mean((1, 2, 3), keepdim=True)) / (weight.std((1, 2, 3), keepdim=True) + 1e-5)
+        return super()._conv_forward(x, w, bias)
+
+
+def test_subclass_overriding_a_method_forward_calls_is_not_converted_as_its_base():
+    """Regression: only forward was compared, so this conv was converted as a plain Conv2d."""
+    model = nn.Sequential(_StandardisedConv(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(18, 1))
+    with pytest.raises(TypeError):
+        rl.from_torch(model, input_shape=(1, 5, 5))
+    from regionlab._torch_import import overridden_methods
+
+    assert overridden_methods(_StandardisedConv, nn.Conv2d) == ["_conv_forward"]
+    assert overridden_methods(PlainLinearSubclass, nn.Linear) == []
+
+
+def test_conversion_is_checked_against_model_outputs(monkeypatch):
+    """The last line of defence: a conversion that differs from model(x) is refused."""
+    import regionlab._torch_import as ti
+
+    model = mlp([3, 5, 2]).double()
+    real = ti._HANDLERS[nn.Linear]
+
+    def doubled(folder, m, where):  # a handler gone wrong: the first layer's weights x2
+        if where == "model.0":
+            m = copy.deepcopy(m)
+            with torch.no_grad():
+                m.weight.mul_(2)
+        real(folder, m, where)
+
+    monkeypatch.setitem(ti._HANDLERS, nn.Linear, doubled)
+    with pytest.raises(TypeError, match="something other than model"):
+        rl.from_torch(model)
+
+
+def test_half_precision_traced_models_convert():
+    """Regression: the trace check compared at float32's tolerance and refused them."""
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(6, 6), nn.Linear(6, 2)
+
+        def forward(self, x):
+            return self.b(x + torch.relu(self.a(x)))
+
+    torch.manual_seed(0)
+    for half in (torch.float16, torch.bfloat16):
+        model = Block().to(half)
+        net = rl.from_torch(model)
+        X = torch.randn(20, 6)
+        np.testing.assert_allclose(net.forward(X.numpy()), model.float()(X).detach().numpy(),
+                                   rtol=1e-5, atol=1e-5)

@@ -39,6 +39,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         "pip install torch"
     ) from exc
 
+from .ir.model_check import check_against_model
 from .net import PLNet, Stage
 
 __all__ = ["from_torch", "plnet_to_torch", "PerNeuronLeakyReLU", "MaxGroups"]
@@ -119,7 +120,7 @@ def from_torch(model: Any, input_shape: Any = None, dtype: Any = None,
     if not all(_has_handler(m) for _, m in leaves):
         # Not a chain of known layers (residual blocks, torch.cat, functional calls...):
         # trace the graph and lower it.
-        from .ir import lower_module
+        from .ir import lower_module  # (it checks its result against model(x) too)
 
         shape = _input_shape(input_shape) if input_shape is not None else None
         return PLNet(lower_module(model, shape), dtype=out_dtype)
@@ -131,12 +132,15 @@ def from_torch(model: Any, input_shape: Any = None, dtype: Any = None,
     with torch.no_grad():
         for (path, m), handler in zip(leaves, handlers):
             handler(folder, m, path)
-    return PLNet(folder.finish(), dtype=out_dtype)
+        stages = folder.finish()
+        if not _checked:
+            check_against_model(model, stages, shape, traced=False)
+    return PLNet(stages, dtype=out_dtype)
 
 
 def _leaves(module: nn.Module, path: str) -> list[tuple[str, nn.Module]]:
     """The modules a (nested) Sequential runs, in order, with their paths (``model.1.0``)."""
-    if not (isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward):
+    if not runs_base_code(module, nn.Sequential):
         return [(path, module)]
     out = []
     # _modules, not named_children(): Sequential.forward runs a module listed twice twice
@@ -223,6 +227,7 @@ def check_plain_module(model: nn.Module) -> None:
                 "regionlab cannot convert the model faithfully: remove it (handle.remove()) first"
             )
     for path, m in model.named_modules(prefix="model"):
+        _check_own_methods(m, path)
         for attr, kind in (("_forward_hooks", "hook"), ("_forward_pre_hooks", "pre-hook")):
             hooks = getattr(m, attr, None)
             if hooks:
@@ -238,6 +243,23 @@ def check_plain_module(model: nn.Module) -> None:
             raise ValueError(
                 f"{name} is on the meta device and holds no values; materialise the model "
                 "(model.to_empty(device='cpu') and load_state_dict(...)) before converting it"
+            )
+
+
+def _check_own_methods(m: nn.Module, where: str) -> None:
+    """Refuse a module whose instance replaces one of its class's methods (``m.forward =
+    ...``, as patching libraries do): ``model(x)`` runs the replacement, which neither the
+    conversion nor torch.fx's trace (the class's forward) would see."""
+    cls = type(m)
+    for name, value in vars(m).items():
+        if name in _HARMLESS_OVERRIDES or not callable(value):
+            continue
+        if callable(getattr(cls, name, None)):
+            raise TypeError(
+                f"{where} ({cls.__name__}) has its own {name}() set on the instance, replacing "
+                f"{cls.__name__}.{name}; model(x) runs the replacement, which regionlab cannot "
+                "see: remove it (del module." + name + ") or write its effect into the model's "
+                "layers"
             )
 
 
@@ -581,9 +603,33 @@ _SUPPORTED = (
 )
 
 
+# Methods a subclass may redefine without changing what its base's forward computes.
+_HARMLESS_OVERRIDES = frozenset({
+    "__init__", "__repr__", "extra_repr", "reset_parameters", "__setstate__", "__getstate__",
+    "_load_from_state_dict", "_save_to_state_dict", "_check_input_dim",
+})
+
+
+def overridden_methods(cls: type, base: type) -> list[str]:
+    """Methods of ``base`` (or of what it inherits) that ``cls``, a subclass, redefines,
+    except the harmless ones: ``forward``, ``__call__``, ``Conv2d._conv_forward``... A
+    subclass redefining one of them computes something the base's handler cannot see."""
+    names = set()
+    for klass in cls.__mro__:
+        if klass is base:
+            break
+        names.update(n for n, v in vars(klass).items()
+                     if callable(v) or isinstance(v, (staticmethod, classmethod)))
+    return sorted(n for n in names - _HARMLESS_OVERRIDES if callable(getattr(base, n, None)))
+
+
+def runs_base_code(m: nn.Module, base: type) -> bool:
+    """``m`` is a ``base`` whose forward is ``base``'s own code, unchanged by a subclass."""
+    return isinstance(m, base) and not overridden_methods(type(m), base)
+
+
 def _has_handler(m: nn.Module) -> bool:
-    cls = type(m)
-    return any(base in _HANDLERS and cls.forward is base.forward for base in cls.__mro__)
+    return any(base in _HANDLERS and runs_base_code(m, base) for base in type(m).__mro__)
 
 
 def _handler_for(m: nn.Module, where: str) -> Callable[[_Folder, Any, str], None]:
@@ -593,11 +639,12 @@ def _handler_for(m: nn.Module, where: str) -> Callable[[_Folder, Any, str], None
         handler = _HANDLERS.get(base)
         if handler is None:
             continue
-        if cls.forward is not base.forward:  # a subclass computing something else
+        changed = overridden_methods(cls, base)
+        if changed:  # a subclass computing something else
             raise TypeError(
                 f"{where} ({cls.__name__}) subclasses nn.{base.__name__} but overrides "
-                f"forward(), so from_torch cannot know what it computes. Supported modules: "
-                f"{_SUPPORTED}"
+                f"{', '.join(n + '()' for n in changed)}, so from_torch cannot know what it "
+                f"computes. Supported modules: {_SUPPORTED}"
             )
         return handler
     hint = ""

@@ -702,6 +702,7 @@ def lower_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> list[
     """The stages of ``model`` traced with ``torch.fx`` (``input_shape``: one input's shape,
     inferred from the first ``Linear``/``BatchNorm1d`` the graph calls when ``None``)."""
     from .._torch_import import _infer_input_shape
+    from .model_check import check_against_model
 
     try:
         gm = fx.symbolic_trace(model)
@@ -717,29 +718,5 @@ def lower_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> list[
         input_shape = _infer_input_shape(called)
     with torch.no_grad():
         stages = Lowering(gm, input_shape).run()
-        check_against_model(model, stages, input_shape)
+        check_against_model(model, stages, input_shape, traced=True)
     return stages
-
-
-def check_against_model(model: nn.Module, stages: list, input_shape: tuple[int, ...]) -> None:
-    """The lowered stages, evaluated in numpy, against ``model`` itself on a few random
-    inputs: a trace that is not the model (in-place updates of aliased tensors, ``x += y``
-    on a tensor used elsewhere, which torch.fx records as a copy) is refused, never
-    converted into another function."""
-    gen = torch.Generator().manual_seed(0)
-    X = torch.randn((8,) + tuple(input_shape), generator=gen, dtype=torch.float64)
-    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float64)
-    try:
-        expected = model(X.to(dtype)).detach().to(torch.float64).reshape(len(X), -1).numpy()
-    except Exception:  # a model that cannot run on this input is judged by its trace alone
-        return
-    a = PLNet(stages, dtype=np.float64).forward(X.reshape(len(X), -1).numpy())
-    tol = 1e-4 if dtype != torch.float64 else 1e-9
-    scale = np.abs(expected).max() + 1.0
-    if a.shape != expected.shape or np.abs(a - expected).max() > tol * scale:
-        raise LoweringError(
-            "the traced graph computes something other than model(x) (max difference "
-            f"{np.abs(a - expected).max() if a.shape == expected.shape else 'in shape'}); an "
-            "in-place update of a tensor that is also used elsewhere (x += y, x.relu_() after x "
-            "was read) is the usual cause: write it out of place (x = x + y)"
-        )
