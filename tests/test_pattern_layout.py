@@ -63,3 +63,22 @@ def test_layout_of_hand_built_nets_and_bad_patterns():
         net.explain_pattern(np.zeros(3, dtype=bool))
     with pytest.raises(ValueError, match="origin has 1 entries for 2 units"):
         rl.PLNet([rl.Stage.max_groups(np.eye(2), np.zeros(2), [[0], [1]], origin=[("a", 0, "max")])])
+
+
+def test_one_sided_clamp_roles_say_which_side_the_input_is():
+    """Regression: clamp(max=hi)'s unit was labelled "upper" like a two-sided clamp's,
+    whose bit means the opposite (above hi there, below hi here)."""
+
+    class Clamps(nn.Module):
+        def forward(self, x):
+            return torch.cat([torch.clamp(x, -1.0, 1.0), torch.clamp(x, max=1.0),
+                              torch.clamp(x, min=-1.0)], 1)
+
+    net = rl.from_torch(Clamps(), input_shape=(1,))
+    X = np.array([[-2.0], [0.0], [2.0]])
+    got = [net.explain_pattern(p) for p in net.patterns(X)]
+    two, upper_only, lower_only = sorted(got[0])
+    for x, read in zip(X[:, 0], got):
+        assert read[two]["lower"][0] == (x > -1) and read[two]["upper"][0] == (x > 1)
+        assert read[upper_only]["below_upper"][0] == (x < 1)
+        assert read[lower_only]["lower"][0] == (x > -1)

@@ -756,3 +756,23 @@ def test_half_precision_traced_models_convert():
         X = torch.randn(20, 6)
         np.testing.assert_allclose(net.forward(X.numpy()), model.float()(X).detach().numpy(),
                                    rtol=1e-5, atol=1e-5)
+
+
+def test_functional_first_layer_asks_for_the_input_shape():
+    """Regression: the shape came from the first Linear module, called after F.linear,
+    and torch's matmul error surfaced instead of this ValueError."""
+    import torch.nn.functional as F
+
+    class FunctionalFirst(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(6, 5))
+            self.out = nn.Linear(6, 2)
+
+        def forward(self, x):
+            return self.out(F.relu(F.linear(x, self.w)))
+
+    model = FunctionalFirst()
+    with pytest.raises(ValueError, match="input_shape"):
+        rl.from_torch(model)
+    assert rl.from_torch(model, input_shape=5).input_dim == 5

@@ -40,7 +40,7 @@ class PatternEntry:
     stage: int
     source: str  # module path (or traced graph node) in the source model
     unit: int  # flat index into that module's output
-    role: str  # "relu", "lower", "upper", "positive", "negative" or "max"
+    role: str  # "relu", "lower", "upper", "below_upper", "positive", "negative" or "max"
 
 
 @dataclass(frozen=True)
@@ -331,8 +331,10 @@ class PLNet:
         from (``from_torch``: the activation's or pool's path, e.g. ``"layer1.relu"``; a
         traced function: its graph node, e.g. ``"relu_1"``), the unit (flat index into
         that module's output) and its role: ``"relu"`` (a (leaky) ReLU neuron),
-        ``"lower"``/``"upper"`` (the two kinks of a clamp/hardtanh/relu6), ``"positive"``/
-        ``"negative"`` (the two halves of abs), ``"max"`` (a group).
+        ``"lower"``/``"upper"`` (the kinks of a clamp/hardtanh/relu6: bit 1 when the input
+        is above ``lo`` / above ``hi``), ``"below_upper"`` (the one kink of ``clamp(max=hi)``:
+        bit 1 when the input is below ``hi``), ``"positive"``/``"negative"`` (the two
+        halves of abs), ``"max"`` (a group).
         """
         entries, bit = [], 0
         for k, st in enumerate(self._stages):

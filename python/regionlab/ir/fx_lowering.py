@@ -631,8 +631,8 @@ def _clamp_pieces(lo: float | None, hi: float | None) -> tuple[list[_Piece], flo
         raise LoweringError(f"clamp/hardtanh needs min < max, got {lo} and {hi}")
     if hi is None:  # max(v, lo) = lo + relu(v - lo)
         return [_Piece(1.0, -lo, 0.0, 1.0, "lower")], lo
-    if lo is None:  # min(v, hi) = hi - relu(hi - v)
-        return [_Piece(-1.0, hi, 0.0, -1.0, "upper")], hi
+    if lo is None:  # min(v, hi) = hi - relu(hi - v): its unit is active below hi
+        return [_Piece(-1.0, hi, 0.0, -1.0, "below_upper")], hi
     return [_Piece(1.0, -lo, 0.0, 1.0, "lower"), _Piece(1.0, -hi, 0.0, -1.0, "upper")], lo
 
 
@@ -712,11 +712,30 @@ def lower_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> list[
             "regionlab converts models whose forward() is a fixed graph of supported "
             f"operations ({SUPPORTED_OPS})"
         ) from exc
-    if input_shape is None:
-        modules = dict(gm.named_modules())
-        called = [(n.target, modules[n.target]) for n in gm.graph.nodes if n.op == "call_module"]
-        input_shape = _infer_input_shape(called)
+    inferred = input_shape is None
+    if inferred:
+        input_shape = _infer_input_shape(_layers_before_functional_ones(gm))
     with torch.no_grad():
-        stages = Lowering(gm, input_shape).run()
+        try:
+            stages = Lowering(gm, input_shape).run()
+        except RuntimeError as exc:  # a shape torch itself rejects
+            if not inferred:
+                raise
+            raise ValueError(
+                f"the input shape inferred from the model's first layer, {input_shape}, does "
+                f"not fit it ({exc}); pass input_shape (an int d, or (C, H, W))") from exc
         check_against_model(model, stages, input_shape, traced=True)
     return stages
+
+
+def _layers_before_functional_ones(gm: fx.GraphModule) -> list:
+    """The modules the graph calls, in order, up to its first F.linear / F.conv2d call:
+    a layer after one does not see the raw input, so it cannot give the input's shape."""
+    modules = dict(gm.named_modules())
+    called = []
+    for n in gm.graph.nodes:
+        if n.op == "call_function" and n.target in (F.linear, F.conv2d):
+            break
+        if n.op == "call_module":
+            called.append((n.target, modules[n.target]))
+    return called
