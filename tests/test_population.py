@@ -117,6 +117,27 @@ def test_degenerate_points_give_finite_values():
     np.testing.assert_allclose(rl.metrics.population_gradient(Wn, teacher)[1:], g[1:], atol=1e-6)
 
 
+def test_zero_row_of_a_leaky_student_takes_torchs_slope():
+    """Regression: a zero row's gradient used al w_l for the student pairs, where torch's
+    s'(0) = al gives al E[x s(w_l.x)] = al (1 + al)/2 w_l (closed form, and autograd)."""
+    rng = np.random.default_rng(11)
+    d, al, c = 3, 0.3, 0.2
+    V, b = rng.standard_normal((2, d)), np.array([1.0, -0.7])
+    teacher = rl.teachers.gaussian_relu(V, b)
+    a = np.array([0.8, -1.2, 0.5])
+    W = np.vstack([np.zeros(d), rng.standard_normal((2, d))])
+    g = rl.metrics.population_gradient(W, teacher, a, negative_slope=al, bias=c)
+    # E[x s(w.x)] = (1 + al)/2 w, E[x relu(v.x)] = v/2, E[x] = 0
+    expected = a[0] * al * ((1 + al) / 2 * (a[1:, None] * W[1:]).sum(0) - (b[:, None] * V).sum(0) / 2)
+    np.testing.assert_allclose(g[0], expected, rtol=1e-13, atol=1e-15)
+    # the other rows: the limit of a vanishing row, which has the same s(0) = 0 output
+    Wt = W.copy()
+    Wt[0] = 1e-9 * rng.standard_normal(d)
+    np.testing.assert_allclose(
+        rl.metrics.population_gradient(Wt, teacher, a, negative_slope=al, bias=c)[1:], g[1:],
+        atol=1e-8)
+
+
 def test_teacher_and_argument_checks():
     t = rl.teachers.gaussian_relu(np.ones((2, 3)))
     assert t.k == 2 and t.d == 3 and (t.b == 1).all()

@@ -32,9 +32,11 @@ _POPULATION_DOC = """The student is ``f(x) = sum_i a_i s(w_i . x)`` with rows ``
     ``(k, d)``, output weights ``a`` (default all ones, fixed) and ``s`` the leaky ReLU of
     ``negative_slope`` (0: ReLU); the teacher comes from ``rl.teachers.gaussian_relu``; the
     loss is ``F = 1/2 E[(f(x) - g(x))^2]``, ``x ~ N(0, I_d)``, in closed form (arc-cosine
-    kernels, float64, C++). Where the kernel is not smooth: a zero row ``w_i`` contributes
-    nothing to any derivative (``relu'(0) = 0``, torch's convention); at parallel or
-    antiparallel rows the derivatives are their limits, which exist."""
+    kernels, float64, C++). Where the kernel is not smooth: at a zero row ``w_i`` the
+    derivative ``s'(0)`` is torch's (``relu'(0) = 0``; the negative slope for a leaky
+    ReLU), so a zero ReLU row has zero gradient and a zero leaky row ``a_i * slope *
+    E[(f - g)(x) x]``, and a zero row adds nothing to the other rows' derivatives; at
+    parallel or antiparallel rows the derivatives are their limits, which exist."""
 
 
 def ntk(model: Any, X: Any, *, parameterization: str = "standard",

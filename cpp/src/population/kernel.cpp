@@ -305,7 +305,9 @@ double gradient(const Teacher& t, const Student& s, double* gW, double* ga, doub
       // the pair's gradient: cu w_i + cv w_l (kernel), al w_l (linear part); in E's row i
       const double c = l == i ? 0.0 : a[i] * a[l];
       self += c * rp2 * Uww[i * n + l];
-      Cww[i * n + l] = c * (rp2 * Cww[i * n + l] + al);
+      // A zero row takes torch's s'(0) = al: d/dw_i = al E[x s(w_l.x)] = al (1+al)/2 w_l,
+      // not the al w_l of the merged linear part (whose relu half has relu'(0) = 0 there).
+      Cww[i * n + l] = nw[i] == 0 ? c * 0.5 * al * (1.0 + al) : c * (rp2 * Cww[i * n + l] + al);
     }
     for (int64_t j = 0; j < k; ++j) {
       const double Ksr = rp * Kwv[i * k + j] + 0.5 * al * Gwv[i * k + j];
