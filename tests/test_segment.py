@@ -70,6 +70,30 @@ def test_class_changes_equal_bisection(n_out):
     np.testing.assert_array_equal(s.change_after, cls[changed + 1])
 
 
+def test_class_changes_where_every_logit_meets_zero():
+    """Regression: with a bias-free output layer, all logits are 0 where every unit is off
+    and the class lines meet at that region's edge; rounding reported changes to a class
+    that never leads (0 -> 2 -> 0 within 5e-17). The oracle: argmax on a fine grid."""
+    rng = np.random.default_rng(0)
+    W1, b1 = rng.standard_normal((6, 2)), rng.standard_normal(6)
+    rng.standard_normal((1, 6)), rng.standard_normal((6, 3))
+    net = rl.PLNet.from_arrays([W1, rng.standard_normal((3, 6))], [b1, np.zeros(3)],
+                               activations=["relu", "identity"])
+    t = np.linspace(0, 1, 20001)
+    chords = np.random.default_rng(1).uniform(-2, 2, (200, 2, 2))
+    through_the_corner = 0
+    for a, b in chords:
+        s = rl.segment(net, a, b)
+        cls = net.forward(a + t[:, None] * (b - a)).argmax(1)
+        changed = np.nonzero(cls[1:] != cls[:-1])[0]
+        assert len(s.change_t) == len(changed)
+        np.testing.assert_allclose(s.change_t, t[changed], atol=1e-4)
+        np.testing.assert_array_equal(s.change_before, cls[changed])
+        np.testing.assert_array_equal(s.change_after, cls[changed + 1])
+        through_the_corner += bool((np.abs(s.output(s.midpoints)).max(1) == 0).any())
+    assert through_the_corner > 20  # the all-zero region is crossed often
+
+
 def test_segment_through_an_input_shaped_pair():
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)

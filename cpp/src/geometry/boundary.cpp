@@ -237,6 +237,11 @@ BoundarySegments decision_boundary(const SlicePartition& plane, EdgeCandidates* 
 }
 
 ClassChanges class_changes(const SlicePartition& segment) {
+  // Below the engine's resolution along the segment (its parameter spans [-1/2, 1/2]),
+  // lines that cross "just after" a point are judged there: where several class lines meet
+  // at one point (all logits 0 where every unit is off, with a bias-free output layer),
+  // rounding would otherwise report changes to a class that never leads, 1e-17 wide.
+  constexpr double kResolution = 1e-12;
   ClassChanges out;
   int32_t current = -1;
   const int64_t n = segment.n_regions();
@@ -244,43 +249,46 @@ ClassChanges class_changes(const SlicePartition& segment) {
     int64_t K = 0;
     const std::vector<double> s = class_scores(segment, r, K);
     const double lo = segment.cells[size_t(2 * r)], hi = segment.cells[size_t(2 * r + 1)];
+    // A piece below the resolution (a corner where several kinks nearly meet) leads to no
+    // class of its own: the class after it is judged in the next piece.
+    if (current >= 0 && hi - lo <= kResolution) continue;
     auto score = [&](int64_t k, double t) { return s[size_t(2 * k)] * t + s[size_t(2 * k + 1)]; };
     const std::vector<char> tied = tied_to_lower(s, K, 2);
-    // The winner just after t: the best score, ties going to the steeper line.
-    auto winner_after = [&](double t) {
+    // A point just after t inside the piece, where the class that leads after t is judged.
+    auto probe = [&](double t) { return std::min(t + kResolution, 0.5 * (t + hi)); };
+    // The leader at p: the best score, ties going to the steeper line.
+    auto leader_at = [&](double p) {
       int64_t best = 0;
       for (int64_t k = 1; k < K; ++k) {
         if (tied[size_t(k)]) continue;
-        const double d = score(k, t) - score(best, t);
+        const double d = score(k, p) - score(best, p);
         if (d > 0 || (d == 0 && s[size_t(2 * k)] > s[size_t(2 * best)])) best = k;
       }
       return best;
     };
-    double t = lo;
-    int64_t k = winner_after(lo);
-    for (;;) {
+    double t = lo, p = probe(lo);
+    int64_t k = leader_at(p);
+    for (int64_t step = 0; step <= 2 * K; ++step) {  // the leaders' slopes only grow
       if (current >= 0 && k != current) {
         out.t.push_back(t);
         out.before.push_back(current);
         out.after.push_back(int32_t(k));
       }
       current = int32_t(k);
-      // The next line to overtake k inside (t, hi): the earliest crossing of a steeper one.
-      double next_t = hi;
-      int64_t next_k = -1;
+      // The next line to overtake k inside (p, hi): the earliest crossing of a steeper one
+      // (one within the resolution of hi is judged by the next piece, at its start).
+      const double end = hi - kResolution;
+      double next_t = end;
       for (int64_t j = 0; j < K; ++j) {
         const double slope_gap = s[size_t(2 * j)] - s[size_t(2 * k)];
         if (j == k || tied[size_t(j)] || slope_gap <= 0) continue;
         const double cross = (s[size_t(2 * k + 1)] - s[size_t(2 * j + 1)]) / slope_gap;
-        if (cross > t && (cross < next_t || (cross == next_t && next_k >= 0 &&
-                                             s[size_t(2 * j)] > s[size_t(2 * next_k)]))) {
-          next_t = cross;
-          next_k = j;
-        }
+        if (cross > p && cross < next_t) next_t = cross;
       }
-      if (next_k < 0) break;
+      if (next_t >= end) break;
       t = next_t;
-      k = next_k;
+      p = probe(t);
+      k = leader_at(p);
     }
   }
   return out;
