@@ -340,6 +340,43 @@ def test_decision_boundary_measure_on_a_known_plane():
         assert p2.n_boundary_cells > 0
 
 
+@pytest.mark.parametrize("dim", [2, 3])
+def test_decision_boundary_lying_on_region_facets(dim):
+    """Regression: a boundary on a facet between regions (a tie on the whole facet) was
+    missed. f = (0, relu(x0)): class 0 for x0 <= 0, class 1 beyond, boundary {x0 = 0}, of
+    measure 2^(dim-1) in [-1, 1]^dim, counted once; the same with one ReLU'd logit."""
+    e0 = np.eye(1, dim)
+    two = rl.PLNet.from_arrays([e0, np.array([[0.0], [1.0]])], [np.zeros(1), np.zeros(2)],
+                               activations=["relu", "identity"])
+    part = rl.regions(two, [-1] * dim, [1] * dim)
+    assert part.boundary_volume == pytest.approx(2.0 ** (dim - 1), rel=1e-12)
+    assert part.n_boundary_cells == 1
+    diagonal = np.ones((1, dim)) / math.sqrt(dim)
+    one = rl.PLNet.from_arrays([diagonal, np.ones((1, 1))], [np.zeros(1), np.zeros(1)],
+                               activations=["relu", "identity"])
+    cut = rl.regions(one, [-1] * dim, [1] * dim)
+    plain = rl.regions(rl.PLNet.from_arrays([diagonal], [np.zeros(1)]), [-1] * dim, [1] * dim)
+    assert cut.boundary_volume == pytest.approx(plain.boundary_volume, rel=1e-12)
+
+
+def test_box_boundary_equals_the_planes_with_ties_on_facets():
+    """A bias-free output layer: every logit is 0 where all units are off, so part of the
+    decision boundary lies on that region's facets. The box's measure (per region, in the
+    polytope engine) against the plane's (the 2-D boundary tracer), two separate paths."""
+    rng = np.random.default_rng(0)
+    W1, b1 = rng.standard_normal((6, 2)), rng.standard_normal(6)
+    rng.standard_normal((1, 6)), rng.standard_normal((6, 3))
+    net = rl.PLNet.from_arrays([W1, rng.standard_normal((3, 6))], [b1, np.zeros(3)],
+                               activations=["relu", "identity"])
+    box = rl.regions(net, [-2, -2], [2, 2])
+    plane = rl.plane(net, [0.0, 0.0], [1.0, 0.0], [0.0, 1.0], extent=(-2.0, 2.0, -2.0, 2.0))
+    length = np.linalg.norm(plane.boundary[:, 1] - plane.boundary[:, 0], axis=1).sum()
+    assert box.boundary_volume == pytest.approx(length, rel=1e-9)
+    # the whole space gives the same boundary inside the box's regions that are bounded
+    whole = rl.regions(net)
+    assert np.isinf(whole.boundary_volume) or whole.boundary_volume >= box.boundary_volume
+
+
 def test_volumes_can_be_skipped_and_nothing_else_changes(tmp_path):
     net = random_net([4, 10, 8, 1], seed=11)
     full = rl.regions(net, [-1] * 4, [1] * 4)

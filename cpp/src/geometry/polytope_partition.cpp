@@ -12,6 +12,7 @@
 #include <Eigen/Dense>
 
 #include "regionlab/errors.hpp"
+#include "regionlab/evaluate.hpp"
 #include "regionlab/geometry/polytope_cell.hpp"
 #include "subdivider.hpp"
 
@@ -35,8 +36,9 @@ class Describer {
   // 1e12 ray lengths out counts as at infinity).
   static constexpr double kFiniteT = 1e-12;
 
-  Describer(const PolytopeSpec& spec, int64_t out_dim, double box_size)
-      : spec_(spec), out_dim_(out_dim), box_size_(box_size), homogeneous_(!spec.bias_scale.empty()) {
+  Describer(const PolytopeSpec& spec, const Network<double>& net, double box_size)
+      : spec_(spec), net_(net), out_dim_(net.output_dim()), box_size_(box_size),
+        homogeneous_(!spec.bias_scale.empty()) {
     if (!homogeneous_) return;
     // Per root, P^-1 for (y, t) = P (s, 1): a plane [n, c] . (s, 1) = 0 of the piece is
     // [n, c] P^-1 . (y, t) = 0 in the input's coordinates (t = 1 there).
@@ -112,7 +114,7 @@ class Describer {
     out.centroids.insert(out.centroids.end(), point, point + D);
 
     if (spec_.volumes) out.volumes.push_back(at_infinity ? HUGE_VAL : metric.measure());
-    out.boundary.push_back(boundary_measure(cell, map, root));
+    out.boundary.push_back(boundary_measure(cell, map, root) + facet_boundary(cell, map, root));
     if (spec_.vertices) {
       out.vertex_counts.push_back(nv);
       out.vertices.insert(out.vertices.end(), metric.x.begin(), metric.x.end());
@@ -181,17 +183,7 @@ class Describer {
     PolytopeCell<D> neg, pos;
     line.id = kBoundaryId;
     cell.split(line, neg, pos);
-    const auto it = std::find(neg.planes.begin(), neg.planes.end(), kBoundaryId);
-    if (it == neg.planes.end()) return 0.0;
-    const int32_t b = int32_t(it - neg.planes.begin());
-    std::vector<int32_t> face;
-    for (int32_t v = 0; v < neg.n_vertices(); ++v)
-      if (neg.on_plane(v, b)) face.push_back(v);
-    std::vector<int32_t> active{b};
-    if (!homogeneous_) return face_measure(neg, face, active, D - 1);
-    for (int32_t v : face)
-      if (at_infinity_(&neg.x[size_t(v) * D])) return HUGE_VAL;
-    return face_measure(map_cell(neg, root), face, active, D - 1);
+    return plane_face_measure(neg, kBoundaryId, root);
   }
 
   // The decision boundary inside the region: {logit = 0} for one output; for several, where
@@ -232,7 +224,154 @@ class Describer {
     return total;
   }
 
+  // The class scores of a region's map, (D + 1) numbers per class: a single output is
+  // the two classes "logit <= 0" (score 0) and "logit > 0" (the logit).
+  std::vector<double> class_rows(const double* map, int64_t& K) const {
+    const int64_t m = D + 1;
+    if (out_dim_ == 1) {
+      K = 2;
+      std::vector<double> rows(size_t(2 * m), 0.0);
+      std::copy(map, map + m, rows.begin() + m);
+      return rows;
+    }
+    K = out_dim_;
+    return std::vector<double>(map, map + K * m);
+  }
+
+  // argmax of the scores at y (ties: the lowest class, numpy's and torch's argmax).
+  static int64_t leader(const std::vector<double>& rows, int64_t K, const double* y) {
+    int64_t best = 0;
+    double best_score = -HUGE_VAL;
+    for (int64_t k = 0; k < K; ++k) {
+      double v = rows[size_t(k * (D + 1) + D)];
+      for (int c = 0; c < D; ++c) v += rows[size_t(k * (D + 1) + c)] * y[c];
+      if (v > best_score) best = k, best_score = v;
+    }
+    return best;
+  }
+
+  // The class the network gives at the piece point y (its input through the root's map),
+  // or -1 where y is at infinity or the network's values are not finite there.
+  int64_t network_class(const double* y, int32_t root) const {
+    const int64_t in = net_.input_dim();
+    const double* m = spec_.root_maps.empty() ? spec_.basis.data()
+                                              : &spec_.root_maps[size_t(root * (D + 1) * in)];
+    double t = 1.0;
+    if (homogeneous_) {
+      t = t_of(y);
+      if (!(t > kFiniteT)) return -1;
+    }
+    std::vector<double> x(static_cast<size_t>(in)), out(static_cast<size_t>(out_dim_));
+    for (int64_t i = 0; i < in; ++i) {
+      double v = m[D * in + i];
+      for (int c = 0; c < D; ++c) v += m[c * in + i] * y[c];
+      x[size_t(i)] = v / t;  // homogeneous pieces scale the biases by t: the point is x / t
+    }
+    try {
+      forward<double>(net_, x.data(), 1, out.data(), InterruptCheck());
+    } catch (const InvalidInput&) {
+      return -1;
+    }
+    if (out_dim_ == 1) return out[0] > 0 ? 1 : 0;
+    return int64_t(std::max_element(out.begin(), out.end()) - out.begin());
+  }
+
+  // Decision boundary lying on the region's own facets. Where two classes tie on a whole
+  // facet (with a bias-free output layer every logit is 0 where all units are off, and the
+  // class lines of the neighbouring regions meet on their facets) the class changes across
+  // the facet, and no cut through the interior sees it. Of the two regions sharing such a
+  // facet, the one whose own class (just inside) has the larger index counts it; the other
+  // side's class is the network's just outside the facet's centre.
+  double facet_boundary(const PolytopeCell<D>& cell, const double* map, int32_t root) const {
+    int64_t K = 0;
+    const std::vector<double> rows = class_rows(map, K);
+    const int64_t nv = cell.n_vertices();
+    double centre[D] = {};
+    for (int64_t v = 0; v < nv; ++v)
+      for (int c = 0; c < D; ++c) centre[c] += cell.x[size_t(v * D + c)] / double(nv);
+    double total = 0;
+    for (int64_t b = 0; b < int64_t(cell.planes.size()); ++b) {
+      if (cell.planes[size_t(b)] < 0) continue;  // the domain's faces and seams
+      // Classes i, j tie on the whole plane b where their score difference is a non-zero
+      // multiple of the plane's coefficients.
+      const double* n = &cell.normals[size_t(b * (D + 1))];
+      auto tied_on_plane = [&](int64_t i, int64_t j) {
+        double diff[D + 1], dn = 0, nn = 0, dd = 0;
+        for (int c = 0; c <= D; ++c) {
+          diff[c] = rows[size_t(i * (D + 1) + c)] - rows[size_t(j * (D + 1) + c)];
+          dn += diff[c] * n[c];
+          nn += n[c] * n[c];
+          dd += diff[c] * diff[c];
+        }
+        if (!(nn > 0) || !(dd > 0)) return false;
+        const double lambda = dn / nn;
+        double rr = 0;
+        for (int c = 0; c <= D; ++c) rr += (diff[c] - lambda * n[c]) * (diff[c] - lambda * n[c]);
+        return rr <= 1e-18 * dd;
+      };
+      bool any = false;  // (cheap: most facets carry no tie, and stop here)
+      for (int64_t i = 0; i < K && !any; ++i)
+        for (int64_t j = i + 1; j < K && !any; ++j) any = tied_on_plane(i, j);
+      if (!any) continue;
+      double face_centre[D] = {};
+      int64_t on = 0;
+      for (int64_t v = 0; v < nv; ++v)
+        if (cell.on_plane(v, b)) {
+          ++on;
+          for (int c = 0; c < D; ++c) face_centre[c] += cell.x[size_t(v * D + c)];
+        }
+      if (on < D) continue;
+      double in[D], out[D];
+      for (int c = 0; c < D; ++c) {
+        face_centre[c] /= double(on);
+        in[c] = face_centre[c] + 1e-6 * (centre[c] - face_centre[c]);
+        out[c] = face_centre[c] - 1e-6 * (centre[c] - face_centre[c]);
+      }
+      const int64_t mine = leader(rows, K, in);
+      const int64_t other = network_class(out, root);
+      if (other < 0 || other >= mine || !tied_on_plane(mine, other)) continue;
+      // Where `mine` (and `other`, equal to it on the plane) leads every other class.
+      PolytopeCell<D> part = cell;
+      std::vector<double> diff(size_t(D + 1));
+      const LineCoeffs line{diff.data(), 1, box_size_};
+      bool empty = false;
+      for (int64_t k = 0; k < K && !empty; ++k) {
+        if (k == mine || k == other) continue;
+        for (int c = 0; c <= D; ++c)
+          diff[size_t(c)] = rows[size_t(mine * (D + 1) + c)] - rows[size_t(k * (D + 1) + c)];
+        const Side side = part.classify(line);
+        if (side == Side::negative) empty = true;
+        if (side == Side::cut) {
+          PolytopeCell<D> neg, pos;
+          part.split(line, neg, pos);
+          part = std::move(pos);
+        }
+      }
+      if (empty) continue;
+      total += plane_face_measure(part, cell.planes[size_t(b)], root);
+    }
+    return total;
+  }
+
+  // The (D-1)-measure of the cell's face on the plane with this id (0 if it has none; inf
+  // where the face reaches infinity), in the input's coordinates.
+  double plane_face_measure(const PolytopeCell<D>& cell, int64_t id, int32_t root) const {
+    const auto it = std::find(cell.planes.begin(), cell.planes.end(), id);
+    if (it == cell.planes.end()) return 0.0;
+    const int32_t b = int32_t(it - cell.planes.begin());
+    std::vector<int32_t> face;
+    for (int32_t v = 0; v < cell.n_vertices(); ++v)
+      if (cell.on_plane(v, b)) face.push_back(v);
+    if (int64_t(face.size()) < D) return 0.0;
+    std::vector<int32_t> active{b};
+    if (!homogeneous_) return face_measure(cell, face, active, D - 1);
+    for (int32_t v : face)
+      if (at_infinity_(&cell.x[size_t(v) * D])) return HUGE_VAL;
+    return face_measure(map_cell(cell, root), face, active, D - 1);
+  }
+
   const PolytopeSpec& spec_;
+  const Network<double>& net_;
   int64_t out_dim_;
   double box_size_;
   bool homogeneous_;
@@ -275,7 +414,7 @@ PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec
   }
   // Each region is described as it is found, on the thread that found it.
   RegionSink<Cell> blank;
-  const Describer<D> describer(spec, net.output_dim(), box_size);
+  const Describer<D> describer(spec, net, box_size);
   if (spec.describe)
     blank.describe = [&describer](const Cell& cell, const double* map, int32_t root, PolytopeRecords& out) {
       describer.describe(cell, map, root, out);
