@@ -265,6 +265,52 @@ def test_dual_graph_neighbours_differ_in_the_separating_unit():
     assert part.facet(int(f[0]))["kind"] == "neuron"
 
 
+def _adjacency_by_stepping_across_edges(net, part):
+    """Oracle: from the midpoint of every edge of every region's polygon, a step of 1e-7
+    outwards lands in the neighbour across it (read by the network's own pattern)."""
+    index = {bytes(p): i for i, p in enumerate(part.patterns)}
+    pairs = set()
+    for r in range(part.n_regions):
+        V, c = part.region_vertices(r), part.region_vertices(r).mean(0)
+        for i, j in part.region_edges(r):
+            mid, along = (V[i] + V[j]) / 2, V[j] - V[i]
+            normal = np.array([along[1], -along[0]]) / np.linalg.norm(along)
+            normal *= np.sign(normal @ (mid - c))
+            q = mid + 1e-7 * normal
+            if (q < part.lower).any() or (q > part.upper).any():
+                continue
+            other = index[bytes(net.patterns(part.to_input(q[None]), packed=True)[0])]
+            if other != r:
+                pairs.add((min(r, other), max(r, other)))
+    return pairs
+
+
+@pytest.mark.parametrize("case", ["abs", "duplicated", "relu twice"])
+def test_dual_graph_across_coincident_hyperplanes(case):
+    """Regression: crossing a facet where several units' hyperplanes coincide (abs lowered
+    to two ReLUs, a duplicated neuron) flips several bits, and those pairs were dropped."""
+    torch.manual_seed(0)
+    if case == "duplicated":
+        w = np.random.default_rng(0).standard_normal((3, 2))
+        net = rl.PLNet.from_arrays([np.vstack([w, w[:1]]), np.ones((1, 4))],
+                                   [np.array([0.1, -0.2, 0.3, 0.1]), np.zeros(1)])
+    else:
+        class Net(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a, self.o = torch.nn.Linear(2, 5), torch.nn.Linear(5, 1)
+
+            def forward(self, x):
+                h = self.a(x)
+                return self.o(torch.abs(h) if case == "abs" else torch.relu(h) + torch.relu(h))
+
+        net = rl.from_torch(Net().double())
+    part = rl.regions(net, [-2, -2], [2, 2], vertices=True)
+    expected = _adjacency_by_stepping_across_edges(net, part)
+    assert len(expected) > part.n_regions - 1
+    assert set(map(tuple, part.adjacency[:, :2].tolist())) == expected
+
+
 def test_max_group_facets_swap_the_winner():
     torch.manual_seed(1)
     net = rl.from_torch(MaxNet(3))

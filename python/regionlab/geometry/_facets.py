@@ -36,8 +36,10 @@ def neighbours(patterns: np.ndarray, facet_ids: np.ndarray, facet_offsets: np.nd
     """Pairs of regions across each facet: crossing a neuron's hyperplane at a generic point
     of a facet flips that neuron's bit only (every other pre-activation is continuous and
     non-zero there); crossing a max comparison swaps the group's winner between its two
-    candidates. Facets whose flipped pattern is no region (a facet shared by coincident
-    hyperplanes) are left out."""
+    candidates. Where several units' hyperplanes coincide on a facet (``abs`` lowered to
+    two ReLUs, duplicated neurons) crossing it flips all their bits: a region's facets that
+    no single flip explains are tried together, two to four at a time, and the pair is
+    reported once, with the lowest of those facet ids."""
     n = len(patterns)
     if n == 0:
         return np.zeros((0, 3), dtype=np.int64)
@@ -45,18 +47,8 @@ def neighbours(patterns: np.ndarray, facet_ids: np.ndarray, facet_offsets: np.nd
     ids = np.asarray(facet_ids, dtype=np.int64)
     real = ids >= 0
     owner, ids = owner[real], ids[real]
-    flipped = patterns[owner].copy()
-    is_max = ids >= FACET_MAX
-    bit = np.where(is_max, (ids - FACET_MAX) >> 40, ids)
-    change = np.where(is_max, ((ids >> 20) & 0xFFFFF) ^ (ids & 0xFFFFF), 1)
-    # XOR `change` at bit position `bit` (at most 20 bits: up to 4 bytes from bit // 8).
-    for b in range(21):
-        on = ((change >> b) & 1).astype(bool)
-        if not on.any():
-            continue
-        pos = bit[on] + b
-        rows = np.flatnonzero(on)
-        flipped[rows, pos // 8] ^= (1 << (pos % 8)).astype(np.uint8)
+    masks = _flip_masks(ids, patterns.shape[1])
+    flipped = patterns[owner] ^ masks
     keys = _as_keys(patterns)
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
@@ -66,6 +58,74 @@ def neighbours(patterns: np.ndarray, facet_ids: np.ndarray, facet_offsets: np.nd
     found = sorted_keys[at] == wanted
     other = order[at]
     a, b_, f = owner[found], other[found], ids[found]
+    extra = _coincident_neighbours(patterns, owner[~found], ids[~found], masks[~found])
     lo, hi = np.minimum(a, b_), np.maximum(a, b_)
-    pairs = np.unique(np.stack([lo, hi, f], axis=1), axis=0)
+    pairs = np.stack([lo, hi, f], axis=1)
+    if len(extra):
+        pairs = np.concatenate([pairs, extra])
+    pairs = np.unique(pairs, axis=0)
     return pairs[pairs[:, 0] != pairs[:, 1]].astype(np.int64)
+
+
+def _flip_masks(ids: np.ndarray, n_bytes: int) -> np.ndarray:
+    """Per facet id, the packed pattern bits that crossing it flips (a neuron: its bit; a
+    max comparison: the XOR of the two candidates' positions in the group's winner bits)."""
+    masks = np.zeros((len(ids), n_bytes), dtype=np.uint8)
+    is_max = ids >= FACET_MAX
+    bit = np.where(is_max, (ids - FACET_MAX) >> 40, ids)
+    change = np.where(is_max, ((ids >> 20) & 0xFFFFF) ^ (ids & 0xFFFFF), 1)
+    # `change` at bit position `bit` (at most 20 bits: up to 4 bytes from bit // 8).
+    for b in range(21):
+        on = ((change >> b) & 1).astype(bool)
+        if not on.any():
+            continue
+        pos = bit[on] + b
+        rows = np.flatnonzero(on)
+        masks[rows, pos // 8] ^= (1 << (pos % 8)).astype(np.uint8)
+    return masks
+
+
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+
+
+def _coincident_neighbours(patterns, owner, ids, masks, probes: int = 8) -> np.ndarray:
+    """(a, b, facet id) across facets no single flip explains: several units' hyperplanes
+    coincide there (``abs`` lowered to two ReLUs, duplicated neurons), and the engine
+    records the facet under one of their ids. The region across differs from this one in
+    exactly those units' bits; every other region on the far side of the facet's unit
+    differs in more (it is also across some other hyperplane), so the neighbour is the
+    nearest region, in Hamming distance, that lists the same facet with the unit's bit
+    flipped. The bits to flip are found from a few regions per facet id and then looked up
+    for all of them; regions they do not explain get the nearest-region search itself."""
+    if len(owner) == 0:
+        return np.zeros((0, 3), dtype=np.int64)
+    keys = _as_keys(patterns)
+    index = {k.tobytes(): i for i, k in enumerate(keys)}
+    rows = []
+    for f in np.unique(ids):
+        members = owner[ids == f]
+        mask_f = masks[np.flatnonzero(ids == f)[0]]
+        side = (patterns[members] & mask_f).any(axis=1)
+
+        def nearest(r: int) -> int:
+            far = members[side != bool((patterns[r] & mask_f).any())]
+            if len(far) == 0:
+                return -1
+            dist = _POPCOUNT[patterns[far] ^ patterns[r]].sum(axis=1)
+            best = np.flatnonzero(dist == dist.min())
+            return int(far[best[0]]) if len(best) == 1 else -1
+
+        flips = []
+        for r in members[:probes]:
+            q = nearest(int(r))
+            if q >= 0:
+                flips.append((patterns[r] ^ patterns[q]).tobytes())
+        flips = [np.frombuffer(m, dtype=np.uint8) for m in dict.fromkeys(flips)]
+        for r in members:
+            q = next((index.get((patterns[r] ^ m).tobytes()) for m in flips
+                      if index.get((patterns[r] ^ m).tobytes()) is not None), None)
+            if q is None:
+                q = nearest(int(r))
+            if q is not None and q >= 0:
+                rows.append((min(r, q), max(r, q), int(f)))
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)

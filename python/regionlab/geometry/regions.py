@@ -118,7 +118,10 @@ class BoxPartition:
     @property
     def adjacency(self) -> np.ndarray:
         """The dual graph: ``(n_pairs, 3)`` int64 rows ``(a, b, facet_id)``, a < b, for every
-        pair of regions sharing a facet, with the hyperplane (unit) that separates them."""
+        pair of regions sharing a facet, with the hyperplane (unit) that separates them
+        (where several units' hyperplanes coincide on the facet, as for ``abs`` or a
+        duplicated neuron, the one the facet is recorded under; a and b then differ in all
+        of those units' bits)."""
         if self._adjacency is None:
             self._adjacency = neighbours(self.patterns, self.facet_ids, self.facet_offsets,
                                          self.n_neurons)
