@@ -187,6 +187,43 @@ def test_sliding_mode_stays_on_the_kink_with_few_steps():
     assert np.all(np.diff(tr.loss) <= 1e-12)
 
 
+def test_a_slide_ends_where_its_filippov_slope_reaches_the_interval_end():
+    """Regression: exits were located to 1e-5 of the slope interval, so their times were
+    late by ~1e-5 whatever rtol. Oracle: the slope that holds dz/dt = 0 (affine in it for
+    one hidden layer), solved with autograd's field on the run's own dense output."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((15, 3)), rng.standard_normal(15)
+    torch.manual_seed(62)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 6, dtype=torch.float64), torch.nn.LeakyReLU(0.1),
+                                torch.nn.Linear(6, 1, dtype=torch.float64))
+    tr = rl.flow.integrate(model, X, y, loss="mse", t_end=3.0, rtol=1e-11, atol=1e-13, dense=True)
+    ended = tr.sliding[tr.sliding["t_end"] < 3.0]
+    # (an exit at another pair's event is a jump of the field, not a slope reaching an end)
+    others = [tr.events["time"][(tr.events["sample"] != sl["sample"])
+                                | (tr.events["neuron"] != sl["neuron"])] for sl in ended]
+    ended = [sl for sl, t in zip(ended, others) if not np.isclose(t, sl["t_end"], rtol=0, atol=1e-9).any()]
+    assert len(ended) >= 1
+    for sl in ended:
+        i, j = int(sl["sample"]), int(sl["neuron"])
+
+        def slope(t):
+            params, _ = tr.at(float(t))
+            th = np.concatenate([np.ravel(params[n]) for n in tr.param_names])
+            masks = sign_masks(model, th, X)
+            xi = np.append(X[i], 1.0)
+            rows = [j * 3, j * 3 + 1, j * 3 + 2, 18 + j]  # row j of the weight, bias j
+            v = []
+            for s in (0.0, 1.0):
+                masks[0][i, j] = s
+                v.append(field(model, th, X, y.reshape(-1, 1), "mse", masks)[0][rows] @ xi)
+            return v[0] / (v[0] - v[1])  # dz/dt = (1 - s) v0 + s v1 = 0
+
+        end = slope(sl["t_end"])
+        assert min(abs(end - 0.1), abs(end - 1.0)) < 1e-8
+        assert 0.1 < slope(sl["t_end"] - 1e-4) < 1.0
+
+
 def test_a_step_and_check_integrator_chatters_on_the_sliding_problem():
     # Independent evidence that the sliding is real: plain Euler on the sign field flips
     # the pair back and forth at every step once it reaches the kink.

@@ -207,21 +207,24 @@ FlowField::Event FlowField::find_event(const DenseOutput& dense, std::vector<dou
     for (auto [k, high] : exits) {
       const SlidingPair& sp0 = sliding_[k];
       const double s_max = tau_max < 1.0 ? s_at_max[k] : sp0.s_end;
-      const double g1 = sp0.room(s_max, high);
-      if (g1 >= 0) continue;
-      const double g0 = sp0.room(sp0.s_begin, high);
+      if (sp0.room(s_max, high) >= 0) continue;
+      // The exit is where s reaches the end of its interval itself; the slack only keeps
+      // the solve's rounding from ending a slide (it decides that one happened).
+      const double g1 = sp0.room(s_max, high) - sp0.slack();
+      const double g0 = sp0.room(sp0.s_begin, high) - sp0.slack();
       auto g = [&, k = k, high = high](double tau) {
         dense.eval(tau, buf.data());
         stage_rhs(buf.data(), f.data());
         const SlidingPair& sp = sliding_[k];
-        return sp.room(sp.s, high);
+        return sp.room(sp.s, high) - sp.slack();
       };
-      // Leaving early, at slope hi - ds instead of hi, makes the field jump by ds |u| (u:
-      // the field's derivative in that slope) for the time ds / (ds/dt) until the true
-      // exit: an error of order ds^2 |u| / (ds/dt) in theta. ds of 1e-5 of the slope
-      // interval is far below the tolerances (each iteration is a full pass).
+      // Leaving at slope hi - ds instead of hi makes the field jump by ds |u| (u: the
+      // field's derivative in that slope) for ds / (ds/dt): an error of order ds^2 |u| /
+      // (ds/dt) in theta, but of ds / (ds/dt) in the exit's reported time. So the root is
+      // found to 1e-11 of the slope interval: the time to the integrator's own accuracy
+      // (false position converges fast; each iteration is a full pass).
       const double tau = g0 < 0 ? 0.0
-                                : illinois(g, 0.0, g0, tau_max, g1, 1e-6, 60, 1e-5 * (sp0.hi - sp0.lo));
+                                : illinois(g, 0.0, g0, tau_max, g1, 1e-13, 100, 1e-11 * (sp0.hi - sp0.lo));
       if (tau < best.tau) {
         best.tau = tau; best.pair = sliding_[k].pair; best.kind = 2;
         best.slide_index = k; best.exit_high = high;
