@@ -224,6 +224,39 @@ def test_a_slide_ends_where_its_filippov_slope_reaches_the_interval_end():
         assert 0.1 < slope(sl["t_end"] - 1e-4) < 1.0
 
 
+@pytest.mark.parametrize("aim", [True, False])
+def test_duplicate_samples_share_one_history(aim):
+    """Regression: samples with equal inputs have equal pre-activations for ever, but one
+    twin was recorded sliding while the other crossed. Each copy of X now has the history
+    of the run without copies; parameters unchanged (the mse of copies is the same loss)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((15, 3)), rng.standard_normal(15)
+    torch.manual_seed(24)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.ReLU(), torch.nn.Linear(6, 1)).double()
+    kw = dict(loss="mse", t_end=3.0, rtol=1e-11, atol=1e-13, aim=aim, record=np.linspace(0, 3, 31))
+    one = rl.flow.integrate(model, X, y, **kw)
+    three = rl.flow.integrate(model, np.vstack([X, X, X]), np.concatenate([y, y, y]), **kw)
+    assert len(one.sliding) >= 2
+    np.testing.assert_allclose(three.flat_params, one.flat_params, atol=1e-10)
+    assert len(three.events) == 3 * len(one.events)
+    assert len(three.sliding) == 3 * len(one.sliding)
+
+    def history(tr, i):
+        ev = tr.events[tr.events["sample"] == i]
+        sl = tr.sliding[tr.sliding["sample"] == i]
+        return ([(int(e["neuron"]), int(e["new_state"])) for e in ev], ev["time"],
+                [int(r["neuron"]) for r in sl], sl["t_start"], sl["t_end"])
+
+    for i in range(15):
+        ref = history(one, i)
+        for copy in (i, i + 15, i + 30):
+            got = history(three, copy)
+            assert got[0] == ref[0] and got[2] == ref[2]
+            for a, b in zip((got[1], got[3], got[4]), (ref[1], ref[3], ref[4])):
+                np.testing.assert_allclose(a, b, atol=1e-8)
+
+
 def test_a_step_and_check_integrator_chatters_on_the_sliding_problem():
     # Independent evidence that the sliding is real: plain Euler on the sign field flips
     # the pair back and forth at every step once it reaches the kink.

@@ -24,7 +24,8 @@
 namespace regionlab::flow {
 
 void FlowField::configure_aim(bool on, double rtol, double atol, size_t trained) {
-  aim_.on = on && p.n_layers() == 2 && !p.has_ties();
+  // (not with duplicate samples: a switch at the step's end moves one sample's slope)
+  aim_.on = on && p.n_layers() == 2 && !p.has_ties() && twins_.empty();
   aim_.rtol = rtol;
   aim_.atol = atol;
   aim_.trained = std::max<size_t>(trained, 1);

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
+#include <string>
+#include <unordered_map>
 
 namespace regionlab::flow {
 
@@ -24,14 +27,50 @@ FlowField::FlowField(const FlowProblem& problem, FlowResult& out, bool record_ev
     kinked_[l].assign(size_t(padded_row(p.width[l + 1])), 0.0);
     for (int64_t j = 0; j < p.width[l + 1]; ++j) kinked_[l][j] = p.kinked(l, j) ? 1.0 : 0.0;
   }
+  find_twins();
+}
+
+void FlowField::find_twins() {
+  const int64_t d = p.width[0];
+  std::unordered_map<std::string, int64_t> first;
+  std::vector<int64_t> canon(size_t(p.n));
+  bool any = false;
+  std::string key(size_t(d) * sizeof(double), '\0');
+  for (int64_t i = 0; i < p.n; ++i) {
+    for (int64_t c = 0; c < d; ++c) {
+      const double v = p.X[size_t(i * d + c)] + 0.0;  // -0.0 and 0.0 are one input
+      std::memcpy(&key[size_t(c) * sizeof(double)], &v, sizeof(double));
+    }
+    const auto [it, fresh] = first.emplace(key, i);
+    canon[size_t(i)] = it->second;
+    any |= !fresh;
+  }
+  if (!any) return;
+  twins_.assign(size_t(p.n), {});
+  is_twin_.assign(size_t(p.n), 0);
+  for (int64_t i = 0; i < p.n; ++i)
+    if (canon[size_t(i)] != i) {
+      twins_[size_t(canon[size_t(i)])].push_back(i);
+      is_twin_[size_t(i)] = 1;
+    }
 }
 
 void FlowField::set_side(const PairId& q, int side) {
   const int64_t w = p.width[q.layer + 1];
-  side_[q.layer][q.sample * w + q.neuron] = int8_t(side);
-  slopes_.set(q.layer, q.sample, q.neuron, side >= 0);  // sliding: bit 1, slope in fixed
-  if (side != 0)
-    mask_[q.layer][q.sample * w + q.neuron] = side > 0 ? 1.0 : p.negative_slope[q.layer][q.neuron];
+  auto one = [&](int64_t i) {
+    side_[q.layer][i * w + q.neuron] = int8_t(side);
+    slopes_.set(q.layer, i, q.neuron, side >= 0);  // sliding: bit 1, slope in fixed
+    if (side != 0)
+      mask_[q.layer][i * w + q.neuron] = side > 0 ? 1.0 : p.negative_slope[q.layer][q.neuron];
+  };
+  one(q.sample);
+  for (int64_t i : twins_of(q.sample)) one(i);
+}
+
+void FlowField::set_slope(const PairId& q, double s) {
+  const int64_t w = p.width[q.layer + 1];
+  mask_[q.layer][q.sample * w + q.neuron] = s;
+  for (int64_t i : twins_of(q.sample)) mask_[q.layer][i * w + q.neuron] = s;
 }
 
 void FlowField::init_mask(const double* theta) {
@@ -45,6 +84,10 @@ void FlowField::init_mask(const double* theta) {
         mask_[l][i * w + j] = on ? 1.0 : p.negative_slope[l][j];
         slopes_.set(l, i, j, on);
       }
+    // A twin takes its canonical sample's side (their z may round differently at a kink).
+    for (int64_t i = 0; i < int64_t(twins_.size()); ++i)
+      for (int64_t j = 0; j < w; ++j)
+        if (!twins_[size_t(i)].empty()) set_side(PairId{i, l, j}, side_[l][i * w + j]);
   }
 }
 
@@ -55,8 +98,11 @@ double FlowField::velocity(const double* theta, const PairId& q, const double* f
 
 void FlowField::run_kernel(const double* theta, double* f, bool keep_z) {
   slopes_.fixed.clear();
-  for (const SlidingPair& sp : sliding_)
+  for (const SlidingPair& sp : sliding_) {
     slopes_.fixed.push_back({sp.pair.layer, sp.pair.sample, sp.pair.neuron, sp.s});
+    for (int64_t i : twins_of(sp.pair.sample))
+      slopes_.fixed.push_back({sp.pair.layer, i, sp.pair.neuron, sp.s});
+  }
   std::sort(slopes_.fixed.begin(), slopes_.fixed.end(),
             [](const SlopeMask::Fixed& a, const SlopeMask::Fixed& b) { return a.sample < b.sample; });
   ws_.keep_z = keep_z;
@@ -84,8 +130,7 @@ void FlowField::advance_to_step_end() {
   z_start_.swap(ws_.Z);
   for (SlidingPair& sp : sliding_) {
     sp.s = sp.s_begin = sp.s_end;
-    const PairId& q = sp.pair;
-    mask_[q.layer][q.sample * p.width[q.layer + 1] + q.neuron] = sp.s;
+    set_slope(sp.pair, sp.s);
   }
 }
 
@@ -121,8 +166,7 @@ int FlowField::slide_if_pushed_back(const PairId& q, int new_state, double t,
   const int64_t ix = q.sample * p.width[q.layer + 1] + q.neuron;
   const double alpha = p.negative_slope[q.layer][q.neuron];
   sliding_.push_back({q, mask_[q.layer][ix], std::min(alpha, 1.0), std::max(alpha, 1.0), t});
-  side_[q.layer][ix] = 0;
-  slopes_.set(q.layer, q.sample, q.neuron, true);
+  set_side(q, 0);
   if (solve_sliding(theta, f) && sliding_.back().inside(sliding_.back().s)) return 0;
   sliding_.pop_back();
   set_side(q, new_state);
@@ -155,9 +199,23 @@ bool FlowField::release_pushed_out(double t, const double* theta, double* f) {
 
 void FlowField::record_event(double t, const PairId& q, int new_state) {
   if (!record_events_) return;
-  out_.ev_time.push_back(t); out_.ev_sample.push_back(q.sample);
-  out_.ev_layer.push_back(q.layer); out_.ev_neuron.push_back(q.neuron);
-  out_.ev_state.push_back(new_state);
+  auto one = [&](int64_t i) {
+    out_.ev_time.push_back(t); out_.ev_sample.push_back(i);
+    out_.ev_layer.push_back(q.layer); out_.ev_neuron.push_back(q.neuron);
+    out_.ev_state.push_back(new_state);
+  };
+  one(q.sample);
+  for (int64_t i : twins_of(q.sample)) one(i);
+}
+
+void FlowField::record_slide(const PairId& q, double t_start, double t_end) {
+  auto one = [&](int64_t i) {
+    out_.sl_sample.push_back(i); out_.sl_layer.push_back(q.layer);
+    out_.sl_neuron.push_back(q.neuron); out_.sl_start.push_back(t_start);
+    out_.sl_end.push_back(t_end);
+  };
+  one(q.sample);
+  for (int64_t i : twins_of(q.sample)) one(i);
 }
 
 void FlowField::apply_exit(const Event& ev, double t, const double* theta, double* f) {
@@ -166,9 +224,7 @@ void FlowField::apply_exit(const Event& ev, double t, const double* theta, doubl
   const SlidingPair& sp = sliding_[ev.slide_index];
   const double alpha = p.negative_slope[q.layer][q.neuron];
   const int new_state = ev.exit_high == (alpha < 1.0) ? 1 : -1;
-  out_.sl_sample.push_back(q.sample); out_.sl_layer.push_back(q.layer);
-  out_.sl_neuron.push_back(q.neuron); out_.sl_start.push_back(sp.t_start);
-  out_.sl_end.push_back(t);
+  record_slide(q, sp.t_start, t);
   sliding_.erase(sliding_.begin() + ev.slide_index);
   set_side(q, new_state);
   grace_.push_back(q);  // its z sits at 0 up to rounding, maybe a hair on the other side
@@ -183,11 +239,7 @@ bool FlowField::in_grace(const PairId& q) const {
 }
 
 void FlowField::finish(double t_end) {
-  for (const SlidingPair& sp : sliding_) {
-    out_.sl_sample.push_back(sp.pair.sample); out_.sl_layer.push_back(sp.pair.layer);
-    out_.sl_neuron.push_back(sp.pair.neuron); out_.sl_start.push_back(sp.t_start);
-    out_.sl_end.push_back(t_end);
-  }
+  for (const SlidingPair& sp : sliding_) record_slide(sp.pair, sp.t_start, t_end);
 }
 
 }  // namespace regionlab::flow

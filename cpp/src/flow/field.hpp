@@ -148,8 +148,23 @@ class FlowField {
   bool solve_sliding(const double* theta, double* f);
   bool solve_sliding_two_layer(const double* theta, double* f);
   bool solve_sliding_general(const double* theta, double* f);
+  // Pair q and its twins (the samples with the same inputs) take this side / slope.
   void set_side(const PairId& q, int side);
+  void set_slope(const PairId& q, double s);
+  // Records the event for q and for each of its twins.
   void record_event(double t, const PairId& q, int new_state);
+  void record_slide(const PairId& q, double t_start, double t_end);
+  // Samples with equal inputs have equal pre-activations at every layer for ever, so they
+  // cross and slide together: only the first of them (its canonical sample) is screened
+  // and solved for, and every change of state is applied to all of them. twins_[i]: the
+  // others, for a canonical sample i with any (empty when the data has no duplicates).
+  std::vector<std::vector<int64_t>> twins_;
+  std::vector<uint8_t> is_twin_;  // 1 for a non-canonical duplicate (never screened)
+  void find_twins();
+  const std::vector<int64_t>& twins_of(int64_t i) const {
+    static const std::vector<int64_t> none;
+    return twins_.empty() ? none : twins_[size_t(i)];
+  }
   void apply_exit(const Event& ev, double t, const double* theta, double* f);
   // Sliding pairs whose slope a jump of the field pushed out of its interval leave now;
   // true when that took a full evaluation (f and the pre-activations then are new).

@@ -64,7 +64,10 @@ bool FlowField::solve_sliding_two_layer(const double* theta, double* f) {
   signal_.resize(size_t(m));
   order_.resize(size_t(m));
   for (int64_t q = 0; q < m; ++q) {
-    signal_[q] = first_layer_signal(theta, sliding_[q].pair.sample, sliding_[q].pair.neuron);
+    const PairId& pq = sliding_[q].pair;
+    // Twins share one slope: their signals add (same inputs, their own dloss/dF).
+    signal_[q] = first_layer_signal(theta, pq.sample, pq.neuron);
+    for (int64_t i : twins_of(pq.sample)) signal_[q] += first_layer_signal(theta, i, pq.neuron);
     order_[q] = q;
   }
   std::sort(order_.begin(), order_.end(), [&](int64_t a, int64_t b) {
@@ -102,7 +105,7 @@ bool FlowField::solve_sliding_two_layer(const double* theta, double* f) {
         for (int64_t r = 0; r < d; ++r) f[w0 + j * d + r] += coef * Pw[r] * xb[r];
         if (b0 >= 0) f[b0 + j] += coef * Pb;
         sliding_[q].s += rhs_[b];
-        mask_[0][sp.pair.sample * h + j] = sliding_[q].s;
+        set_slope(sp.pair, sliding_[q].s);
       }
     } else {
       ok = false;
@@ -118,10 +121,14 @@ bool FlowField::solve_sliding_general(const double* theta, double* f) {
   for (int64_t k = 0; k < m; ++k) {
     const PairId& q = sliding_[k].pair;
     u_[k].assign(size_t(P), 0.0);
-    trace_sample(p, theta, q.sample, &mask_, trace_);
-    // dL/dz = s * E with E = dL/da, so d(dL/dz)/ds = E.
-    const double e = backprop_signal(p, theta, trace_, q.layer, q.neuron, scratch_);
-    backward_from(p, theta, trace_, q.layer, q.neuron, e, u_[k].data(), scratch_);
+    // dL/dz = s * E with E = dL/da, so d(dL/dz)/ds = E; twins share s: theirs add.
+    auto add = [&](int64_t i) {
+      trace_sample(p, theta, i, &mask_, trace_);
+      const double e = backprop_signal(p, theta, trace_, q.layer, q.neuron, scratch_);
+      backward_from(p, theta, trace_, q.layer, q.neuron, e, u_[k].data(), scratch_);
+    };
+    add(q.sample);
+    for (int64_t i : twins_of(q.sample)) add(i);
     for (int64_t r = 0; r < P; ++r) u_[k][r] *= -p.precond[r];
     if (p.has_ties()) apply_ties(p, u_[k].data());
   }
@@ -141,7 +148,7 @@ bool FlowField::solve_sliding_general(const double* theta, double* f) {
     const double ds = rhs_[k];
     for (int64_t r = 0; r < P; ++r) f[r] += ds * u_[k][r];
     sliding_[k].s += ds;
-    mask_[q.layer][q.sample * p.width[q.layer + 1] + q.neuron] = sliding_[k].s;
+    set_slope(q, sliding_[k].s);
   }
   return true;
 }
