@@ -257,6 +257,30 @@ def test_duplicate_samples_share_one_history(aim):
                 np.testing.assert_allclose(a, b, atol=1e-8)
 
 
+def test_a_rescaled_flow_is_the_same_flow():
+    """Regression: a bias-free two-layer ReLU net is 2-homogeneous, so theta -> c theta,
+    y -> c^2 y, t -> t / c^2 maps its flow onto itself; at c = 1e6 (t_end 3e-12) the
+    run stopped with "the step size collapsed" (an absolute 1e-14 floor on the step)."""
+    torch = pytest.importorskip("torch")
+    import copy
+
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((15, 3)), rng.standard_normal(15)
+    torch.manual_seed(24)
+    base = torch.nn.Sequential(torch.nn.Linear(3, 6, bias=False), torch.nn.ReLU(),
+                               torch.nn.Linear(6, 1, bias=False)).double()
+    ref = rl.flow.integrate(base, X, y, loss="mse", t_end=3.0, rtol=1e-11, atol=1e-13, record=11)
+    for c in (1e-3, 1e6):
+        model = copy.deepcopy(base)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(c)
+        tr = rl.flow.integrate(model, X, y * c * c, loss="mse", t_end=3.0 / c**2, rtol=1e-11,
+                               atol=1e-13 * c, record=11)
+        np.testing.assert_allclose(tr.flat_params / c, ref.flat_params, rtol=0,
+                                   atol=1e-10 * np.abs(ref.flat_params).max())
+
+
 def test_a_step_and_check_integrator_chatters_on_the_sliding_problem():
     # Independent evidence that the sliding is real: plain Euler on the sign field flips
     # the pair back and forth at every step once it reaches the kink.

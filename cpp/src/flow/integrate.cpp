@@ -134,7 +134,7 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
                               : bs3_step(field, y, f0, h, y1, f1, work, dense, opt.rtol, opt.atol);
       if (!control.update(m, h, enorm, aimed)) {
         ++out.rejected;
-        if (control.step(m) < 1e-14 * std::max(1.0, t)) {
+        if (ode::step_collapsed(control.step(m), t, opt.t_end)) {
           std::ostringstream msg;
           msg << "integrate: the step size collapsed at t=" << t
               << " (the flow may be blowing up); check the data and the learning problem";

@@ -101,7 +101,7 @@ FlowRun flow(const Teacher& t, const double* W0, const double* a0, int64_t n, do
     const double enorm = dopri5_step(field, y, f0, h, y1, f1, work, dense, opt.rtol, opt.atol);
     if (!control.update(Method::dopri5, h, enorm)) {
       ++run.rejected;
-      if (control.step(Method::dopri5) < 1e-14 * std::max(1.0, time))
+      if (ode::step_collapsed(control.step(Method::dopri5), time, opt.t_end))
         throw LimitExceeded("population flow: the step size collapsed at t=" + std::to_string(time));
       continue;
     }
