@@ -281,6 +281,29 @@ def test_a_rescaled_flow_is_the_same_flow():
                                    atol=1e-10 * np.abs(ref.flat_params).max())
 
 
+def test_a_sample_placed_on_kinks_at_the_start_gets_its_events():
+    """Regression: z == 0 counts inactive, but the engine's summation order rounded one of
+    three exact zeros to +3e-17, so that pair started active and its activation at t = 0
+    was missing from the table. Oracle: z along the run's dense output."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((15, 3)), rng.standard_normal(15)
+    torch.manual_seed(25)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 6, dtype=torch.float64), torch.nn.ReLU(),
+                                torch.nn.Linear(6, 1, dtype=torch.float64))
+    X[0] = [0.5, -0.25, 1.0]
+    with torch.no_grad():
+        W = model[0].weight.numpy()
+        model[0].bias[:3] = torch.tensor(-(W[:3] @ X[0]))
+    tr = rl.flow.integrate(model, X, y, loss="mse", t_end=2.0, rtol=1e-11, atol=1e-13, dense=True)
+    params, _ = tr.at(1e-9)
+    z = X[0] @ params["0.weight"].T + params["0.bias"]
+    first = tr.events[(tr.events["sample"] == 0) & (tr.events["time"] < 1e-12)]
+    moved_up = {j for j in range(3) if z[j] > 0}
+    assert moved_up  # the case needs pairs that leave their kink upwards
+    assert {int(e["neuron"]) for e in first if e["new_state"] == 1} == moved_up
+
+
 def test_a_step_and_check_integrator_chatters_on_the_sliding_problem():
     # Independent evidence that the sliding is real: plain Euler on the sign field flips
     # the pair back and forth at every step once it reaches the kink.

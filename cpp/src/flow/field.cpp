@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <string>
 #include <unordered_map>
 
@@ -75,15 +76,26 @@ void FlowField::set_slope(const PairId& q, double s) {
 
 void FlowField::init_mask(const double* theta) {
   kernel_(p, ws_, theta, nullptr, nullptr);  // sign slopes
+  // A pair whose z is 0 up to the rounding of its sum (a sample placed on a kink) is on
+  // the kink, so inactive (z == 0 counts inactive) whichever way the kernel's summation
+  // order rounded it; if the field then moves it off, that is an event at t = 0.
+  std::vector<double> a_in(p.X.begin(), p.X.end()), a_out;
   for (int64_t l = 0; l < p.n_layers(); ++l) {
-    const int64_t w = p.width[l + 1];
+    const int64_t w = p.width[l + 1], nin = p.width[l];
+    const double* W = theta + p.w_offset[l];
+    a_out.assign(size_t(p.n * w), 0.0);
     for (int64_t i = 0; i < p.n; ++i)
       for (int64_t j = 0; j < w; ++j) {
-        const bool on = ws_.Z[l][i * w + j] > 0;
+        double size = p.has_bias[l] ? std::abs(theta[p.b_offset[l] + j]) : 0.0;
+        for (int64_t k = 0; k < nin; ++k) size += std::abs(W[j * nin + k] * a_in[size_t(i * nin + k)]);
+        const double z = ws_.Z[l][i * w + j];
+        const bool on = z > 8 * std::numeric_limits<double>::epsilon() * size;
         side_[l][i * w + j] = on ? 1 : -1;
         mask_[l][i * w + j] = on ? 1.0 : p.negative_slope[l][j];
         slopes_.set(l, i, j, on);
+        a_out[size_t(i * w + j)] = (z > 0 ? 1.0 : p.negative_slope[l][j]) * z;
       }
+    a_in.swap(a_out);
     // A twin takes its canonical sample's side (their z may round differently at a kink).
     for (int64_t i = 0; i < int64_t(twins_.size()); ++i)
       for (int64_t j = 0; j < w; ++j)
