@@ -108,7 +108,11 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
     an end of the interval. Several sliding pairs make a small linear system, exact for one
     hidden layer; in deeper nets the system is linearised at the current slopes (exact
     unless one sample slides in several layers at once, where it is a fixed-point iteration
-    that converges along the flow).
+    that converges along the flow). The exit is located where the slope reaches the end
+    of its interval, to 1e-11 of it. Samples with equal inputs have equal pre-activations
+    for ever: they cross and slide together and share one history in the tables (each
+    listed). A pair whose ``z`` is 0 up to rounding at the start counts as inactive, so
+    it gets its event at ``t = 0`` when the field moves it off its kink.
 
     ``record``: None (101 equally spaced times), an int (that many), or an array of times;
     the start and ``t_end`` are always recorded. ``events=False`` keeps no event table (the
