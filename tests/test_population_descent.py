@@ -116,6 +116,23 @@ def test_an_executor_or_a_dask_cluster_gives_the_same_table():
         rl.flow.population(W0, teacher, lr=0.1, steps=2, client="not a client")
 
 
+@pytest.mark.parametrize("chunks", [None, 2])
+def test_chunks_of_one_run_join_the_table(chunks):
+    """Regression: a chunk of one run comes back in the single-run form (records, 0-d
+    counts), so flows with the default chunks (one run each) and descents mixing chunk
+    sizes failed on an executor."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    teacher = rl.teachers.gaussian_relu(3)
+    W0 = np.random.default_rng(0).standard_normal((3, 3, 3))
+    for kw in (dict(t_end=5.0), dict(lr=0.3, steps=50)):
+        here = rl.flow.population(W0, teacher, **kw)
+        with ThreadPoolExecutor(2) as pool:
+            there = rl.flow.population(W0, teacher, client=pool, chunks=chunks, **kw)
+        for field in ("W", "a", "loss", "grad_norm", "eig_min", "eig_max", "steps", "kind"):
+            np.testing.assert_array_equal(getattr(there, field), getattr(here, field))
+
+
 @pytest.mark.parametrize("train_a, alpha", [(False, 0.0), (True, 0.0), (False, 0.2)])
 def test_flow_equals_scipy_dop853(train_a, alpha):
     """The population flow (shared ODE layer, Dormand-Prince) against scipy's DOP853 on the
@@ -210,6 +227,23 @@ def test_sweeps_of_data_runs_on_an_executor_and_a_dask_cluster_match_in_process(
     assert here[2]["loss"][-1] < here[0]["loss"][-1]  # a larger step went further
     with pytest.raises(TypeError, match="integrate or rl.flow.gd"):
         rl.flow.sweep(print, runs)
+
+
+def test_repeated_unseeded_runs_on_dask_are_separate_runs():
+    """Regression: dask took tasks with equal arguments for one (pure=True), so repeated
+    mini-batch runs with seed=None, meant as a sample, came back as copies of one run."""
+    torch = pytest.importorskip("torch")
+    distributed = pytest.importorskip("distributed")
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 3))
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    runs = [dict(model=model, X=X, y=np.sign(X[:, 0]), loss="logistic", lr=0.2, steps=30,
+                 batch_size=5)] * 4
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        rows = rl.flow.sweep(rl.flow.gd, runs, client=client)
+    assert len({float(r["loss"][-1]) for r in rows}) == 4
 
 
 def test_a_trained_output_bias_follows_its_gradient():

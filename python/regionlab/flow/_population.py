@@ -19,6 +19,7 @@ import numpy as np
 from .._population import student_arrays
 from .._validate import is_torch_module
 from ._api import _count
+from ._executor import run_all
 from ._trajectory import EVENT_DTYPE, SLIDING_DTYPE, Trajectory
 
 __all__ = ["population", "PopulationTrajectory", "PopulationRuns", "classify"]
@@ -193,16 +194,15 @@ def _run_chunk(W0: np.ndarray, A: np.ndarray, V: np.ndarray, b: np.ndarray, alph
 def _run_on(client: Any, W0: np.ndarray, A: np.ndarray, args: tuple, chunks: int | None) -> dict:
     """The batch split into chunks of runs, submitted to ``client`` (a dask.distributed
     Client or any concurrent.futures.Executor), gathered back in run order."""
-    if not callable(getattr(client, "submit", None)):
-        raise TypeError(f"client must be a dask.distributed Client or a concurrent.futures "
-                        f"Executor (something with .submit), got {type(client).__name__}")
     runs = len(W0)
     n_chunks = chunks or min(runs, 64)
     bounds = np.linspace(0, runs, n_chunks + 1).astype(int)
-    futures = [client.submit(_run_chunk, W0[lo:hi], A[lo:hi], *args)
-               for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
-    parts = [f.result() for f in futures]
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    parts = run_all(client, _run_chunk, [(W0[lo:hi], A[lo:hi], *args)
+                                         for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo])
+    # A chunk of one run comes back in the single-run form (its records, 0-d counts and
+    # more): the table keeps the per-run columns every chunk has.
+    keys = [key for key in parts[0] if all(key in p for p in parts) and not key.startswith("rec_")]
+    return {key: np.concatenate([np.atleast_1d(p[key]) for p in parts]) for key in keys}
 
 
 def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,

@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._executor import run_all
+
 __all__ = ["sweep"]
 
 
@@ -44,8 +46,4 @@ def sweep(fn: Callable, runs: list, *, client: Any = None, threads: int | None =
         raise TypeError("sweep: runs must be a list of keyword-argument dicts")
     if client is None:
         return [_summary(name, r) for r in runs]
-    if not callable(getattr(client, "submit", None)):
-        raise TypeError(f"client must be a dask.distributed Client or a concurrent.futures "
-                        f"Executor (something with .submit), got {type(client).__name__}")
-    futures = [client.submit(_summary, name, r) for r in runs]
-    return [f.result() for f in futures]
+    return run_all(client, _summary, [(name, r) for r in runs])
