@@ -405,6 +405,19 @@ def test_decision_boundary_lying_on_region_facets(dim):
     assert cut.boundary_volume == pytest.approx(plain.boundary_volume, rel=1e-12)
 
 
+@pytest.mark.parametrize("c, expected", [(1.5, math.sqrt(10) / 3 + 1.5),
+                                         (-1.5, math.sqrt(10) / 3 + 2.5)])
+def test_decision_boundary_on_part_of_a_facet_and_between_tied_classes(c, expected):
+    """Logits (0, relu(x0), 3 x1 + c) on [-1, 1]^2, by hand: where x0 < 0 classes 0 and
+    1 are both 0 (tied, class 0 wins). Regressions: the facet x0 = 0 is boundary only
+    where class 2 is below (x1 < -c/3), which a judgement at the facet's centre missed;
+    and the boundary between the tied pair and class 2 (x1 = -c/3, x0 < 0) was dropped."""
+    net = rl.PLNet.from_arrays([np.eye(2), np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0]])],
+                               [np.array([0.0, 10.0]), np.array([0.0, 0.0, -30.0 + c])],
+                               activations=["relu", "identity"])
+    assert rl.regions(net, [-1, -1], [1, 1]).boundary_volume == pytest.approx(expected, rel=1e-12)
+
+
 def test_box_boundary_equals_the_planes_with_ties_on_facets():
     """A bias-free output layer: every logit is 0 where all units are off, so part of the
     decision boundary lies on that region's facets. The box's measure (per region, in the

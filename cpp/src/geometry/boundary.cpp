@@ -1,3 +1,4 @@
+#include "class_ties.hpp"
 #include "regionlab/geometry/boundary.hpp"
 
 #include <algorithm>
@@ -24,23 +25,6 @@ std::vector<double> class_scores(const SlicePartition& p, int64_t r, int64_t& n_
   }
   n_classes = p.out_dim;
   return std::vector<double>(map, map + p.out_dim * m);
-}
-
-// Classes whose score on the region equals a lower class's up to rounding (duplicated
-// output rows): they never win, since ties go to the lower class, like numpy.argmax.
-std::vector<char> tied_to_lower(const std::vector<double>& s, int64_t K, int64_t m) {
-  std::vector<char> tied(size_t(K), 0);
-  for (int64_t k = 1; k < K; ++k)
-    for (int64_t j = 0; j < k && !tied[size_t(k)]; ++j) {
-      if (tied[size_t(j)]) continue;
-      double scale = 0, gap = 0;
-      for (int64_t c = 0; c < m; ++c) {
-        scale = std::max({scale, std::abs(s[size_t(j * m + c)]), std::abs(s[size_t(k * m + c)])});
-        gap = std::max(gap, std::abs(s[size_t(j * m + c)] - s[size_t(k * m + c)]));
-      }
-      tied[size_t(k)] = gap <= 64 * std::numeric_limits<double>::epsilon() * scale;
-    }
-  return tied;
 }
 
 // A convex polygon whose edge i (vertex i to i+1) remembers the line it came from:

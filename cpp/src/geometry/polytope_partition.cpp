@@ -14,6 +14,7 @@
 #include "regionlab/errors.hpp"
 #include "regionlab/evaluate.hpp"
 #include "regionlab/geometry/polytope_cell.hpp"
+#include "class_ties.hpp"
 #include "subdivider.hpp"
 
 namespace regionlab::geometry {
@@ -197,12 +198,15 @@ class Describer {
     auto set_diff = [&](int64_t a, int64_t b) {
       for (int c = 0; c < m; ++c) diff[size_t(c)] = map[a * m + c] - map[b * m + c];
     };
+    // A class equal to a lower one on the region never leads (ties go to the lower).
+    const std::vector<char> tied = tied_to_lower(std::vector<double>(map, map + out_dim_ * m), out_dim_, m);
     for (int64_t i = 0; i < out_dim_; ++i)
       for (int64_t j = i + 1; j < out_dim_; ++j) {
+        if (tied[size_t(i)] || tied[size_t(j)]) continue;
         PolytopeCell<D> part = cell;
         bool empty = false;
         for (int64_t k = 0; k < out_dim_ && !empty; ++k) {
-          if (k == i || k == j) continue;
+          if (k == i || k == j || tied[size_t(k)]) continue;
           for (int64_t top : {i, j}) {  // both tied classes at least as high as class k
             set_diff(top, k);
             const Side side = part.classify(line);
@@ -236,18 +240,6 @@ class Describer {
     }
     K = out_dim_;
     return std::vector<double>(map, map + K * m);
-  }
-
-  // argmax of the scores at y (ties: the lowest class, numpy's and torch's argmax).
-  static int64_t leader(const std::vector<double>& rows, int64_t K, const double* y) {
-    int64_t best = 0;
-    double best_score = -HUGE_VAL;
-    for (int64_t k = 0; k < K; ++k) {
-      double v = rows[size_t(k * (D + 1) + D)];
-      for (int c = 0; c < D; ++c) v += rows[size_t(k * (D + 1) + c)] * y[c];
-      if (v > best_score) best = k, best_score = v;
-    }
-    return best;
   }
 
   // The class the network gives at the piece point y (its input through the root's map),
@@ -285,10 +277,13 @@ class Describer {
   double facet_boundary(const PolytopeCell<D>& cell, const double* map, int32_t root) const {
     int64_t K = 0;
     const std::vector<double> rows = class_rows(map, K);
+    const std::vector<char> tied = tied_to_lower(rows, K, D + 1);
+    std::vector<double> diff(size_t(D + 1));
+    const LineCoeffs line{diff.data(), 1, box_size_};
     const int64_t nv = cell.n_vertices();
     double centre[D] = {};
     for (int64_t v = 0; v < nv; ++v)
-      for (int c = 0; c < D; ++c) centre[c] += cell.x[size_t(v * D + c)] / double(nv);
+      for (int q = 0; q < D; ++q) centre[q] += cell.x[size_t(v * D + q)] / double(nv);
     double total = 0;
     for (int64_t b = 0; b < int64_t(cell.planes.size()); ++b) {
       if (cell.planes[size_t(b)] < 0) continue;  // the domain's faces and seams
@@ -296,61 +291,96 @@ class Describer {
       // multiple of the plane's coefficients.
       const double* n = &cell.normals[size_t(b * (D + 1))];
       auto tied_on_plane = [&](int64_t i, int64_t j) {
-        double diff[D + 1], dn = 0, nn = 0, dd = 0;
+        double dn = 0, nn = 0, dd = 0;
         for (int c = 0; c <= D; ++c) {
-          diff[c] = rows[size_t(i * (D + 1) + c)] - rows[size_t(j * (D + 1) + c)];
-          dn += diff[c] * n[c];
+          diff[size_t(c)] = rows[size_t(i * (D + 1) + c)] - rows[size_t(j * (D + 1) + c)];
+          dn += diff[size_t(c)] * n[c];
           nn += n[c] * n[c];
-          dd += diff[c] * diff[c];
+          dd += diff[size_t(c)] * diff[size_t(c)];
         }
         if (!(nn > 0) || !(dd > 0)) return false;
         const double lambda = dn / nn;
         double rr = 0;
-        for (int c = 0; c <= D; ++c) rr += (diff[c] - lambda * n[c]) * (diff[c] - lambda * n[c]);
+        for (int c = 0; c <= D; ++c) rr += (diff[size_t(c)] - lambda * n[c]) * (diff[size_t(c)] - lambda * n[c]);
         return rr <= 1e-18 * dd;
       };
-      bool any = false;  // (cheap: most facets carry no tie, and stop here)
-      for (int64_t i = 0; i < K && !any; ++i)
-        for (int64_t j = i + 1; j < K && !any; ++j) any = tied_on_plane(i, j);
-      if (!any) continue;
-      double face_centre[D] = {};
-      int64_t on = 0;
-      for (int64_t v = 0; v < nv; ++v)
-        if (cell.on_plane(v, b)) {
-          ++on;
-          for (int c = 0; c < D; ++c) face_centre[c] += cell.x[size_t(v * D + c)];
+      // The face splits by the class c that leads just inside; the part where c leads is
+      // boundary when the class beyond is another, and the side whose own class has the
+      // larger index counts it. That class beyond ties with c on the whole plane, and
+      // from the counting side the two are not identical (identical, the lower would
+      // lead there): so only a class c tied on plane b with a lower class can count.
+      for (int64_t c = 1; c < K; ++c) {
+        if (tied[size_t(c)]) continue;
+        std::vector<int64_t> with_c;  // the classes tied with c on plane b
+        bool lower = false;
+        for (int64_t k = 0; k < K; ++k)
+          if (k != c && !tied[size_t(k)] && tied_on_plane(c, k)) {
+            with_c.push_back(k);
+            lower |= k < c;
+          }
+        if (!lower) continue;  // (most facets stop here)
+        // c leads inside against every class tied with it on the plane (the sign of
+        // their difference is the side of the plane: one sign over the region) ...
+        bool leads = true;
+        for (int64_t k : with_c) {
+          double gap = rows[size_t(c * (D + 1) + D)] - rows[size_t(k * (D + 1) + D)];
+          for (int q = 0; q < D; ++q)
+            gap += (rows[size_t(c * (D + 1) + q)] - rows[size_t(k * (D + 1) + q)]) * centre[q];
+          leads &= gap > 0;
         }
-      if (on < D) continue;
-      double in[D], out[D];
-      for (int c = 0; c < D; ++c) {
-        face_centre[c] /= double(on);
-        in[c] = face_centre[c] + 1e-6 * (centre[c] - face_centre[c]);
-        out[c] = face_centre[c] - 1e-6 * (centre[c] - face_centre[c]);
-      }
-      const int64_t mine = leader(rows, K, in);
-      const int64_t other = network_class(out, root);
-      if (other < 0 || other >= mine || !tied_on_plane(mine, other)) continue;
-      // Where `mine` (and `other`, equal to it on the plane) leads every other class.
-      PolytopeCell<D> part = cell;
-      std::vector<double> diff(size_t(D + 1));
-      const LineCoeffs line{diff.data(), 1, box_size_};
-      bool empty = false;
-      for (int64_t k = 0; k < K && !empty; ++k) {
-        if (k == mine || k == other) continue;
-        for (int c = 0; c <= D; ++c)
-          diff[size_t(c)] = rows[size_t(mine * (D + 1) + c)] - rows[size_t(k * (D + 1) + c)];
-        const Side side = part.classify(line);
-        if (side == Side::negative) empty = true;
-        if (side == Side::cut) {
-          PolytopeCell<D> neg, pos;
-          part.split(line, neg, pos);
-          part = std::move(pos);
+        if (!leads) continue;
+        // ... and, on the part of the facet it keeps, against every other class.
+        PolytopeCell<D> part = cell;
+        bool empty = false;
+        for (int64_t k = 0; k < K && !empty; ++k) {
+          if (k == c || tied[size_t(k)] || std::find(with_c.begin(), with_c.end(), k) != with_c.end())
+            continue;
+          for (int q = 0; q <= D; ++q)
+            diff[size_t(q)] = rows[size_t(c * (D + 1) + q)] - rows[size_t(k * (D + 1) + q)];
+          const Side side = part.classify(line);
+          if (side == Side::negative) empty = true;
+          if (side == Side::cut) {
+            PolytopeCell<D> neg, pos;
+            part.split(line, neg, pos);
+            part = std::move(pos);
+          }
         }
+        if (!empty) total += facet_part_boundary(part, cell.planes[size_t(b)], c, with_c, root);
       }
-      if (empty) continue;
-      total += plane_face_measure(part, cell.planes[size_t(b)], root);
     }
     return total;
+  }
+
+  // The measure of `part`'s face on plane `id`, where class c leads just inside, when the
+  // class beyond is a lower one (of `with_c`, those tied with c on the plane). Across a
+  // facet only its unit flips (another kink meeting the face would cut this region too),
+  // so one region lies beyond the whole face: its class is read at one point outside.
+  double facet_part_boundary(const PolytopeCell<D>& part, int64_t id, int64_t c,
+                             const std::vector<int64_t>& with_c, int32_t root) const {
+    const auto it = std::find(part.planes.begin(), part.planes.end(), id);
+    if (it == part.planes.end()) return 0.0;
+    const int32_t b = int32_t(it - part.planes.begin());
+    const int64_t nv = part.n_vertices();
+    double centre[D] = {}, face[D] = {};
+    int64_t on = 0;
+    for (int64_t v = 0; v < nv; ++v) {
+      const double* x = &part.x[size_t(v * D)];
+      for (int q = 0; q < D; ++q) centre[q] += x[q] / double(nv);
+      if (part.on_plane(v, b)) {
+        ++on;
+        for (int q = 0; q < D; ++q) face[q] += x[q];
+      }
+    }
+    if (on < D) return 0.0;
+    double out[D];
+    for (int q = 0; q < D; ++q) {
+      face[q] /= double(on);
+      out[q] = face[q] - 1e-6 * (centre[q] - face[q]);
+    }
+    const int64_t beyond = network_class(out, root);
+    if (beyond < 0 || beyond >= c || std::find(with_c.begin(), with_c.end(), beyond) == with_c.end())
+      return 0.0;
+    return plane_face_measure(part, id, root);
   }
 
   // The (D-1)-measure of the cell's face on the plane with this id (0 if it has none; inf
