@@ -60,3 +60,55 @@ def test_sharpness_along_a_descent():
     assert s.shape == (len(traj.t),)
     assert s[-1] == pytest.approx(rl.metrics.hessian_extremes(traj.model(-1), X, y, loss="logistic")[1])
     assert (s > 0).all()
+
+
+class _DeclaredBackwards(torch.nn.Module):
+    """Layers declared in the other order than they run: state_dict lists out.* first."""
+
+    def __init__(self):
+        super().__init__()
+        self.out = torch.nn.Linear(4, 1)
+        self.inp = torch.nn.Linear(3, 4)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.inp(x)))
+
+
+class _Reused(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.o = torch.nn.Linear(3, 3), torch.nn.Linear(3, 1)
+
+    def forward(self, x):
+        return self.o(torch.relu(self.a(torch.relu(self.a(x)))))
+
+
+@pytest.mark.parametrize("cls", [_DeclaredBackwards, _Reused])
+def test_flat_orders_are_state_dict_order(cls):
+    """Regression: a module declaring its layers out of running order was flattened layer
+    by layer, so the Hessian, hvp's vector and traj.flat_params were silently permuted
+    against the documented state_dict order (and a reused layer gave one entry per use)."""
+    torch.manual_seed(0)
+    model = cls().double()
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((10, 3)), rng.standard_normal(10)
+    params = dict(model.named_parameters())
+    names = list(model.state_dict())
+    theta = torch.cat([params[n].detach().reshape(-1) for n in names])
+
+    def loss(flat):
+        values, off = {}, 0
+        for n in names:
+            k = params[n].numel()
+            values[n] = flat[off:off + k].reshape(params[n].shape)
+            off += k
+        out = torch.func.functional_call(model, values, (torch.as_tensor(X),)).reshape(-1)
+        return 0.5 * ((out - torch.as_tensor(y)) ** 2).mean()
+
+    ref = torch.autograd.functional.hessian(loss, theta).numpy()
+    np.testing.assert_allclose(rl.metrics.hessian(model, X, y, loss="mse"), ref, atol=1e-12)
+    v = rng.standard_normal(theta.numel())
+    np.testing.assert_allclose(rl.metrics.hvp(model, X, y, v, loss="mse"), ref @ v, atol=1e-12)
+    tr = rl.flow.gd(model, X, y, loss="mse", lr=0.1, steps=2)
+    np.testing.assert_array_equal(tr.flat_params[0], theta.numpy())
+    assert list(tr.params[0]) == names

@@ -42,6 +42,9 @@ class MappedFlowModel(FlowModel):
     def chain_split(self, flat: np.ndarray) -> dict:
         return split_flat(flat, FlowModel.names.fget(self), FlowModel.shapes.fget(self))
 
+    def parameters_flat(self, flat: np.ndarray) -> np.ndarray:
+        return self.pmap.parameters_of(flat)
+
     def mask_for(self, trainable_names: list) -> np.ndarray:
         keep = set(trainable_names)
         beyond = sorted(keep - self.pmap.probed) if self.pmap.probed is not None else []
@@ -164,6 +167,10 @@ def flow_model_from_ir(model: Any, input_shape: Any = None) -> FlowModel:
               for k, st in enumerate(stages)]
     requires_grad = {n: bool(p.requires_grad) for n, p in model.named_parameters()}
     plain = _layer_names(stages, pmap)
+    # A plain model's flat parameters run stage by stage: that must be state_dict order
+    # too (a module declaring its layers in another order than it applies them is mapped).
+    if plain is not None and [n for pair in plain for n in pair if n is not None] != list(pmap.names):
+        plain = None
     if plain is not None:
         for ly, (w_name, b_name) in zip(layers, plain):
             ly.weight_name, ly.bias_name = w_name, b_name

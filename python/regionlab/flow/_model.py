@@ -86,6 +86,11 @@ class FlowModel:
         """Flat parameters (..., P) -> {name: array (..., *shape)}."""
         return split_flat(flat, self.names, self.shapes)
 
+    def parameters_flat(self, flat: np.ndarray) -> np.ndarray:
+        """The run's flat state (..., entries) as the model's parameters in state_dict order
+        (a plain MLP's state is exactly that)."""
+        return flat
+
     def chain_split(self, flat: np.ndarray) -> dict:
         """Flat entries -> the layers' arrays keyed by ``layers[k].weight_name``/``bias_name``."""
         return self.split(flat)

@@ -73,7 +73,7 @@ class Trajectory:
     @property
     def flat_params(self) -> np.ndarray:
         """(n_records, n_params) parameters in the flat order of the model's state_dict."""
-        return self._flat
+        return self._model.parameters_flat(self._flat)
 
     @property
     def param_names(self) -> list:
