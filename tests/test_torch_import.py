@@ -776,3 +776,32 @@ def test_functional_first_layer_asks_for_the_input_shape():
     with pytest.raises(ValueError, match="input_shape"):
         rl.from_torch(model)
     assert rl.from_torch(model, input_shape=5).input_dim == 5
+
+
+def test_subclasses_redefining_module_bookkeeping_still_convert(rng):
+    """Only methods on the call path matter: a frozen-BatchNorm subclass redefining
+    train(), a Linear redefining to(), convert as their base."""
+
+    class FrozenBN(nn.BatchNorm1d):
+        def train(self, mode=True):
+            return super().train(False)
+
+    class MyLinear(nn.Linear):
+        def to(self, *args, **kwargs):
+            return super().to(*args, **kwargs)
+
+    model = nn.Sequential(MyLinear(3, 4), FrozenBN(4), nn.ReLU(), nn.Linear(4, 2)).double()
+    with torch.no_grad():
+        model[1].running_mean.uniform_(-1, 1)
+    model.eval()
+    assert_same_function(model, rl.from_torch(model), rng.normal(size=(20, 3)))
+
+
+def test_compiled_and_training_spectral_norm_models_are_refused_with_what_to_do():
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+    with pytest.raises(TypeError, match="_orig_mod"):
+        rl.from_torch(torch.compile(model))
+    sn = nn.Sequential(torch.nn.utils.parametrizations.spectral_norm(nn.Linear(3, 4)), nn.ReLU())
+    with pytest.raises(ValueError, match="eval"):
+        rl.from_torch(sn)
+    rl.from_torch(sn.eval())

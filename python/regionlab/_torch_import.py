@@ -216,8 +216,14 @@ def check_plain_module(model: nn.Module) -> None:
     """
     from torch.nn.modules import module as module_mod
 
+    if type(model).__name__ == "OptimizedModule" and isinstance(getattr(model, "_orig_mod", None), nn.Module):
+        raise TypeError("this is a torch.compile'd module: pass the module it compiled, "
+                        "model._orig_mod (the same function)")
     for path, m in model.named_modules(prefix="model"):
         _check_initialised(m, path)  # lazy modules are hooked until their first forward
+        if type(m).__name__ == "_SpectralNorm" and m.training:
+            raise ValueError(f"{path} is a spectral-norm parametrization in training mode, whose "
+                             "weight changes at every call (a power iteration); call model.eval()")
     for name in ("_global_forward_hooks", "_global_forward_pre_hooks"):
         if getattr(module_mod, name, None):
             kind = "pre-hook" if "pre" in name else "hook"
@@ -610,17 +616,28 @@ _HARMLESS_OVERRIDES = frozenset({
 })
 
 
+# What nn.Module itself does on a call; a subclass redefining one of these changes it.
+_CALL_PATH = frozenset({"forward", "__call__", "_call_impl", "_wrapped_call_impl", "__getattr__"})
+
+
 def overridden_methods(cls: type, base: type) -> list[str]:
-    """Methods of ``base`` (or of what it inherits) that ``cls``, a subclass, redefines,
-    except the harmless ones: ``forward``, ``__call__``, ``Conv2d._conv_forward``... A
-    subclass redefining one of them computes something the base's handler cannot see."""
+    """Methods on ``base``'s call path that ``cls``, a subclass, redefines: ``forward``,
+    ``__call__``, and the methods of ``base``'s own classes (``Conv2d._conv_forward``...),
+    not nn.Module's bookkeeping (``train``, ``to``...). A subclass redefining one of them
+    computes something the base's handler cannot see."""
+    own = set(_CALL_PATH)
+    for klass in base.__mro__:
+        if klass in (nn.Module, object):
+            continue
+        own.update(n for n, v in vars(klass).items()
+                   if callable(v) or isinstance(v, (staticmethod, classmethod)))
     names = set()
     for klass in cls.__mro__:
         if klass is base:
             break
         names.update(n for n, v in vars(klass).items()
                      if callable(v) or isinstance(v, (staticmethod, classmethod)))
-    return sorted(n for n in names - _HARMLESS_OVERRIDES if callable(getattr(base, n, None)))
+    return sorted((names & own) - _HARMLESS_OVERRIDES)
 
 
 def runs_base_code(m: nn.Module, base: type) -> bool:

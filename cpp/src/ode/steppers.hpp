@@ -171,11 +171,12 @@ void euler_step(Field& field, const Vec& y, const Vec& f0, double h, Vec& y1, Ve
 // to the next kink modelled as exponential with the recent mean gap. Each method's step
 // size comes from its own error estimates; one that has not run for a while has its
 // estimate raised to an optimistic guess, so that a stale one does not lock it out.
-// A step this far below the run's time scale (the time reached, or the horizon asked
-// for, whichever is larger) no longer moves the state: the solution is blowing up. Relative
-// to the horizon, so a flow rescaled to a tiny t_end is judged as the original.
+// A step this far below the run's time scale (the time reached, or 1, or the horizon asked
+// for when that is shorter) no longer moves the state: the solution is blowing up. A flow
+// rescaled to a tiny t_end is judged as the original; a long horizon does not raise the
+// bar before its time.
 inline bool step_collapsed(double h, double t, double t_end) {
-  return h < 1e-14 * std::max(std::abs(t), std::abs(t_end));
+  return h < 1e-14 * std::max(std::abs(t), std::min(1.0, std::abs(t_end)));
 }
 
 class StepControl {

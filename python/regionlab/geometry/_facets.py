@@ -121,9 +121,10 @@ def _coincident_neighbours(patterns, owner, ids, masks, probes: int = 8) -> np.n
             if q >= 0:
                 flips.append((patterns[r] ^ patterns[q]).tobytes())
         flips = [np.frombuffer(m, dtype=np.uint8) for m in dict.fromkeys(flips)]
+        listed = set(members.tolist())
         for r in members:
             q = next((index.get((patterns[r] ^ m).tobytes()) for m in flips
-                      if index.get((patterns[r] ^ m).tobytes()) is not None), None)
+                      if index.get((patterns[r] ^ m).tobytes()) in listed), None)
             if q is None:
                 q = nearest(int(r))
             if q is not None and q >= 0:

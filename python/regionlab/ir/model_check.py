@@ -8,6 +8,8 @@ rounding is a conversion that would be silently wrong, so it is refused instead.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 from torch import nn
@@ -17,6 +19,18 @@ from ..net import PLNet
 # Relative tolerance per model dtype: well above its rounding through a deep net, far
 # below any structural difference (a factor, a sign, a missing layer).
 _TOLERANCE = {torch.float64: 1e-9, torch.float32: 1e-4, torch.float16: 3e-2, torch.bfloat16: 1e-1}
+
+
+@contextlib.contextmanager
+def _full_float32_precision():
+    """GPUs run float32 matmuls and convolutions in TF32 (10-bit mantissas) when allowed:
+    that rounding, not the conversion, would be measured. Off for the check."""
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
 
 
 class ModelMismatch(TypeError):
@@ -33,7 +47,8 @@ def check_against_model(model: nn.Module, stages: list, input_shape: tuple[int, 
     gen = torch.Generator().manual_seed(0)
     X = torch.randn((8,) + tuple(input_shape), generator=gen, dtype=torch.float64)
     try:
-        expected = model(X.to(device=device, dtype=dtype)).detach().to("cpu", torch.float64)
+        with _full_float32_precision():
+            expected = model(X.to(device=device, dtype=dtype)).detach().to("cpu", torch.float64)
     except Exception:  # a model that cannot run on this input is judged by its structure alone
         return
     expected = expected.reshape(len(X), -1).numpy()
