@@ -798,9 +798,14 @@ def test_subclasses_redefining_module_bookkeeping_still_convert(rng):
 
 
 def test_compiled_and_training_spectral_norm_models_are_refused_with_what_to_do():
+    import warnings
+
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.compile's own deprecation notices
+        compiled = torch.compile(model)
     with pytest.raises(TypeError, match="_orig_mod"):
-        rl.from_torch(torch.compile(model))
+        rl.from_torch(compiled)
     sn = nn.Sequential(torch.nn.utils.parametrizations.spectral_norm(nn.Linear(3, 4)), nn.ReLU())
     with pytest.raises(ValueError, match="eval"):
         rl.from_torch(sn)
