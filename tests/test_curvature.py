@@ -112,3 +112,24 @@ def test_flat_orders_are_state_dict_order(cls):
     tr = rl.flow.gd(model, X, y, loss="mse", lr=0.1, steps=2)
     np.testing.assert_array_equal(tr.flat_params[0], theta.numpy())
     assert list(tr.params[0]) == names
+
+
+def test_hessian_of_a_convolutional_model_takes_its_inputs_shaped():
+    """Regression: the module was handed the flattened (n, C*H*W) matrix and Conv2d raised."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 2), nn.ReLU(), nn.Flatten(), nn.Linear(8, 1)).double()
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((5, 1, 3, 3)), rng.standard_normal(5)
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    shapes = [(n, p.shape) for n, p in model.named_parameters()]
+
+    def loss(flat):
+        values, off = {}, 0
+        for n, shape in shapes:
+            values[n] = flat[off:off + shape.numel()].reshape(shape)
+            off += shape.numel()
+        out = torch.func.functional_call(model, values, (torch.as_tensor(X),)).reshape(-1)
+        return 0.5 * ((out - torch.as_tensor(y)) ** 2).mean()
+
+    ref = torch.autograd.functional.hessian(loss, theta).numpy()
+    np.testing.assert_allclose(rl.metrics.hessian(model, X, y, loss="mse"), ref, atol=1e-12)
