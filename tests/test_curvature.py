@@ -133,3 +133,23 @@ def test_hessian_of_a_convolutional_model_takes_its_inputs_shaped():
 
     ref = torch.autograd.functional.hessian(loss, theta).numpy()
     np.testing.assert_allclose(rl.metrics.hessian(model, X, y, loss="mse"), ref, atol=1e-12)
+
+
+def test_sharpness_after_loading_a_run_of_a_named_sequential(tmp_path):
+    """Regression: the rebuilt module numbers its layers, so model(i) looked the saved
+    names (fc1.weight...) up on it and raised; sharpness then failed too."""
+    from collections import OrderedDict
+
+    torch.manual_seed(0)
+    model = nn.Sequential(OrderedDict(fc1=nn.Linear(3, 4), act=nn.ReLU(), fc2=nn.Linear(4, 1))).double()
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((8, 3)), rng.choice([-1.0, 1.0], 8)
+    tr = rl.flow.gd(model, X, y, loss="logistic", lr=0.3, steps=4, record_every=2)
+    tr.save(tmp_path / "run.npz")
+    loaded = rl.load(tmp_path / "run.npz")
+    np.testing.assert_allclose(rl.metrics.sharpness(loaded, X, y), rl.metrics.sharpness(tr, X, y),
+                               rtol=1e-12)
+    assert [p.requires_grad for p in loaded.model(0).parameters()] == [True] * 4
+    with pytest.raises(TypeError, match="population_hessian"):
+        rl.metrics.sharpness(rl.flow.population(np.eye(3), rl.teachers.gaussian_relu(3), lr=0.1,
+                                                steps=2), X, y)

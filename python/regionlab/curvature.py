@@ -124,10 +124,17 @@ def sharpness(traj: Any, X: Any, y: Any, *, records: Any = None, **kwargs) -> np
     """``lambda_max`` of the Hessian at the records of a ``rl.flow`` trajectory (all, or the
     indices in ``records``), over the parameters the run trained, with the run's loss:
     the sharpness that Elkabetz & Cohen relate to the gap between GD and the flow."""
+    from .flow._trajectory import Trajectory
+
+    if not isinstance(traj, Trajectory) or "loss" not in traj.stats:
+        raise TypeError(f"sharpness takes a trajectory of rl.flow.integrate or rl.flow.gd, got "
+                        f"{type(traj).__name__} (a population run's curvature: "
+                        "rl.metrics.population_hessian)")
     idx = range(len(traj.t)) if records is None else list(records)
     out = []
     for i in idx:
-        module = traj.model(i)
-        out.append(hessian_extremes(module, X, y, loss=traj.stats["loss"], trainable=traj.trainable,
+        module = traj.model(i)  # its trained parameters require grad (names may differ after rl.load)
+        trained = [n for n, p in module.named_parameters() if p.requires_grad]
+        out.append(hessian_extremes(module, X, y, loss=traj.stats["loss"], trainable=trained,
                                     **kwargs)[1])
     return np.array(out)

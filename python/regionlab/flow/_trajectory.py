@@ -89,8 +89,9 @@ class Trajectory:
         """
         module = self._model.to_torch(self._flat[self._index(i)])
         trained = set(self.trainable)
-        for name in self._model.names:
-            module.get_parameter(name).requires_grad_(name in trained)
+        # (by position: after rl.load the rebuilt Sequential names its layers 0, 2, ...)
+        for (_, p), name in zip(module.named_parameters(), self._model.names):
+            p.requires_grad_(name in trained)
         return module
 
     def _index(self, i: int) -> int:
