@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import math
+
 import numpy as np
 
 from ._validate import check_finite
@@ -95,13 +97,37 @@ class LinearTeacher:
         rng = np.random.default_rng(seed)
         n = int(n)
         unit = self.w / np.linalg.norm(self.w)
+        gaussian = self.inputs == "gaussian"
+        if gaussian and math.erfc(self.margin / math.sqrt(2)) < 1e-3:
+            X = self._gaussian_tail(rng, n, unit)
+            return X, self(X)
         out = np.empty((0, self.d))
+        drawn = 0
         while len(out) < n:
+            if drawn > 1000 * n + 10**7:  # uniform inputs with a margin near the corners
+                raise ValueError(
+                    f"linear: {drawn:,} uniform draws gave only {len(out)} of {n} samples at margin "
+                    f"{self.margin:g} (the cube reaches {np.abs(unit).sum():g}): use a smaller margin")
             m = 2 * (n - len(out)) + 16
-            X = rng.standard_normal((m, self.d)) if self.inputs == "gaussian" else rng.uniform(-1, 1, (m, self.d))
+            X = rng.standard_normal((m, self.d)) if gaussian else rng.uniform(-1, 1, (m, self.d))
+            drawn += m
             out = np.vstack([out, X[np.abs(X @ unit) >= self.margin]])
         X = out[:n]
         return X, self(X)
+
+    def _gaussian_tail(self, rng, n: int, unit: np.ndarray) -> np.ndarray:
+        """Exact draws for a margin far in the tail, where redrawing would take for ever:
+        the part along ``w`` from N(0, 1) beyond the margin (Marsaglia's tail method, a
+        random sign), the orthogonal part Gaussian."""
+        a, t = self.margin, np.empty(0)
+        while len(t) < n:
+            u1, u2 = rng.uniform(size=(2, 2 * (n - len(t)) + 16))
+            x = np.sqrt(a * a - 2 * np.log1p(-u1))  # (1 - u1 in (0, 1]: log never of 0)
+            t = np.concatenate([t, x[u2 * x <= a]])
+        t = t[:n] * rng.choice([-1.0, 1.0], n)
+        Z = rng.standard_normal((n, self.d))
+        Z -= np.outer(Z @ unit, unit)
+        return Z + np.outer(t, unit)
 
 
 def linear(w: Any = None, *, d: int | None = None, margin: float = 0.0, inputs: str = "gaussian",
