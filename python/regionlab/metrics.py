@@ -1,7 +1,11 @@
 """Per-sample quantities of a network: the empirical NTK and per-sample gradient norms.
 
-Both take a torch MLP or a PLNet (as :func:`regionlab.flow.integrate` does); slopes at
-``z == 0`` are those of torch's autograd (inactive).
+Both take a torch MLP or a PLNet (as :func:`regionlab.flow.integrate` does). On a kink
+the slope is the package's convention, ``z == 0`` inactive: torch's autograd for a
+(leaky) ReLU. An activation lowered to several ReLUs has its kinks moved onto those
+units, so at exactly its bounds it can differ from torch: ``clamp(v, lo, hi) = lo +
+relu(v - lo) - relu(v - hi)`` has slope 0 at ``lo`` and 1 at ``hi``, where torch's
+``clamp`` gives 1 at both and its ``hardtanh``/``relu6`` 0 at both.
 """
 
 from __future__ import annotations
