@@ -418,6 +418,49 @@ def test_decision_boundary_on_part_of_a_facet_and_between_tied_classes(c, expect
     assert rl.regions(net, [-1, -1], [1, 1]).boundary_volume == pytest.approx(expected, rel=1e-12)
 
 
+def test_a_class_identical_to_a_lower_one_beyond_an_edge_is_no_boundary():
+    """Regression (rl.plane): beyond the edge y = x/2 classes 0 and 2 are identical, so
+    class 0 keeps winning (ties go to the lower class), but the probe across rounded class
+    2 a hair above and reported a boundary (0, 2) of length 1.118. Class 2 never leads
+    (argmax on a grid); the box, measuring per region, agrees."""
+    net = rl.PLNet.from_arrays(
+        [np.array([[1.0, 0.0], [-1.0, 2.0], [2.0, -2.0]]),
+         np.array([[-2.0, 2.0, 1.0], [-1.0, -2.0, -1.0], [-1.0, 1.0, 0.0]])],
+        [np.zeros(3), np.array([-1.0, 0.0, -1.0])])
+    lo, hi = [-1.0, -3.0], [2.0, 3.0]
+    plane = rl.plane(net, [0.0, 0.0], [1.0, 0.0], [0.0, 1.0], extent=(lo[0], hi[0], lo[1], hi[1]))
+    g = np.stack(np.meshgrid(np.linspace(lo[0], hi[0], 301), np.linspace(lo[1], hi[1], 301)), -1)
+    assert set(np.unique(net.forward(g.reshape(-1, 2)).argmax(1))) == {0, 1}
+    assert (plane.boundary_classes != 2).all()
+    length = np.linalg.norm(plane.boundary[:, 1] - plane.boundary[:, 0], axis=1).sum()
+    assert rl.regions(net, lo, hi).boundary_volume == pytest.approx(length, rel=1e-12)
+
+
+@pytest.mark.parametrize("case", ["abs facet", "three classes on a line"])
+def test_box_boundary_in_degenerate_ties_equals_the_plane(case):
+    """Regressions: a boundary on a facet of two coincident units (an abs-like pair with
+    a bias-free output: one class on each side, the others equal to a lower one there)
+    measured 0; and three classes equal along a whole segment inside a region, the argmax
+    changing 0 -> 1 across it, measured 0 there (a pairwise cut saw only a degenerate
+    part). Oracle: the plane tracer (and, for the first, the exact length 3.354)."""
+    if case == "abs facet":
+        ws = [np.array([[1.0, -2.0], [-1.0, 2.0]]), np.array([[-2.0, -2.0], [-2.0, 2.0], [2.0, -1.0]])]
+        bs = [np.zeros(2), np.zeros(3)]
+        lo, hi = [-1.0, -2.0], [2.0, 2.0]
+    else:
+        ws = [np.array([[1.0, 2.0], [-2.0, -2.0], [2.0, 0.0]]),
+              np.array([[2.0, 0.0, -2.0], [1.0, -2.0, 0.0], [1.0, -2.0, -2.0], [2.0, 1.0, 0.0]]),
+              np.array([[-2.0, 0.0, 2.0, 0.0], [-1.0, 0.0, -2.0, 1.0], [-1.0, 1.0, 0.0, 0.0]])]
+        bs = [np.zeros(3), np.array([0.0, 0.0, 1.0, 0.0]), np.zeros(3)]
+        lo, hi = [-3.0, -2.0], [2.0, 1.0]
+    net = rl.PLNet.from_arrays(ws, bs)
+    plane = rl.plane(net, [0.0, 0.0], [1.0, 0.0], [0.0, 1.0], extent=(lo[0], hi[0], lo[1], hi[1]))
+    length = np.linalg.norm(plane.boundary[:, 1] - plane.boundary[:, 0], axis=1).sum()
+    if case == "abs facet":
+        assert length == pytest.approx(math.hypot(3.0, 1.5), rel=1e-12)
+    assert rl.regions(net, lo, hi).boundary_volume == pytest.approx(length, rel=1e-12)
+
+
 def test_box_boundary_equals_the_planes_with_ties_on_facets():
     """A bias-free output layer: every logit is 0 where all units are off, so part of the
     decision boundary lies on that region's facets. The box's measure (per region, in the

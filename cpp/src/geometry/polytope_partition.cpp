@@ -26,7 +26,7 @@ using detail::RegionCounter;
 using detail::RegionSink;
 using detail::StageInfo;
 
-constexpr int64_t kBoundaryId = -3000;  // the decision boundary's plane, while it is measured
+constexpr int64_t kClassCutId = -4000;  // kClassCutId - j: a class's part cut by class j
 
 using detail::PolytopeRecords;
 
@@ -177,55 +177,82 @@ class Describer {
     return out;
   }
 
-  // The cut face of {line = 0} in the cell, measured in the input's coordinates (0 when the
-  // line does not cut it; inf when the face reaches infinity).
-  double cut_face(const PolytopeCell<D>& cell, LineCoeffs line, int32_t root) const {
-    if (cell.classify(line) != Side::cut) return 0.0;
-    PolytopeCell<D> neg, pos;
-    line.id = kBoundaryId;
-    cell.split(line, neg, pos);
-    return plane_face_measure(neg, kBoundaryId, root);
+
+  // The decision boundary inside the region: the faces between the parts where each class
+  // leads (ties go to the lower class). A class's part is the cell cut by its comparisons
+  // with the others; a face of it on one of those cuts is boundary when the class just
+  // across is another, counted from the side of the larger class, so a face where several
+  // classes meet (three equal along a line) counts once. (One output: the classes
+  // "logit <= 0" and "logit > 0", the face {logit = 0}.)
+  double boundary_measure(const PolytopeCell<D>& cell, const double* map, int32_t root) const {
+    int64_t K = 0;
+    const std::vector<double> rows = class_rows(map, K);
+    const std::vector<char> tied = tied_to_lower(rows, K, D + 1);
+    std::vector<double> diff(size_t(D + 1));
+    double total = 0;
+    for (int64_t k = 1; k < K; ++k) {  // (class 0, the smallest, never counts a face)
+      if (tied[size_t(k)]) continue;
+      PolytopeCell<D> part = cell;
+      bool empty = false;
+      for (int64_t j = 0; j < K && !empty; ++j) {
+        if (j == k || tied[size_t(j)]) continue;
+        for (int c = 0; c <= D; ++c)
+          diff[size_t(c)] = rows[size_t(k * (D + 1) + c)] - rows[size_t(j * (D + 1) + c)];
+        LineCoeffs line{diff.data(), 1, box_size_};
+        line.id = kClassCutId - j;
+        const Side side = part.classify(line);
+        if (side == Side::negative) empty = true;
+        if (side == Side::cut) {
+          PolytopeCell<D> neg, pos;
+          part.split(line, neg, pos);
+          part = std::move(pos);
+        }
+      }
+      if (empty) continue;
+      for (int64_t b = 0; b < int64_t(part.planes.size()); ++b) {
+        const int64_t id = part.planes[size_t(b)];
+        if (id > kClassCutId || id <= kClassCutId - K) continue;  // the cell's own faces
+        double in[D], across[D];
+        if (!face_probes(part, b, in, across)) continue;
+        if (leader(rows, K, across) < k) total += plane_face_measure(part, id, root);
+      }
+    }
+    return total;
   }
 
-  // The decision boundary inside the region: {logit = 0} for one output; for several, where
-  // two classes tie above every other (the argmax changes).
-  double boundary_measure(const PolytopeCell<D>& cell, const double* map, int32_t root) const {
-    const int64_t m = D + 1;
-    if (out_dim_ == 1) return cut_face(cell, LineCoeffs{map, 1, box_size_}, root);
-    double total = 0;
-    std::vector<double> diff(static_cast<size_t>(m));
-    const LineCoeffs line{diff.data(), 1, box_size_};
-    auto set_diff = [&](int64_t a, int64_t b) {
-      for (int c = 0; c < m; ++c) diff[size_t(c)] = map[a * m + c] - map[b * m + c];
-    };
-    // A class equal to a lower one on the region never leads (ties go to the lower).
-    const std::vector<char> tied = tied_to_lower(std::vector<double>(map, map + out_dim_ * m), out_dim_, m);
-    for (int64_t i = 0; i < out_dim_; ++i)
-      for (int64_t j = i + 1; j < out_dim_; ++j) {
-        if (tied[size_t(i)] || tied[size_t(j)]) continue;
-        PolytopeCell<D> part = cell;
-        bool empty = false;
-        for (int64_t k = 0; k < out_dim_ && !empty; ++k) {
-          if (k == i || k == j || tied[size_t(k)]) continue;
-          for (int64_t top : {i, j}) {  // both tied classes at least as high as class k
-            set_diff(top, k);
-            const Side side = part.classify(line);
-            if (side == Side::negative) {
-              empty = true;
-              break;
-            }
-            if (side == Side::cut) {
-              PolytopeCell<D> neg, pos;
-              part.split(line, neg, pos);
-              part = std::move(pos);
-            }
-          }
-        }
-        if (empty) continue;
-        set_diff(i, j);
-        total += cut_face(part, line, root);
+  // Points just inside and just outside the middle of the cell's face on its plane b
+  // (false when the face has fewer than D vertices: not a facet).
+  static bool face_probes(const PolytopeCell<D>& cell, int64_t b, double* in, double* out) {
+    const int64_t nv = cell.n_vertices();
+    double centre[D] = {}, face[D] = {};
+    int64_t on = 0;
+    for (int64_t v = 0; v < nv; ++v) {
+      const double* x = &cell.x[size_t(v * D)];
+      for (int q = 0; q < D; ++q) centre[q] += x[q] / double(nv);
+      if (cell.on_plane(v, b)) {
+        ++on;
+        for (int q = 0; q < D; ++q) face[q] += x[q];
       }
-    return total;
+    }
+    if (on < D) return false;
+    for (int q = 0; q < D; ++q) {
+      face[q] /= double(on);
+      in[q] = face[q] + 1e-6 * (centre[q] - face[q]);
+      out[q] = face[q] - 1e-6 * (centre[q] - face[q]);
+    }
+    return true;
+  }
+
+  // argmax of the class scores at y (ties: the lowest class, numpy's and torch's argmax).
+  static int64_t leader(const std::vector<double>& rows, int64_t K, const double* y) {
+    int64_t best = 0;
+    double best_score = -HUGE_VAL;
+    for (int64_t k = 0; k < K; ++k) {
+      double v = rows[size_t(k * (D + 1) + D)];
+      for (int c = 0; c < D; ++c) v += rows[size_t(k * (D + 1) + c)] * y[c];
+      if (v > best_score) best = k, best_score = v;
+    }
+    return best;
   }
 
   // The class scores of a region's map, (D + 1) numbers per class: a single output is
@@ -345,7 +372,7 @@ class Describer {
             part = std::move(pos);
           }
         }
-        if (!empty) total += facet_part_boundary(part, cell.planes[size_t(b)], c, with_c, root);
+        if (!empty) total += facet_part_boundary(part, cell.planes[size_t(b)], c, with_c, tied, root);
       }
     }
     return total;
@@ -356,29 +383,17 @@ class Describer {
   // facet only its unit flips (another kink meeting the face would cut this region too),
   // so one region lies beyond the whole face: its class is read at one point outside.
   double facet_part_boundary(const PolytopeCell<D>& part, int64_t id, int64_t c,
-                             const std::vector<int64_t>& with_c, int32_t root) const {
+                             const std::vector<int64_t>& with_c, const std::vector<char>& tied,
+                             int32_t root) const {
     const auto it = std::find(part.planes.begin(), part.planes.end(), id);
     if (it == part.planes.end()) return 0.0;
-    const int32_t b = int32_t(it - part.planes.begin());
-    const int64_t nv = part.n_vertices();
-    double centre[D] = {}, face[D] = {};
-    int64_t on = 0;
-    for (int64_t v = 0; v < nv; ++v) {
-      const double* x = &part.x[size_t(v * D)];
-      for (int q = 0; q < D; ++q) centre[q] += x[q] / double(nv);
-      if (part.on_plane(v, b)) {
-        ++on;
-        for (int q = 0; q < D; ++q) face[q] += x[q];
-      }
-    }
-    if (on < D) return 0.0;
-    double out[D];
-    for (int q = 0; q < D; ++q) {
-      face[q] /= double(on);
-      out[q] = face[q] - 1e-6 * (centre[q] - face[q]);
-    }
+    double in[D], out[D];
+    if (!face_probes(part, int64_t(it - part.planes.begin()), in, out)) return 0.0;
     const int64_t beyond = network_class(out, root);
-    if (beyond < 0 || beyond >= c || std::find(with_c.begin(), with_c.end(), beyond) == with_c.end())
+    // Beyond is a class tied with c on the plane: one of with_c, or one equal here to a
+    // lower class (every logit 0 where all units are off).
+    if (beyond < 0 || beyond >= c ||
+        (!tied[size_t(beyond)] && std::find(with_c.begin(), with_c.end(), beyond) == with_c.end()))
       return 0.0;
     return plane_face_measure(part, id, root);
   }

@@ -48,7 +48,14 @@ def add_boundary_edges(slice_net, half, edges, segments, region, classes):
     across = mid + step * normal
     in_slice = (np.abs(across) < half).all(axis=1)
     out = slice_net.forward(across)
-    across_class = (out[:, 0] > 0).astype(np.int32) if out.shape[1] == 1 else out.argmax(axis=1)
+    if out.shape[1] == 1:
+        across_class = (out[:, 0] > 0).astype(np.int32)
+    else:
+        # Classes equal across up to rounding (identical there: every logit 0 where all
+        # units are off) tie, and a tie goes to the lower class, as in the regions' maps.
+        scale = np.abs(out).max(axis=1, keepdims=True)
+        top = out >= out.max(axis=1, keepdims=True) - 64 * np.finfo(np.float64).eps * scale
+        across_class = top.argmax(axis=1)
     keep = in_slice & (across_class == edges["outside"])
     pairs = np.sort(np.stack([edges["inside"], edges["outside"]], axis=1), axis=1).astype(classes.dtype)
     chosen = _one_copy_per_edge(seg, pairs, np.flatnonzero(keep), 1e-9 * side)
