@@ -36,11 +36,18 @@ class _LossAt:
         named = dict(self.module.named_parameters())
         self.shapes = [tuple(named[n].shape) for n in self.names]
         self.theta = torch.cat([named[n].detach().reshape(-1) for n in self.names])
-        # The module takes its inputs in their own shape (a convolution: (n, C, H, W)).
+        self.X, self.Y, self.loss = torch.from_numpy(Xa), torch.from_numpy(Y), loss
+        # A convolution takes its inputs in their own shape (n, C, H, W); an MLP given
+        # shaped data takes them flat, as the flow does.
         sample_shape = tuple(np.shape(X))[1:]
         if len(sample_shape) > 1 and int(np.prod(sample_shape)) == Xa.shape[1]:
-            Xa = Xa.reshape((len(Xa),) + sample_shape)
-        self.X, self.Y, self.loss = torch.from_numpy(Xa), torch.from_numpy(Y), loss
+            shaped = self.X.reshape((len(Xa),) + sample_shape)
+            try:
+                with torch.no_grad():
+                    self.module(shaped[:1])
+                self.X = shaped
+            except Exception:  # (the flat matrix is the right input)
+                pass
 
     def __call__(self, flat):
         import torch

@@ -14,6 +14,8 @@ numpy arrays) and a classmethod ``_from_arrays(arrays, version)``.
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from typing import Callable, Dict
 
 import numpy as np
@@ -54,6 +56,15 @@ def load(path):
     if not os.path.exists(path) and os.path.exists(path + ".npz"):
         path += ".npz"
     not_ours = f"{path} is not a regionlab result file (expected an .npz written by .save())"
+    try:
+        return _load_checked(path, not_ours)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
+        # truncated or damaged: the zip's own errors, named as the file's problem
+        raise ValueError(f"{path} is damaged (truncated or corrupted: {type(e).__name__}: {e}); "
+                         "save it again") from e
+
+
+def _load_checked(path: str, not_ours: str):
     try:
         data = np.load(path, allow_pickle=False)
     except ValueError as e:  # text, pickles: anything numpy cannot read without pickle

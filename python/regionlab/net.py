@@ -207,6 +207,9 @@ class PLNet:
                 s = np.array(st.negative_slope, dtype=np.float64, order="C", copy=True)
             if w.ndim != 2:
                 raise ValueError(f"stage {k}: weight must be 2-D (out, in), got shape {w.shape}")
+            if 0 in w.shape:
+                raise ValueError(f"stage {k}: weight has shape {w.shape}; every stage needs at "
+                                 "least one input and one output")
             if b.shape != (w.shape[0],) or s.shape != (w.shape[0],):
                 raise ValueError(
                     f"stage {k}: bias {b.shape} and slopes {s.shape} must both be ({w.shape[0]},)"

@@ -96,7 +96,7 @@ class LinearTeacher:
         their labels; samples inside the margin are redrawn."""
         rng = np.random.default_rng(seed)
         n = int(n)
-        unit = self.w / np.linalg.norm(self.w)
+        unit = _unit(self.w)
         gaussian = self.inputs == "gaussian"
         if gaussian and math.erfc(self.margin / math.sqrt(2)) < 1e-3:
             X = self._gaussian_tail(rng, n, unit)
@@ -130,6 +130,12 @@ class LinearTeacher:
         return Z + np.outer(t, unit)
 
 
+def _unit(w: np.ndarray) -> np.ndarray:
+    """w / |w|, scaled first so that |w| neither overflows nor underflows."""
+    v = w / np.abs(w).max()
+    return v / np.linalg.norm(v)
+
+
 def linear(w: Any = None, *, d: int | None = None, margin: float = 0.0, inputs: str = "gaussian",
            seed: Any = None) -> LinearTeacher:
     """A linear teacher ``sign(w* . x)``; ``w`` given, or drawn ``N(0, I_d)`` with ``d=`` and
@@ -143,10 +149,13 @@ def linear(w: Any = None, *, d: int | None = None, margin: float = 0.0, inputs: 
         w = np.random.default_rng(seed).standard_normal(int(d))
     w = np.array(w, dtype=np.float64).reshape(-1)
     check_finite(w, "w")
-    if not np.linalg.norm(w) > 0:
+    if not np.abs(w).max() > 0:
         raise ValueError("linear: w must be nonzero")
     margin = float(margin)
-    reach = np.inf if inputs == "gaussian" else float(np.abs(w).sum() / np.linalg.norm(w))
+    unit = _unit(w)
+    reach = np.inf if inputs == "gaussian" else float(np.abs(unit).sum())
+    if not np.isfinite(margin * margin):
+        raise ValueError(f"linear: margin {margin:g} is beyond float64's reach (its square overflows)")
     if not 0 <= margin < reach:
         raise ValueError(f"linear: margin must be in [0, {reach:g}) for {inputs} inputs, got {margin}")
     w.setflags(write=False)

@@ -95,6 +95,10 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
   field.init_mask(y.data());
   if (opt.threads <= 0) field.autotune_threads(y.data());
   field.rhs(y.data(), f0.data());
+  for (int64_t r = 0; r < np; ++r)
+    if (!std::isfinite(f0[size_t(r)]))
+      throw InvalidInput("integrate: the field is not finite at the start (the network's outputs "
+                         "or the loss's gradient overflow float64); rescale the data or the weights");
   field.mark_step_start();
   field.mark_step_end();
 
@@ -128,6 +132,12 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
     }
     const bool last = t + h >= opt.t_end * (1 - 1e-15);
     if (last) h = opt.t_end - t;
+    if (adaptive && !last && ode::step_collapsed(h, t, opt.t_end)) {  // steps that do not move t
+      std::ostringstream msg;
+      msg << "integrate: the step size collapsed to " << h << " at t=" << t
+          << " (the field is far too steep: the data or the weights may be too large); rescale them";
+      throw LimitExceeded(msg.str());
+    }
     if (m == Method::dopri5 || m == Method::bs3) {
       const double enorm =
           m == Method::dopri5 ? dopri5_step(field, y, f0, h, y1, f1, work, dense, opt.rtol, opt.atol)

@@ -38,6 +38,8 @@ def _count(value: Any, name: str, minimum: int) -> int:
         raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
     if v < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    if v > 2**62:  # (the core counts in int64)
+        raise ValueError(f"{name} must be at most 2**62, got {v}")
     return v
 
 
@@ -267,8 +269,9 @@ def distance(traj_a: Trajectory, traj_b: Trajectory):
     ValueError too when the runs are of different models or share no time.
     """
     for tr in (traj_a, traj_b):
-        if not isinstance(tr, Trajectory):
-            raise TypeError(f"distance expects two Trajectory objects, got {type(tr).__name__}")
+        if not isinstance(tr, Trajectory) or not hasattr(tr, "_flat"):
+            raise TypeError(f"distance expects two Trajectory objects of rl.flow.integrate or rl.flow.gd, "
+                            f"got {type(tr).__name__} (population runs: compare their W records)")
     if traj_a.param_names != traj_b.param_names or (
         traj_a.flat_params.shape[1] != traj_b.flat_params.shape[1]
     ):

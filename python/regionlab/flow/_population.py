@@ -250,6 +250,13 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
     batch = W0[None] if single else W0
     if batch.ndim != 3:
         raise ValueError(f"population: W0 must be (k, d) or (runs, k, d), got shape {W0.shape}")
+    if len(batch) == 0:
+        raise ValueError("population: W0 holds no runs (shape (0, k, d)); give at least one")
+    record_every = _count(record_every, "record_every", 0)
+    if threads is not None:
+        threads = _count(threads, "threads", 1)
+    if chunks is not None:
+        chunks = _count(chunks, "chunks", 1)
     rows = []
     for W in batch:  # validated like the metrics (shapes, finiteness, the teacher)
         _, a_run, alpha = student_arrays(W, teacher, a, negative_slope, "population")
@@ -261,9 +268,9 @@ def population(W0: Any, teacher: Any, *, a: Any = None, train_a: bool = False,
         if not (t_end > 0 and np.isfinite(t_end)):
             raise ValueError(f"population: t_end must be positive and finite, got {t_end}")
         times = np.linspace(0.0, t_end, (record_every or 100) + 1) if t_eval is None else \
-            np.sort(np.asarray(t_eval, dtype=np.float64))
-        if len(times) and (times[0] < 0 or times[-1] > t_end):
-            raise ValueError("population: t_eval must lie in [0, t_end]")
+            np.sort(np.asarray(t_eval, dtype=np.float64).reshape(-1))
+        if len(times) == 0 or not np.isfinite(times).all() or times[0] < 0 or times[-1] > t_end:
+            raise ValueError("population: t_eval must be one or more finite times in [0, t_end]")
         lr_or_flow: Any = ("flow", t_end, float(rtol), float(atol), times)
         steps = _count(max_steps, "max_steps", 1)
     else:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import io
 from . import _trajectory_file as tfile
-from ._model import FlowLayer, FlowModel, prepare_data
+from ._model import LOSSES, FlowLayer, FlowModel, prepare_data
 from ._rerun import rerun as run_again
 from ._timeline import Timeline
 from ._trainable import trainable_mask
@@ -215,6 +215,9 @@ class Trajectory:
         stats = {}
         for k, v in zip(a["stats_keys"], a["stats_values"]):
             stats[str(k)] = _parse_stat(str(v))
+        if stats.get("loss") not in LOSSES:
+            raise ValueError(f"stats_keys/stats_values: the run's loss is missing or unknown "
+                             f"({stats.get('loss')!r}); the file is damaged")
         trainable = [str(s) for s in a["trainable"]] if "trainable" in a else None
         dense = None
         if "dense_t0" in a:

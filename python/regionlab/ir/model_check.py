@@ -52,7 +52,11 @@ def check_against_model(model: nn.Module, stages: list, input_shape: tuple[int, 
     except Exception:  # a model that cannot run on this input is judged by its structure alone
         return
     expected = expected.reshape(len(X), -1).numpy()
-    got = PLNet(stages, dtype=np.float64).forward(X.reshape(len(X), -1).numpy())
+    with np.errstate(over="ignore", invalid="ignore"):
+        got = PLNet(stages, dtype=np.float64).forward(X.reshape(len(X), -1).numpy())
+    if not (np.isfinite(expected).all() and np.isfinite(got).all()):
+        raise ValueError("the model's outputs overflow on standard normal inputs (weights too "
+                         "large for its dtype); rescale its weights before converting it")
     scale = np.abs(expected).max(initial=0.0) + 1.0
     if got.shape == expected.shape \
             and np.abs(got - expected).max(initial=0.0) <= _TOLERANCE.get(dtype, 1e-4) * scale:
