@@ -114,7 +114,9 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
     of its interval, to 1e-11 of it. Samples with equal inputs have equal pre-activations
     for ever: they cross and slide together and share one history in the tables (each
     listed). A pair whose ``z`` is 0 up to rounding at the start counts as inactive, so
-    it gets its event at ``t = 0`` when the field moves it off its kink.
+    it gets its event at ``t = 0`` when the field moves it off its kink. Where the
+    solution is not unique (several samples exactly on one kink at once; a slide that
+    turns repelling) one solution is followed without a warning: see the README.
 
     ``record``: None (101 equally spaced times), an int (that many), or an array of times;
     the start and ``t_end`` are always recorded. ``events=False`` keeps no event table (the
