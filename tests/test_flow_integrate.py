@@ -304,6 +304,46 @@ def test_a_sample_placed_on_kinks_at_the_start_gets_its_events():
     assert {int(e["neuron"]) for e in first if e["new_state"] == 1} == moved_up
 
 
+def test_a_slide_that_turns_repelling_is_reported():
+    """A pair slides from t = 0.097; near t = 1.75 the field starts pushing it away from
+    its kink on both sides while its slope is still inside [alpha, 1], so the slide goes
+    on as one of several Filippov solutions (the unstable one). Oracle: the one-sided
+    speeds dz/dt at slopes alpha and 1 by autograd on the run's dense output change sign
+    there, and the run says so with a RuntimeWarning and stats["repelling_slides"]."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(50)
+    X = rng.standard_normal((30, 2))
+    y = np.abs(X[:, 0]) - 0.5
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.LeakyReLU(-0.5),
+                                torch.nn.Linear(8, 1)).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1.2)
+    with pytest.warns(RuntimeWarning, match="sample 11 unit 0 of layer 0 near t=1.7"):
+        tr = rl.flow.integrate(model, X, y, loss="mse", t_end=3.0, rtol=1e-12, atol=1e-14,
+                               dense=True, aim=False)
+    assert tr.stats["repelling_slides"] == 1
+
+    def speeds(t):
+        params, _ = tr.at(float(t))
+        th = np.concatenate([np.ravel(params[n]) for n in tr.param_names])
+        masks = sign_masks(model, th, X)
+        xi = np.append(X[11], 1.0)
+        out = []
+        for s in (-0.5, 1.0):
+            masks[0][11, 0] = s
+            out.append(field(model, th, X, y.reshape(-1, 1), "mse", masks)[0][[0, 1, 16]] @ xi)
+        return out
+
+    below, above = speeds(1.0)
+    assert below > 0 > above  # attracted from both sides
+    below, above = speeds(2.2)
+    assert below < 0 < above  # pushed away on both sides, still listed as sliding
+    sl = tr.sliding[(tr.sliding["sample"] == 11) & (tr.sliding["neuron"] == 0)]
+    assert sl["t_start"][0] < 1.0 and sl["t_end"][0] > 2.2
+
+
 def test_a_step_and_check_integrator_chatters_on_the_sliding_problem():
     # Independent evidence that the sliding is real: plain Euler on the sign field flips
     # the pair back and forth at every step once it reaches the kink.

@@ -44,6 +44,10 @@ py::dict result_to_dict(const FlowProblem& p, const FlowResult& r) {
   d["sl_neuron"] = vec_to_array(r.sl_neuron);
   d["sl_start"] = vec_to_array(r.sl_start);
   d["sl_end"] = vec_to_array(r.sl_end);
+  d["rep_time"] = vec_to_array(r.rep_time);
+  d["rep_sample"] = vec_to_array(r.rep_sample);
+  d["rep_layer"] = vec_to_array(r.rep_layer);
+  d["rep_neuron"] = vec_to_array(r.rep_neuron);
   d["steps"] = r.steps;
   d["rejected"] = r.rejected;
   d["evaluations"] = r.evaluations;

@@ -250,6 +250,20 @@ bool FlowField::in_grace(const PairId& q) const {
   return false;
 }
 
+void FlowField::note_repelling(double t) {
+  for (SlidingPair& sp : sliding_) {
+    const double alpha = p.negative_slope[sp.pair.layer][sp.pair.neuron];
+    if (sp.repelled || !(sp.gain * (1.0 - alpha) > 0)) continue;
+    sp.repelled = true;
+    auto one = [&](int64_t i) {
+      out_.rep_time.push_back(t); out_.rep_sample.push_back(i);
+      out_.rep_layer.push_back(sp.pair.layer); out_.rep_neuron.push_back(sp.pair.neuron);
+    };
+    one(sp.pair.sample);
+    for (int64_t i : twins_of(sp.pair.sample)) one(i);
+  }
+}
+
 void FlowField::finish(double t_end) {
   for (const SlidingPair& sp : sliding_) record_slide(sp.pair, sp.t_start, t_end);
 }

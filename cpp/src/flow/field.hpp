@@ -28,6 +28,10 @@ struct SlidingPair {
   double s = 0, lo = 0, hi = 1;
   double t_start = 0;
   double s_begin = 0, s_end = 0;  // s at the current step's start and end
+  // d(dz/dt)/ds at the last solve: the kink attracts the pair from both sides while
+  // gain * (1 - alpha) < 0; past that the slide goes on as an unstable solution.
+  double gain = 0;
+  bool repelled = false;  // reported once per slide
   // A slope this little outside [lo, hi] (the solve's rounding) still counts as inside,
   // on entering and on leaving alike (else a pair let in there would leave at once).
   double slack() const { return 1e-9 * (hi - lo); }
@@ -74,6 +78,9 @@ class FlowField {
   void advance_to_step_end();
   // Closes every open sliding interval at t_end.
   void finish(double t_end);
+  // After an accepted step ending at t: records the slides that no longer attract their
+  // pair (the path on from there is one of several Filippov solutions, the unstable one).
+  void note_repelling(double t);
 
   // Aimed steps (aim.cpp; one hidden layer, no tied parameters). Kink crossings of
   // first-layer pairs inside a step switch at the step's end, where the field, the

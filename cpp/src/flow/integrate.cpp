@@ -209,6 +209,7 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
         }
       }
     }
+    field.note_repelling(t);
   }
   while (next_rec < rt.size()) rec.record(rt[next_rec++], y.data());
   field.finish(t);

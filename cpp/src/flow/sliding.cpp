@@ -94,6 +94,7 @@ bool FlowField::solve_sliding_two_layer(const double* theta, double* f) {
         double g = Pb;
         for (int64_t r = 0; r < d; ++r) g += Pw[r] * xa[r] * xb[r];
         sys_[a * mg + b] = -signal_[order_[g0 + b]] * g;
+        if (a == b) sliding_[order_[g0 + a]].gain = sys_[a * mg + b];
       }
     }
     if (solve_small(sys_, rhs_, mg)) {
@@ -141,6 +142,7 @@ bool FlowField::solve_sliding_general(const double* theta, double* f) {
     rhs_[k] = -preact_velocity(p, theta, trace_, q.layer, q.neuron, f, scratch_);
     for (int64_t c = 0; c < m; ++c)
       sys_[k * m + c] = preact_velocity(p, theta, trace_, q.layer, q.neuron, u_[c].data(), scratch_);
+    sliding_[k].gain = sys_[k * m + k];
   }
   if (!solve_small(sys_, rhs_, m)) return false;
   for (int64_t k = 0; k < m; ++k) {

@@ -115,8 +115,10 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
     for ever: they cross and slide together and share one history in the tables (each
     listed). A pair whose ``z`` is 0 up to rounding at the start counts as inactive, so
     it gets its event at ``t = 0`` when the field moves it off its kink. Where the
-    solution is not unique (several samples exactly on one kink at once; a slide that
-    turns repelling) one solution is followed without a warning: see the README.
+    solution is not unique one solution is followed: a slide that turns repelling (its
+    slope still inside the interval) goes on, with a ``RuntimeWarning`` and
+    ``stats["repelling_slides"]``; several samples exactly on one kink at once are decided
+    one pair at a time, without a warning (see the README).
 
     ``record``: None (101 equally spaced times), an int (that many), or an array of times;
     the start and ``t_end`` are always recorded. ``events=False`` keeps no event table (the
@@ -175,10 +177,28 @@ def integrate(model: Any, X: Any, y: Any, *, loss: str, t_end: float, rtol: floa
              "aimed_steps": int(r["aimed_steps"]), "end_events": int(r["end_events"]),
              "n_events": len(ev),
              "n_sliding": len(sl), "rtol": rtol, "atol": atol, "t_end": t_end,
-             "step": step_v, "max_steps": max_steps, "aim": bool(aim)}
+             "step": step_v, "max_steps": max_steps, "aim": bool(aim),
+             "repelling_slides": len(r["rep_time"])}
+    _warn_repelling(r)
     dense_out = {k: r["dense_" + k] for k in ("t0", "t1", "h", "coef")} if dense else None
     return Trajectory(fm, r["t"], r["loss"], r["sample_loss"], r["margin"], r["params"], ev, sl,
                       stats, trainable=names, dense=dense_out, problem=problem)
+
+
+def _warn_repelling(r: dict) -> None:
+    """A warning naming the slides that stopped attracting their pair (see integrate)."""
+    if len(r["rep_time"]) == 0:
+        return
+    import warnings
+
+    first = ", ".join(f"sample {s} unit {n} of layer {l} near t={t:.6g}" for t, s, l, n in
+                      zip(r["rep_time"][:3], r["rep_sample"][:3], r["rep_layer"][:3], r["rep_neuron"][:3]))
+    more = f" and {len(r['rep_time']) - 3} more" if len(r["rep_time"]) > 3 else ""
+    warnings.warn(
+        f"integrate: {len(r['rep_time'])} sliding pair(s) stopped being attracted to their kink "
+        f"({first}{more}): from there the flow is not unique, and the run follows the slide on "
+        "(an unstable solution: gradient descent with small steps leaves the kink). "
+        "traj.stats['repelling_slides'] counts them.", RuntimeWarning, stacklevel=3)
 
 
 def gd(model: Any, X: Any, y: Any, *, loss: str, lr: float, steps: int,

@@ -34,6 +34,9 @@ struct FlowResult {
   std::vector<int64_t> ev_sample, ev_layer, ev_neuron, ev_state;
   std::vector<double> sl_start, sl_end;
   std::vector<int64_t> sl_sample, sl_layer, sl_neuron;
+  // Slides that turned repelling (first time each, about the end of its step).
+  std::vector<double> rep_time;
+  std::vector<int64_t> rep_sample, rep_layer, rep_neuron;
   int64_t steps = 0, rejected = 0, evaluations = 0;
   int64_t low_order_steps = 0;  // dopri5: accepted Bogacki-Shampine steps
   int64_t aimed_steps = 0;      // steps shortened to end at a predicted crossing
