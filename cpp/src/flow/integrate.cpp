@@ -95,8 +95,8 @@ FlowResult integrate(const FlowProblem& p, const double* theta0, const Integrate
   field.init_mask(y.data());
   if (opt.threads <= 0) field.autotune_threads(y.data());
   field.rhs(y.data(), f0.data());
-  for (int64_t r = 0; r < np; ++r)
-    if (!std::isfinite(f0[size_t(r)]))
+  for (const double v : f0)
+    if (!std::isfinite(v))
       throw InvalidInput("integrate: the field is not finite at the start (the network's outputs "
                          "or the loss's gradient overflow float64); rescale the data or the weights");
   field.mark_step_start();

@@ -58,7 +58,7 @@ double FlowField::first_layer_signal(const double* theta, int64_t i, int64_t j) 
 // One hidden layer, every sliding pair in it: pair k = (i, j) moves only row j of W_0 and
 // b_0, so the system splits into one small block per neuron, built in O(d) per entry.
 bool FlowField::solve_sliding_two_layer(const double* theta, double* f) {
-  const int64_t m = int64_t(sliding_.size()), d = p.width[0], h = p.width[1];
+  const int64_t m = int64_t(sliding_.size()), d = p.width[0];
   const double* P = p.precond.data();
   const int64_t w0 = p.w_offset[0], b0 = p.b_offset[0];
   signal_.resize(size_t(m));

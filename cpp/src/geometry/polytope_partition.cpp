@@ -188,26 +188,13 @@ class Describer {
     int64_t K = 0;
     const std::vector<double> rows = class_rows(map, K);
     const std::vector<char> tied = tied_to_lower(rows, K, D + 1);
-    std::vector<double> diff(size_t(D + 1));
     double total = 0;
     for (int64_t k = 1; k < K; ++k) {  // (class 0, the smallest, never counts a face)
       if (tied[size_t(k)]) continue;
       PolytopeCell<D> part = cell;
       bool empty = false;
-      for (int64_t j = 0; j < K && !empty; ++j) {
-        if (j == k || tied[size_t(j)]) continue;
-        for (int c = 0; c <= D; ++c)
-          diff[size_t(c)] = rows[size_t(k * (D + 1) + c)] - rows[size_t(j * (D + 1) + c)];
-        LineCoeffs line{diff.data(), 1, box_size_};
-        line.id = kClassCutId - j;
-        const Side side = part.classify(line);
-        if (side == Side::negative) empty = true;
-        if (side == Side::cut) {
-          PolytopeCell<D> neg, pos;
-          part.split(line, neg, pos);
-          part = std::move(pos);
-        }
-      }
+      for (int64_t j = 0; j < K && !empty; ++j)
+        if (j != k && !tied[size_t(j)]) empty = !keep_at_least(part, rows, k, j);
       if (empty) continue;
       for (int64_t b = 0; b < int64_t(part.planes.size()); ++b) {
         const int64_t id = part.planes[size_t(b)];
@@ -218,6 +205,24 @@ class Describer {
       }
     }
     return total;
+  }
+
+  // Cuts `part` to where class a scores at least class b (the cut recorded as kClassCutId
+  // - b); false when nothing is left.
+  bool keep_at_least(PolytopeCell<D>& part, const std::vector<double>& rows, int64_t a,
+                     int64_t b) const {
+    double diff[D + 1];
+    for (int c = 0; c <= D; ++c) diff[c] = rows[size_t(a * (D + 1) + c)] - rows[size_t(b * (D + 1) + c)];
+    LineCoeffs line{diff, 1, box_size_};
+    line.id = kClassCutId - b;
+    const Side side = part.classify(line);
+    if (side == Side::negative) return false;
+    if (side == Side::cut) {
+      PolytopeCell<D> neg, pos;
+      part.split(line, neg, pos);
+      part = std::move(pos);
+    }
+    return true;
   }
 
   // Points just inside and just outside the middle of the cell's face on its plane b
@@ -306,7 +311,6 @@ class Describer {
     const std::vector<double> rows = class_rows(map, K);
     const std::vector<char> tied = tied_to_lower(rows, K, D + 1);
     std::vector<double> diff(size_t(D + 1));
-    const LineCoeffs line{diff.data(), 1, box_size_};
     const int64_t nv = cell.n_vertices();
     double centre[D] = {};
     for (int64_t v = 0; v < nv; ++v)
@@ -359,19 +363,9 @@ class Describer {
         // ... and, on the part of the facet it keeps, against every other class.
         PolytopeCell<D> part = cell;
         bool empty = false;
-        for (int64_t k = 0; k < K && !empty; ++k) {
-          if (k == c || tied[size_t(k)] || std::find(with_c.begin(), with_c.end(), k) != with_c.end())
-            continue;
-          for (int q = 0; q <= D; ++q)
-            diff[size_t(q)] = rows[size_t(c * (D + 1) + q)] - rows[size_t(k * (D + 1) + q)];
-          const Side side = part.classify(line);
-          if (side == Side::negative) empty = true;
-          if (side == Side::cut) {
-            PolytopeCell<D> neg, pos;
-            part.split(line, neg, pos);
-            part = std::move(pos);
-          }
-        }
+        for (int64_t k = 0; k < K && !empty; ++k)
+          if (k != c && !tied[size_t(k)] && std::find(with_c.begin(), with_c.end(), k) == with_c.end())
+            empty = !keep_at_least(part, rows, c, k);
         if (!empty) total += facet_part_boundary(part, cell.planes[size_t(b)], c, with_c, tied, root);
       }
     }
