@@ -461,6 +461,40 @@ def test_box_boundary_in_degenerate_ties_equals_the_plane(case):
     assert rl.regions(net, lo, hi).boundary_volume == pytest.approx(length, rel=1e-12)
 
 
+@pytest.mark.parametrize("w2, length", [([0.5, -0.5, 0, 0], 2.0), ([0, 0, 0.5, -0.5], 2.0),
+                                        ([0.5, -0.5, -0.5, 0.5], 2 * math.sqrt(2))])
+def test_whole_space_boundary_along_a_seam_of_its_pieces(w2, length):
+    """Regression: the whole space is cut into simplicial pieces whose seams run along +x,
+    +y and -(x + y); a boundary lying exactly on a seam was no cut of any piece and was
+    lost (x - y: half of it). The bounded centre square [-1, 1]^2, logit along a line
+    through the origin: length 2 or 2 sqrt 2, as the box says."""
+    net = rl.PLNet.from_arrays([np.array([[1.0, 0], [-1, 0], [0, 1], [0, -1]]), np.array([w2])],
+                               [np.ones(4), np.zeros(1)])
+    whole = rl.regions(net)
+    centre = np.flatnonzero(~whole.unbounded)
+    assert len(centre) == 1
+    assert whole.boundary[centre[0]] == pytest.approx(length, rel=1e-12)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e9])
+def test_ties_are_judged_on_the_slopes_and_the_constant_apart(offset):
+    """Regressions: classes x + C and (1 + 1e-6) x + C differ (the argmax sees both) but a
+    tie tolerance on the largest coefficient, C = 1e9, called them tied (boundary 0); and
+    class 2 = (1 + 2^-52) class 0, dropped as tied, still won the probe across the 0|1
+    boundary (no tolerance there), which was then counted from neither side."""
+    e = 2.0**-52
+    near = rl.PLNet.from_arrays([np.eye(2), np.array([[1.0, 0.0], [-1.0, 0.0], [1.0 + e, 0.0]])],
+                                [np.array([5.0, 5.0]), np.array([-5.0, 5.0, -5.0 * (1.0 + e)])])
+    assert rl.regions(near, [-1, -1], [1, 1]).boundary_volume == pytest.approx(2.0, rel=1e-12)
+    apart = rl.PLNet.from_arrays([np.eye(2), np.array([[1.0, 0.0], [1.0 + 1e-6, 0.0]])],
+                                 [np.array([5.0, 5.0]), np.array([offset - 5.0, offset - 5.0 * (1 + 1e-6)])])
+    g = np.stack(np.meshgrid(np.linspace(-1, 1, 101), np.linspace(-1, 1, 101)), -1).reshape(-1, 2)
+    assert set(np.unique(apart.forward(g).argmax(1))) == {0, 1}
+    assert rl.regions(apart, [-1, -1], [1, 1]).boundary_volume == pytest.approx(2.0, rel=1e-6)
+    plane = rl.plane(apart, [0.0, 0.0], [1.0, 0.0], [0.0, 1.0])
+    assert np.linalg.norm(plane.boundary[:, 1] - plane.boundary[:, 0], axis=1).sum() == pytest.approx(2.0, rel=1e-6)
+
+
 def test_box_boundary_equals_the_planes_with_ties_on_facets():
     """A bias-free output layer: every logit is 0 where all units are off, so part of the
     decision boundary lies on that region's facets. The box's measure (per region, in the

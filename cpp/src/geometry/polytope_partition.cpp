@@ -198,10 +198,15 @@ class Describer {
       if (empty) continue;
       for (int64_t b = 0; b < int64_t(part.planes.size()); ++b) {
         const int64_t id = part.planes[size_t(b)];
-        if (id > kClassCutId || id <= kClassCutId - K) continue;  // the cell's own faces
+        const bool cut = id <= kClassCutId && id > kClassCutId - K;
+        // Whole space: the seams between its simplicial pieces cross regions, and a class
+        // line (or a unit's facet) lying exactly along one is no cut: judged across too.
+        const bool seam = homogeneous_ && id < 0 && id >= -2 * D;
+        if (!cut && !seam) continue;  // the cell's own facets (facet_boundary), the domain
         double in[D], across[D];
         if (!face_probes(part, b, in, across)) continue;
-        if (leader(rows, K, across) < k) total += plane_face_measure(part, id, root);
+        const int64_t beyond = cut ? leader(rows, K, across) : network_class(across, root);
+        if (beyond >= 0 && beyond < k) total += plane_face_measure(part, id, root);
       }
     }
     return total;
@@ -250,14 +255,12 @@ class Describer {
 
   // argmax of the class scores at y (ties: the lowest class, numpy's and torch's argmax).
   static int64_t leader(const std::vector<double>& rows, int64_t K, const double* y) {
-    int64_t best = 0;
-    double best_score = -HUGE_VAL;
+    std::vector<double> v(static_cast<size_t>(K));
     for (int64_t k = 0; k < K; ++k) {
-      double v = rows[size_t(k * (D + 1) + D)];
-      for (int c = 0; c < D; ++c) v += rows[size_t(k * (D + 1) + c)] * y[c];
-      if (v > best_score) best = k, best_score = v;
+      v[size_t(k)] = rows[size_t(k * (D + 1) + D)];
+      for (int c = 0; c < D; ++c) v[size_t(k)] += rows[size_t(k * (D + 1) + c)] * y[c];
     }
-    return best;
+    return argmax_lowest(v.data(), K);
   }
 
   // The class scores of a region's map, (D + 1) numbers per class: a single output is
@@ -297,7 +300,7 @@ class Describer {
       return -1;
     }
     if (out_dim_ == 1) return out[0] > 0 ? 1 : 0;
-    return int64_t(std::max_element(out.begin(), out.end()) - out.begin());
+    return argmax_lowest(out.data(), out_dim_);
   }
 
   // Decision boundary lying on the region's own facets. Where two classes tie on a whole
