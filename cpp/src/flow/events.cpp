@@ -135,13 +135,13 @@ void FlowField::screen_step(const DenseOutput& dense) {
     if (l == 0) approach_.insert(approach_.end(), hit_cross_.begin(), hit_cross_.end());
     for (int64_t ix : hit_cross_) {
       const int64_t i = ix / w, j = ix % w;
-      if (side_[l][ix] == 0 || (!is_twin_.empty() && is_twin_[size_t(i)])) continue;
+      if (side_[l][ix] == 0 || is_twin(i)) continue;
       if (std::abs(ws_.Z[l][ix]) < zeta_ && in_grace({i, l, j})) continue;
       crossed_.push_back({i, l, j});
     }
     if (curved)
       for (int64_t ix : hit_near_) {
-        if (side_[l][ix] == 0 || (!is_twin_.empty() && is_twin_[size_t(ix / w)])) continue;
+        if (side_[l][ix] == 0 || is_twin(ix / w)) continue;
         if (l == 0) check_dip_first_layer(dense, ix / w, ix % w);
         else check_dip_deeper(dense, l, ix / w, ix % w);
       }

@@ -58,20 +58,17 @@ void FlowField::find_twins() {
 
 void FlowField::set_side(const PairId& q, int side) {
   const int64_t w = p.width[q.layer + 1];
-  auto one = [&](int64_t i) {
+  with_twins(q.sample, [&](int64_t i) {
     side_[q.layer][i * w + q.neuron] = int8_t(side);
     slopes_.set(q.layer, i, q.neuron, side >= 0);  // sliding: bit 1, slope in fixed
     if (side != 0)
       mask_[q.layer][i * w + q.neuron] = side > 0 ? 1.0 : p.negative_slope[q.layer][q.neuron];
-  };
-  one(q.sample);
-  for (int64_t i : twins_of(q.sample)) one(i);
+  });
 }
 
 void FlowField::set_slope(const PairId& q, double s) {
   const int64_t w = p.width[q.layer + 1];
-  mask_[q.layer][q.sample * w + q.neuron] = s;
-  for (int64_t i : twins_of(q.sample)) mask_[q.layer][i * w + q.neuron] = s;
+  with_twins(q.sample, [&](int64_t i) { mask_[q.layer][i * w + q.neuron] = s; });
 }
 
 void FlowField::init_mask(const double* theta) {
@@ -110,11 +107,10 @@ double FlowField::velocity(const double* theta, const PairId& q, const double* f
 
 void FlowField::run_kernel(const double* theta, double* f, bool keep_z) {
   slopes_.fixed.clear();
-  for (const SlidingPair& sp : sliding_) {
-    slopes_.fixed.push_back({sp.pair.layer, sp.pair.sample, sp.pair.neuron, sp.s});
-    for (int64_t i : twins_of(sp.pair.sample))
+  for (const SlidingPair& sp : sliding_)
+    with_twins(sp.pair.sample, [&](int64_t i) {
       slopes_.fixed.push_back({sp.pair.layer, i, sp.pair.neuron, sp.s});
-  }
+    });
   std::sort(slopes_.fixed.begin(), slopes_.fixed.end(),
             [](const SlopeMask::Fixed& a, const SlopeMask::Fixed& b) { return a.sample < b.sample; });
   ws_.keep_z = keep_z;
@@ -211,23 +207,19 @@ bool FlowField::release_pushed_out(double t, const double* theta, double* f) {
 
 void FlowField::record_event(double t, const PairId& q, int new_state) {
   if (!record_events_) return;
-  auto one = [&](int64_t i) {
+  with_twins(q.sample, [&](int64_t i) {
     out_.ev_time.push_back(t); out_.ev_sample.push_back(i);
     out_.ev_layer.push_back(q.layer); out_.ev_neuron.push_back(q.neuron);
     out_.ev_state.push_back(new_state);
-  };
-  one(q.sample);
-  for (int64_t i : twins_of(q.sample)) one(i);
+  });
 }
 
 void FlowField::record_slide(const PairId& q, double t_start, double t_end) {
-  auto one = [&](int64_t i) {
+  with_twins(q.sample, [&](int64_t i) {
     out_.sl_sample.push_back(i); out_.sl_layer.push_back(q.layer);
     out_.sl_neuron.push_back(q.neuron); out_.sl_start.push_back(t_start);
     out_.sl_end.push_back(t_end);
-  };
-  one(q.sample);
-  for (int64_t i : twins_of(q.sample)) one(i);
+  });
 }
 
 void FlowField::apply_exit(const Event& ev, double t, const double* theta, double* f) {
@@ -255,12 +247,10 @@ void FlowField::note_repelling(double t) {
     const double alpha = p.negative_slope[sp.pair.layer][sp.pair.neuron];
     if (sp.repelled || !(sp.gain * (1.0 - alpha) > 0)) continue;
     sp.repelled = true;
-    auto one = [&](int64_t i) {
+    with_twins(sp.pair.sample, [&](int64_t i) {
       out_.rep_time.push_back(t); out_.rep_sample.push_back(i);
       out_.rep_layer.push_back(sp.pair.layer); out_.rep_neuron.push_back(sp.pair.neuron);
-    };
-    one(sp.pair.sample);
-    for (int64_t i : twins_of(sp.pair.sample)) one(i);
+    });
   }
 }
 

@@ -172,6 +172,13 @@ class FlowField {
     static const std::vector<int64_t> none;
     return twins_.empty() ? none : twins_[size_t(i)];
   }
+  // f(i) for sample i and then for each of its twins.
+  template <class F>
+  void with_twins(int64_t i, F&& f) const {
+    f(i);
+    for (int64_t t : twins_of(i)) f(t);
+  }
+  bool is_twin(int64_t i) const { return !is_twin_.empty() && is_twin_[size_t(i)]; }
   void apply_exit(const Event& ev, double t, const double* theta, double* f);
   // Sliding pairs whose slope a jump of the field pushed out of its interval leave now;
   // true when that took a full evaluation (f and the pre-activations then are new).

@@ -66,8 +66,8 @@ bool FlowField::solve_sliding_two_layer(const double* theta, double* f) {
   for (int64_t q = 0; q < m; ++q) {
     const PairId& pq = sliding_[q].pair;
     // Twins share one slope: their signals add (same inputs, their own dloss/dF).
-    signal_[q] = first_layer_signal(theta, pq.sample, pq.neuron);
-    for (int64_t i : twins_of(pq.sample)) signal_[q] += first_layer_signal(theta, i, pq.neuron);
+    signal_[q] = 0;
+    with_twins(pq.sample, [&](int64_t i) { signal_[q] += first_layer_signal(theta, i, pq.neuron); });
     order_[q] = q;
   }
   std::sort(order_.begin(), order_.end(), [&](int64_t a, int64_t b) {
@@ -123,13 +123,11 @@ bool FlowField::solve_sliding_general(const double* theta, double* f) {
     const PairId& q = sliding_[k].pair;
     u_[k].assign(size_t(P), 0.0);
     // dL/dz = s * E with E = dL/da, so d(dL/dz)/ds = E; twins share s: theirs add.
-    auto add = [&](int64_t i) {
+    with_twins(q.sample, [&](int64_t i) {
       trace_sample(p, theta, i, &mask_, trace_);
       const double e = backprop_signal(p, theta, trace_, q.layer, q.neuron, scratch_);
       backward_from(p, theta, trace_, q.layer, q.neuron, e, u_[k].data(), scratch_);
-    };
-    add(q.sample);
-    for (int64_t i : twins_of(q.sample)) add(i);
+    });
     for (int64_t r = 0; r < P; ++r) u_[k][r] *= -p.precond[r];
     if (p.has_ties()) apply_ties(p, u_[k].data());
   }
