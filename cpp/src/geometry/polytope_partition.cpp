@@ -30,6 +30,14 @@ constexpr int64_t kClassCutId = -4000;  // kClassCutId - j: a class's part cut b
 
 using detail::PolytopeRecords;
 
+// A region's classes: K affine scores (rows of D + 1 numbers) and which of them equal a
+// lower one there (they never lead).
+struct Classes {
+  std::vector<double> rows;
+  int64_t K = 0;
+  std::vector<char> tied;
+};
+
 template <int D>
 class Describer {
  public:
@@ -115,7 +123,8 @@ class Describer {
     out.centroids.insert(out.centroids.end(), point, point + D);
 
     if (spec_.volumes) out.volumes.push_back(at_infinity ? HUGE_VAL : metric.measure());
-    out.boundary.push_back(boundary_measure(cell, map, root) + facet_boundary(cell, map, root));
+    const Classes classes = classes_of(map);
+    out.boundary.push_back(boundary_measure(cell, classes, root) + facet_boundary(cell, classes, root));
     if (spec_.vertices) {
       out.vertex_counts.push_back(nv);
       out.vertices.insert(out.vertices.end(), metric.x.begin(), metric.x.end());
@@ -184,10 +193,10 @@ class Describer {
   // across is another, counted from the side of the larger class, so a face where several
   // classes meet (three equal along a line) counts once. (One output: the classes
   // "logit <= 0" and "logit > 0", the face {logit = 0}.)
-  double boundary_measure(const PolytopeCell<D>& cell, const double* map, int32_t root) const {
-    int64_t K = 0;
-    const std::vector<double> rows = class_rows(map, K);
-    const std::vector<char> tied = tied_to_lower(rows, K, D + 1);
+  double boundary_measure(const PolytopeCell<D>& cell, const Classes& classes, int32_t root) const {
+    const std::vector<double>& rows = classes.rows;
+    const std::vector<char>& tied = classes.tied;
+    const int64_t K = classes.K;
     double total = 0;
     for (int64_t k = 1; k < K; ++k) {  // (class 0, the smallest, never counts a face)
       if (tied[size_t(k)]) continue;
@@ -206,7 +215,7 @@ class Describer {
         double in[D], across[D];
         if (!face_probes(part, b, in, across)) continue;
         const int64_t beyond = cut ? leader(rows, K, across) : network_class(across, root);
-        if (beyond >= 0 && beyond < k) total += plane_face_measure(part, id, root);
+        if (beyond >= 0 && beyond < k) total += plane_face_measure(part, b, root);
       }
     }
     return total;
@@ -263,18 +272,21 @@ class Describer {
     return argmax_lowest(v.data(), K);
   }
 
-  // The class scores of a region's map, (D + 1) numbers per class: a single output is
-  // the two classes "logit <= 0" (score 0) and "logit > 0" (the logit).
-  std::vector<double> class_rows(const double* map, int64_t& K) const {
+  // A region's classes (see Classes): a single output is the two classes "logit <= 0",
+  // score 0, and "logit > 0", the logit.
+  Classes classes_of(const double* map) const {
     const int64_t m = D + 1;
+    Classes c;
     if (out_dim_ == 1) {
-      K = 2;
-      std::vector<double> rows(size_t(2 * m), 0.0);
-      std::copy(map, map + m, rows.begin() + m);
-      return rows;
+      c.K = 2;
+      c.rows.assign(size_t(2 * m), 0.0);
+      std::copy(map, map + m, c.rows.begin() + m);
+    } else {
+      c.K = out_dim_;
+      c.rows.assign(map, map + c.K * m);
     }
-    K = out_dim_;
-    return std::vector<double>(map, map + K * m);
+    c.tied = tied_to_lower(c.rows, c.K, m);
+    return c;
   }
 
   // The class the network gives at the piece point y (its input through the root's map),
@@ -309,10 +321,10 @@ class Describer {
   // the facet, and no cut through the interior sees it. Of the two regions sharing such a
   // facet, the one whose own class (just inside) has the larger index counts it; the other
   // side's class is the network's just outside the facet's centre.
-  double facet_boundary(const PolytopeCell<D>& cell, const double* map, int32_t root) const {
-    int64_t K = 0;
-    const std::vector<double> rows = class_rows(map, K);
-    const std::vector<char> tied = tied_to_lower(rows, K, D + 1);
+  double facet_boundary(const PolytopeCell<D>& cell, const Classes& classes, int32_t root) const {
+    const std::vector<double>& rows = classes.rows;
+    const std::vector<char>& tied = classes.tied;
+    const int64_t K = classes.K;
     std::vector<double> diff(size_t(D + 1));
     const int64_t nv = cell.n_vertices();
     double centre[D] = {};
@@ -384,23 +396,22 @@ class Describer {
                              int32_t root) const {
     const auto it = std::find(part.planes.begin(), part.planes.end(), id);
     if (it == part.planes.end()) return 0.0;
+    const int64_t b = int64_t(it - part.planes.begin());
     double in[D], out[D];
-    if (!face_probes(part, int64_t(it - part.planes.begin()), in, out)) return 0.0;
+    if (!face_probes(part, b, in, out)) return 0.0;
     const int64_t beyond = network_class(out, root);
     // Beyond is a class tied with c on the plane: one of with_c, or one equal here to a
     // lower class (every logit 0 where all units are off).
     if (beyond < 0 || beyond >= c ||
         (!tied[size_t(beyond)] && std::find(with_c.begin(), with_c.end(), beyond) == with_c.end()))
       return 0.0;
-    return plane_face_measure(part, id, root);
+    return plane_face_measure(part, b, root);
   }
 
-  // The (D-1)-measure of the cell's face on the plane with this id (0 if it has none; inf
-  // where the face reaches infinity), in the input's coordinates.
-  double plane_face_measure(const PolytopeCell<D>& cell, int64_t id, int32_t root) const {
-    const auto it = std::find(cell.planes.begin(), cell.planes.end(), id);
-    if (it == cell.planes.end()) return 0.0;
-    const int32_t b = int32_t(it - cell.planes.begin());
+  // The (D-1)-measure of the cell's face on its plane b (0 when that face is lower-
+  // dimensional; inf where it reaches infinity), in the input's coordinates.
+  double plane_face_measure(const PolytopeCell<D>& cell, int64_t plane, int32_t root) const {
+    const int32_t b = int32_t(plane);
     std::vector<int32_t> face;
     for (int32_t v = 0; v < cell.n_vertices(); ++v)
       if (cell.on_plane(v, b)) face.push_back(v);
