@@ -149,7 +149,7 @@ def linear(w: Any = None, *, d: int | None = None, margin: float = 0.0, inputs: 
         w = np.random.default_rng(seed).standard_normal(int(d))
     w = np.array(w, dtype=np.float64).reshape(-1)
     check_finite(w, "w")
-    if not np.abs(w).max() > 0:
+    if w.size == 0 or not np.abs(w).max() > 0:
         raise ValueError("linear: w must be nonzero")
     margin = float(margin)
     unit = _unit(w)

@@ -37,9 +37,8 @@ def neighbours(patterns: np.ndarray, facet_ids: np.ndarray, facet_offsets: np.nd
     of a facet flips that neuron's bit only (every other pre-activation is continuous and
     non-zero there); crossing a max comparison swaps the group's winner between its two
     candidates. Where several units' hyperplanes coincide on a facet (``abs`` lowered to
-    two ReLUs, duplicated neurons) crossing it flips all their bits: a region's facets that
-    no single flip explains are tried together, two to four at a time, and the pair is
-    reported once, with the lowest of those facet ids."""
+    two ReLUs, duplicated neurons) crossing it flips all their bits: the facets no single
+    flip explains go to :func:`_coincident_neighbours`."""
     n = len(patterns)
     if n == 0:
         return np.zeros((0, 3), dtype=np.int64)
@@ -67,12 +66,18 @@ def neighbours(patterns: np.ndarray, facet_ids: np.ndarray, facet_offsets: np.nd
     return pairs[pairs[:, 0] != pairs[:, 1]].astype(np.int64)
 
 
+def facet_bits(ids: np.ndarray) -> np.ndarray:
+    """The first pattern bit each facet id (>= 0) names: a neuron's, or a max group's."""
+    ids = np.asarray(ids, dtype=np.int64)
+    return np.where(ids >= FACET_MAX, (ids - FACET_MAX) >> 40, ids)
+
+
 def _flip_masks(ids: np.ndarray, n_bytes: int) -> np.ndarray:
     """Per facet id, the packed pattern bits that crossing it flips (a neuron: its bit; a
     max comparison: the XOR of the two candidates' positions in the group's winner bits)."""
     masks = np.zeros((len(ids), n_bytes), dtype=np.uint8)
     is_max = ids >= FACET_MAX
-    bit = np.where(is_max, (ids - FACET_MAX) >> 40, ids)
+    bit = facet_bits(ids)
     change = np.where(is_max, ((ids >> 20) & 0xFFFFF) ^ (ids & 0xFFFFF), 1)
     # `change` at bit position `bit` (at most 20 bits: up to 4 bytes from bit // 8).
     for b in range(21):
@@ -115,18 +120,17 @@ def _coincident_neighbours(patterns, owner, ids, masks, probes: int = 8) -> np.n
             best = np.flatnonzero(dist == dist.min())
             return int(far[best[0]]) if len(best) == 1 else -1
 
-        flips = []
+        flips = {}  # the distinct flip masks the probes found, by their bytes
         for r in members[:probes]:
             q = nearest(int(r))
             if q >= 0:
-                flips.append((patterns[r] ^ patterns[q]).tobytes())
-        flips = [np.frombuffer(m, dtype=np.uint8) for m in dict.fromkeys(flips)]
+                flips.setdefault((patterns[r] ^ patterns[q]).tobytes(), patterns[r] ^ patterns[q])
         listed = set(members.tolist())
         for r in members:
-            q = next((index.get((patterns[r] ^ m).tobytes()) for m in flips
-                      if index.get((patterns[r] ^ m).tobytes()) in listed), None)
+            found = (index.get((patterns[r] ^ m).tobytes()) for m in flips.values())
+            q = next((o for o in found if o in listed), None)
             if q is None:
                 q = nearest(int(r))
-            if q is not None and q >= 0:
+            if q >= 0:
                 rows.append((min(r, q), max(r, q), int(f)))
     return np.array(rows, dtype=np.int64).reshape(-1, 3)

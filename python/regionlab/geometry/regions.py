@@ -20,7 +20,7 @@ from ._common import (
     packed_patterns,
     unpack_patterns,
 )
-from ._facets import FACET_MAX, decode_facet, neighbours
+from ._facets import decode_facet, facet_bits, neighbours
 from ._rebase import Rebased
 
 __all__ = ["BoxPartition", "regions", "MAX_DIM"]
@@ -216,8 +216,7 @@ def _check_file(f: dict, bad) -> None:
     if off[0] != 0 or off[-1] != sizes["n_facets"]:
         raise bad("facet_offsets", "must run from 0 to the number of facet ids")
     ids = np.asarray(f["facet_ids"], dtype=np.int64)
-    bits = np.where(ids >= FACET_MAX, (ids - FACET_MAX) >> 40, ids)[ids >= 0]
-    if (bits >= int(f["n_neurons"])).any():
+    if (facet_bits(ids[ids >= 0]) >= int(f["n_neurons"])).any():
         raise bad("facet_ids", f"names a pattern bit beyond the network's {int(f['n_neurons'])}")
     if (f.get("lower") is None) != (f.get("upper") is None):
         raise bad("lower", "and upper must both be present or both absent")
