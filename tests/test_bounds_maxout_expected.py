@@ -119,3 +119,33 @@ def test_pair_factor_matches_adaptive_quadrature(K):
     ref = sum(integrate.quad(f, a, b, epsabs=0, epsrel=1e-13, limit=500)[0] for a, b in pieces)
     ref *= math.comb(K, 2) / math.sqrt(math.pi)
     assert bounds._maxout_pair_factor(K) == pytest.approx(ref, rel=1e-13, abs=0)
+
+
+def test_tseran_montufar_large_inputs_exact_or_refused():
+    """(T K N)^d alone overflows float64 where the bound itself does not: the value must be
+    the exactly computed one (rational arithmetic here), and one beyond float64 refused."""
+    from fractions import Fraction
+
+    N, d, K = 1000, 60, 3
+    T = 32 * Fraction(1.0) * Fraction(0.4)
+    exact = (T * K * N) ** d * math.comb(K * d, 2 * d) / math.factorial(d)
+    assert bounds.tseran_montufar_upper(N, d, K, c_grad=1.0, c_bias=0.4) == pytest.approx(float(exact), rel=1e-15)
+    with pytest.raises(OverflowError, match="beyond float64"):
+        bounds.tseran_montufar_upper(10_000, 200, 3, c_grad=1.0, c_bias=1.0)
+    with pytest.raises(OverflowError, match="beyond float64"):
+        bounds.tseran_montufar_order(10_000, 200, 3)
+
+
+@pytest.mark.parametrize("x0", [1e4, 1e6, 1e8, -1e8])
+def test_expected_kinks_on_segment_far_from_origin(x0):
+    """Far out the two arctangents cancel: compare with 50-digit arithmetic (mpmath)."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    a, b = [x0, 0.0], [x0 + 1.0, 0.0]
+    exact = 3 / mpmath.pi * (mpmath.atan(mpmath.mpf(x0) + 1) - mpmath.atan(mpmath.mpf(x0)))
+    got = bounds.expected_kinks_on_segment(3, a, b, weight_std=1.0, bias_std=1.0)
+    assert got == pytest.approx(float(exact), rel=1e-13)
+    got_maxout = bounds.maxout_expected_kinks_on_segment(3, a, b, rank=3, weight_std=1.0, bias_std=1.0)
+    ratio = bounds.maxout_expected_kinks_on_segment(3, [0.0, 0.0], [1.0, 0.0], rank=3, weight_std=1.0, bias_std=1.0) \
+        / bounds.expected_kinks_on_segment(3, [0.0, 0.0], [1.0, 0.0], weight_std=1.0, bias_std=1.0)
+    assert got_maxout == pytest.approx(ratio * float(exact), rel=1e-13)

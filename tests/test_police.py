@@ -93,6 +93,23 @@ def test_polygon_region_exact_plane():
     assert sum(overlaps(p0.polygon(r), V) for r in range(p0.n_regions)) > 1
 
 
+@pytest.mark.parametrize("half_side, weight_scale, widths", [(1e4, 1.0, [32, 32]), (1e6, 1.0, [16, 16, 16]),
+                                                         (1.0, 100.0, [32, 32])])
+def test_float32_one_region_at_large_pre_activations(half_side, weight_scale, widths):
+    """Pre-activations of 1e4 and more: float32's spacing there exceeds the 1e-4 margin,
+    which must grow with it, or the rounded shift leaves corner slivers of other patterns
+    (24 regions before the fix). Oracle: the exact partition of the float32 weights."""
+    model = mlp(2, widths, seed=1)
+    with torch.no_grad():
+        for prm in model.parameters():
+            prm.mul_(weight_scale)
+    lo, hi = -half_side * np.ones(2), half_side * np.ones(2)
+    plain = police.correct(model, police.box_vertices(lo, hi))
+    assert rl.regions(plain, lo, hi).n_regions == 1
+    pats = rl.from_torch(plain).patterns(np.vstack([police.box_vertices(lo, hi), inside_box(lo, hi, 2000, 2)]))
+    assert (pats == pats[0]).all()
+
+
 def test_export_computes_the_wrapper_and_shift_is_minimal():
     model = mlp(2, [32, 32], seed=5, dtype=torch.float64)
     V = police.box_vertices([-1, -1], [1, 1])

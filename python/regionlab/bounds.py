@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -305,7 +306,9 @@ def _segment_angle(a: Any, b: Any, weight_std: Any, bias_std: Any) -> float:
     ta = float(a @ u)
     p = a - ta * u
     kappa = math.sqrt(sb * sb + sw * sw * float(p @ p))
-    return math.atan(sw * (ta + length) / kappa) - math.atan(sw * ta / kappa)
+    x, y = sw * (ta + length) / kappa, sw * ta / kappa
+    # atan(x) - atan(y) without the cancellation far from the origin (both near +-pi/2)
+    return math.atan2(sw * length / kappa, 1.0 + x * y)
 
 
 def hanin_rolnick_density(widths: Sequence[int], d: int, *, bias_std: float,
@@ -441,9 +444,10 @@ def tseran_montufar_upper(n_units: int, d: int, rank: int, *, c_grad: float, c_b
     k = _int(rank, "rank", 2)
     if N < d:
         raise ValueError(f"the bound needs n_units >= d (N = {N}, d = {d})")
-    t = 32.0 * _positive(c_grad, "c_grad") * _positive(c_bias, "c_bias")
-    vol = _positive(volume, "volume")
-    return (t * k * N) ** d * math.comb(k * d, 2 * d) * vol / math.factorial(d)
+    t = 32 * Fraction(_positive(c_grad, "c_grad")) * Fraction(_positive(c_bias, "c_bias"))
+    vol = Fraction(_positive(volume, "volume"))
+    return _to_float((t * k * N) ** d * math.comb(k * d, 2 * d) * vol / math.factorial(d),
+                     "tseran_montufar_upper")
 
 
 def tseran_montufar_order(n_units: int, d: int, rank: int | None = None) -> float:
@@ -462,6 +466,18 @@ def tseran_montufar_order(n_units: int, d: int, rank: int | None = None) -> floa
     N = _int(n_units, "n_units", 1)
     d = _int(d, "d", 1)
     if rank is None:
-        return N ** d / math.factorial(d)
+        return _to_float(Fraction(N ** d, math.factorial(d)), "tseran_montufar_order")
     k = _int(rank, "rank", 2)
-    return (k * N) ** d * math.comb(k * d, 2 * d) / math.factorial(d)
+    return _to_float(Fraction((k * N) ** d * math.comb(k * d, 2 * d), math.factorial(d)),
+                     "tseran_montufar_order")
+
+
+def _to_float(value: Fraction, name: str) -> float:
+    """An exactly computed bound as the nearest float; one beyond float64 is refused
+    (an ``inf`` would read as no bound at all)."""
+    try:
+        return float(value)
+    except OverflowError:
+        digits = len(str(value.numerator)) - len(str(value.denominator))
+        raise OverflowError(f"{name}: the value is about 10^{digits}, beyond float64 "
+                            "(~1.8e308); compare logarithms of smaller inputs instead") from None

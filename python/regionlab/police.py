@@ -42,7 +42,11 @@ is then not affine on R; here a tie goes to the negative side, as that code inte
 
 The default ``margin=1e-4`` (pre-activation units) keeps every vertex that far from every
 kink, so R lies strictly inside one region with float32 rounding to spare, and every
-point of R, vertices included, has one pattern.
+point of R, vertices included, has one pattern. Where the pre-activations at the vertices
+are so large that the dtype's rounding there exceeds the margin (float32 beyond ~1e3), a
+unit's margin is raised to four times that rounding (``eps * (n_in + 2) * depth *
+max_vertex |W| |v| + |b|``), so the guarantee holds at every scale (``margin=0`` is left
+as it is).
 
     from regionlab import police
     model = police.constrained(nn.Sequential(...), police.box_vertices(lo, hi))
@@ -86,7 +90,24 @@ def box_vertices(lower: Any, upper: Any) -> np.ndarray:
                      for c in itertools.product((0, 1), repeat=lo.size)])
 
 
-def _shift(h: torch.Tensor, margin: float) -> torch.Tensor:
+def _unit_margins(layer: nn.Linear, v: torch.Tensor, margin: float, depth: int) -> torch.Tensor:
+    """Each unit's margin: ``margin``, or a few times the rounding of its pre-activations
+    at the vertices where that is larger (an absolute 1e-4 is below float32's spacing once
+    the pre-activations reach ~1e3: the shifted vertex would round back onto the kink).
+    ``margin=0`` stays 0: the authors' reference, the nearest vertex on the kink."""
+    if margin == 0.0:
+        return margin
+    with torch.no_grad():
+        scale = (v.abs() @ layer.weight.abs().T).amax(0)
+        if layer.bias is not None:
+            scale = scale + layer.bias.abs()
+        # a dot product of n terms rounds by <= n eps of its absolute sum; the vertices
+        # carry the rounding of the layers before (depth), and b + c rounds once more
+        rounding = torch.finfo(v.dtype).eps * (layer.in_features + 2) * depth * scale
+        return torch.clamp(4.0 * rounding, min=margin)
+
+
+def _shift(h: torch.Tensor, margin: float | torch.Tensor) -> torch.Tensor:
     """The POLICE bias shift c (n,) for pre-activations ``h`` (p, n) at the vertices;
     differentiable in ``h`` (the majority side is a constant)."""
     p = h.shape[0]
@@ -151,12 +172,14 @@ class Police(nn.Module):
         v = self.vertices
         shifts: list[tuple[int, torch.Tensor]] = []
         layers = self._layers
+        depth = 0
         for i, m in enumerate(layers):
             if isinstance(m, nn.Linear):
                 hv = m(v)
+                depth += 1
                 nxt = next((n for n in layers[i + 1:] if not isinstance(n, nn.Identity)), None)
                 if isinstance(nxt, _KINKED):
-                    c = _shift(hv, self.margin)
+                    c = _shift(hv, _unit_margins(m, v, self.margin, depth))
                     shifts.append((i, c))
                     hv = hv + c
                     if x is not None:
