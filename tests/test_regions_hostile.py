@@ -216,6 +216,33 @@ def test_thin_boxes_count_what_the_stretched_box_counts():
         assert (mk(W1, b1).patterns(thin.interior_points, packed=True) == thin.patterns).all()
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_boxes_with_sides_1e10_apart_count_what_the_unit_box_counts(seed):
+    """Each input axis rescaled by s (s = 1e-5, 1, 1e5) and the box by 1/s: the same
+    geometry. The on-plane floor was box_size * |a|, 1% of a plane's range over such a box,
+    which merged regions (volumes off by 1.7%, interior points of foreign patterns)."""
+    rng = np.random.default_rng(seed)
+    Ws = [rng.standard_normal((6, 3)), rng.standard_normal((5, 6)), rng.standard_normal((1, 5))]
+    bs = [0.5 * rng.standard_normal(6), 0.5 * rng.standard_normal(5), 0.5 * rng.standard_normal(1)]
+    acts = ["relu", "relu", "identity"]
+    unit = rl.regions(rl.PLNet.from_arrays(Ws, bs, acts), -np.ones(3), np.ones(3))
+    s = np.array([1e-5, 1.0, 1e5])
+    net = rl.PLNet.from_arrays([Ws[0] * s] + Ws[1:], bs, acts)
+    scaled = rl.regions(net, -1 / s, 1 / s)
+    assert pattern_set(scaled.patterns) == pattern_set(unit.patterns)
+    assert scaled.volumes.sum() == pytest.approx(np.prod(2 / s), rel=1e-9)
+    assert (net.patterns(scaled.interior_points, packed=True) == scaled.patterns).all()
+    # and a 2-D slice stretched the same way gives the plane tracer's regions
+    W2 = [rng.standard_normal((10, 2)), rng.standard_normal((1, 10))]
+    b2 = [0.5 * rng.standard_normal(10), 0.5 * rng.standard_normal(1)]
+    s2 = np.array([1e-5, 1e5])
+    net2 = rl.PLNet.from_arrays([W2[0] * s2, W2[1]], b2, ["relu", "identity"])
+    box2 = rl.regions(net2, -1 / s2, 1 / s2)
+    plane = rl.plane(net2, np.zeros(2), [1.0, 0.0], [0.0, 1.0], extent=(-1e5, 1e5, -1e-5, 1e-5))
+    assert box2.n_regions == plane.n_regions
+    assert box2.volumes.sum() == pytest.approx(4.0, rel=1e-9)
+
+
 def test_slices_of_ten_inputs_with_nearly_parallel_rows_and_extreme_norms():
     torch = pytest.importorskip("torch")
     torch.manual_seed(3)

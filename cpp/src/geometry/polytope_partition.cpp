@@ -45,8 +45,8 @@ class Describer {
   // 1e12 ray lengths out counts as at infinity).
   static constexpr double kFiniteT = 1e-12;
 
-  Describer(const PolytopeSpec& spec, const Network<double>& net, double box_size)
-      : spec_(spec), net_(net), out_dim_(net.output_dim()), box_size_(box_size),
+  Describer(const PolytopeSpec& spec, const Network<double>& net, double box_size, const double* axis_extent)
+      : spec_(spec), net_(net), out_dim_(net.output_dim()), box_size_(box_size), axis_extent_(axis_extent),
         homogeneous_(!spec.bias_scale.empty()) {
     if (!homogeneous_) return;
     // Per root, P^-1 for (y, t) = P (s, 1): a plane [n, c] . (s, 1) = 0 of the piece is
@@ -227,7 +227,7 @@ class Describer {
                      int64_t b) const {
     double diff[D + 1];
     for (int c = 0; c <= D; ++c) diff[c] = rows[size_t(a * (D + 1) + c)] - rows[size_t(b * (D + 1) + c)];
-    LineCoeffs line{diff, 1, box_size_};
+    LineCoeffs line{diff, 1, box_size_, -1, axis_extent_};
     line.id = kClassCutId - b;
     const Side side = part.classify(line);
     if (side == Side::negative) return false;
@@ -427,6 +427,7 @@ class Describer {
   const Network<double>& net_;
   int64_t out_dim_;
   double box_size_;
+  const double* axis_extent_;  // per axis for boxes, or null
   bool homogeneous_;
   std::vector<Eigen::Matrix<double, D + 1, D + 1>, Eigen::aligned_allocator<Eigen::Matrix<double, D + 1, D + 1>>> inverse_;
 };
@@ -449,10 +450,15 @@ PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec
   RegionCounter counter(view.n_stages, max_regions);
   threads = std::max(1, threads);
   double box_size = spec.shape == RootShape::simplex ? 1.0 : spec.radius;
+  std::vector<double> axis_extent;  // boxes: each axis's own size (sides may differ by 1e10)
   if (spec.shape == RootShape::box) {
     box_size = 0;
-    for (int c = 0; c < D; ++c) box_size = std::max({box_size, std::abs(spec.lo[size_t(c)]), std::abs(spec.hi[size_t(c)])});
+    for (int c = 0; c < D; ++c) {
+      axis_extent.push_back(std::max(std::abs(spec.lo[size_t(c)]), std::abs(spec.hi[size_t(c)])));
+      box_size = std::max(box_size, axis_extent.back());
+    }
   }
+  const double* extent = axis_extent.empty() ? nullptr : axis_extent.data();
   const double* bias_scale = spec.bias_scale.empty() ? nullptr : spec.bias_scale.data();
   const int64_t map_size = net.input_dim() * (D + 1);
 
@@ -467,7 +473,7 @@ PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec
   }
   // Each region is described as it is found, on the thread that found it.
   RegionSink<Cell> blank;
-  const Describer<D> describer(spec, net, box_size);
+  const Describer<D> describer(spec, net, box_size, extent);
   if (spec.describe)
     blank.describe = [&describer](const Cell& cell, const double* map, int32_t root, PolytopeRecords& out) {
       describer.describe(cell, map, root, out);
@@ -491,7 +497,7 @@ PolytopePartition partition(const Network<double>& net, const PolytopeSpec& spec
     return interrupted && interrupted();
   });
   std::vector<RegionSink<Cell>> sinks = detail::subdivide_all(view, info, std::move(level), spec.basis, box_size,
-                                                              counter, bias_scale, threads, poll, blank);
+                                                              counter, bias_scale, threads, poll, blank, extent);
   if (spec.progress && report()) throw Interrupted();  // the final counts
 
   PolytopePartition out;

@@ -132,9 +132,9 @@ class Subdivider {
   // network in homogeneous coordinates, t f(x / t), where it is t.
   Subdivider(const NetView<double>& net, const std::vector<StageInfo>& info,
              const std::vector<double>& basis, double box_size, RegionCounter& counter,
-             const double* bias_scale = nullptr)
-      : net_(net), info_(info), basis_(basis), box_size_(box_size), counter_(counter),
-        bias_scale_(bias_scale) {}
+             const double* bias_scale = nullptr, const double* axis_extent = nullptr)
+      : net_(net), info_(info), basis_(basis), box_size_(box_size), axis_extent_(axis_extent),
+        counter_(counter), bias_scale_(bias_scale) {}
 
   // Pushes `roots` (regions waiting for stage `stage`) through every remaining stage,
   // depth first so that only a few batches per stage are alive at once.
@@ -308,7 +308,7 @@ class Subdivider {
     const StageView<double>& st = net_.stages[k];
     auto line = [&](int64_t p) {
       const int64_t j = st.kinked ? st.kinked[p] : p;
-      return LineCoeffs{z->data() + j, st.out, box_size_, st.bit_offset + p};
+      return LineCoeffs{z->data() + j, st.out, box_size_, st.bit_offset + p, axis_extent_};
     };
     // Pieces are counted (against max_regions) and Ctrl-C polled as they come: one parent
     // cut by thousands of neurons can make millions of them.
@@ -343,7 +343,7 @@ class Subdivider {
     std::swap(first.cell, node.cell);
     std::swap(first.pattern, node.pattern);
     sides_.resize(size_t(st.out));
-    if (!first.cell.classify_all(LineBlock{z->data(), st.out, box_size_}, sides_.data()))
+    if (!first.cell.classify_all(LineBlock{z->data(), st.out, box_size_, axis_extent_}, sides_.data()))
       throw_overflow(k);
     for (int64_t p = 0; p < st.n_kinked; ++p) {
       const Side side = sides_[size_t(st.kinked ? st.kinked[p] : p)];
@@ -418,7 +418,7 @@ class Subdivider {
     std::vector<Piece> pieces, next;
     pieces.push_back(Piece{std::move(node.cell), std::move(node.pattern)});
     std::vector<double> diff(size_t(D + 1));
-    LineCoeffs line{diff.data(), 1, box_size_};
+    LineCoeffs line{diff.data(), 1, box_size_, -1, axis_extent_};
     Cell parts[2];
     int64_t pos = st.bit_offset;
     for (int64_t g = 0; g < st.n_groups; ++g) {
@@ -515,6 +515,7 @@ class Subdivider {
   const std::vector<StageInfo>& info_;
   const std::vector<double>& basis_;
   double box_size_;  // largest |coordinate| of the slice's box
+  const double* axis_extent_;  // per axis (boxes of polytopes), or null
   RegionCounter& counter_;
   const double* bias_scale_;
   std::vector<double> inputs_, products_;  // batch scratch
@@ -554,14 +555,15 @@ std::vector<RegionSink<Cell>> subdivide_all(const NetView<double>& view, const s
                                             std::vector<Node<Cell>> level, const std::vector<double>& basis,
                                             double box_size, RegionCounter& counter, const double* bias_scale,
                                             int threads, const InterruptCheck& interrupted,
-                                            const RegionSink<Cell>& blank = RegionSink<Cell>{}) {
+                                            const RegionSink<Cell>& blank = RegionSink<Cell>{},
+                                            const double* axis_extent = nullptr) {
   constexpr int64_t kRootsToShare = 64;  // regions before the depth-first phase starts
   constexpr int64_t kTasks = 512;        // contiguous runs of them, handed out dynamically
   threads = std::max(1, threads);
   std::vector<RegionSink<Cell>> sinks(1, blank);
   int64_t stage = 0;
   parallel_tasks(1, 1, [&](int, int64_t, Checkpoint& checkpoint) {
-    Subdivider<Cell> sub(view, info, basis, box_size, counter, bias_scale);
+    Subdivider<Cell> sub(view, info, basis, box_size, counter, bias_scale, axis_extent);
     while (stage < view.n_stages && int64_t(level.size()) < kRootsToShare) {
       const bool last = stage + 1 == view.n_stages;
       std::vector<Node<Cell>> next;
@@ -582,7 +584,7 @@ std::vector<RegionSink<Cell>> subdivide_all(const NetView<double>& view, const s
     std::vector<std::unique_ptr<Subdivider<Cell>>> subs(static_cast<size_t>(threads));
     parallel_tasks(n_tasks, threads, [&](int t, int64_t task, Checkpoint& checkpoint) {
       if (!subs[size_t(t)])
-        subs[size_t(t)] = std::make_unique<Subdivider<Cell>>(view, info, basis, box_size, counter, bias_scale);
+        subs[size_t(t)] = std::make_unique<Subdivider<Cell>>(view, info, basis, box_size, counter, bias_scale, axis_extent);
       const int64_t begin = n * task / n_tasks, end = n * (task + 1) / n_tasks;
       std::vector<Node<Cell>> roots(std::make_move_iterator(level.begin() + begin),
                                     std::make_move_iterator(level.begin() + end));

@@ -25,7 +25,11 @@ struct LineCoeffs {
   int64_t stride;
   double box_size;
   int64_t id = -1;  // which hyperplane it is (polytopes record it at their vertices)
+  // The box's largest |coordinate| per axis, or null for box_size on every axis: a box whose
+  // sides differ by 1e8 needs each axis's own size, or the floor swamps the thin axis.
+  const double* axis_extent = nullptr;
   double operator[](int c) const { return g[c * stride]; }
+  double extent(int c) const { return axis_extent ? axis_extent[c] : box_size; }
 };
 
 // Many lines at once: lines j = 0..n-1 with coefficients coeffs[c * n + j] (a column-major
@@ -35,6 +39,7 @@ struct LineBlock {
   const double* coeffs;
   int64_t n;
   double box_size;
+  const double* axis_extent = nullptr;  // as in LineCoeffs
 };
 
 struct IntervalCell {

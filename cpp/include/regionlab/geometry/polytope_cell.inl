@@ -32,9 +32,9 @@ inline void vertex_side(const LineCoeffs& line, const double* v, double fixed, d
 
 template <int D>
 inline double fixed_tolerance(const LineCoeffs& line) {
-  double a = 0;
-  for (int c = 0; c < D; ++c) a += std::abs(line[c]);
-  return kOnLineTolerance * (std::abs(line[D]) + kPolytopeFloor * line.box_size * a);
+  double reach = 0;  // how far the line's value moves across the box
+  for (int c = 0; c < D; ++c) reach += std::abs(line[c]) * line.extent(c);
+  return kOnLineTolerance * (std::abs(line[D]) + kPolytopeFloor * reach);
 }
 
 // Portable bit count (the baseline x86-64 build has no popcnt instruction).
@@ -104,7 +104,7 @@ bool PolytopeCell<D>::classify_all(LineBlock lines, Side* side) const {
       bound += std::abs(a) * maxabs[c];
       asum += std::abs(a);
     }
-    const double fixed = polytope_detail::fixed_tolerance<D>(LineCoeffs{A + j, n, lines.box_size});
+    const double fixed = polytope_detail::fixed_tolerance<D>(LineCoeffs{A + j, n, lines.box_size, -1, lines.axis_extent});
     const double tol_max = kOnLineTolerance * bound + fixed;
     const double reach = asum * radius;
     const double slack = 1e-15 * (std::abs(C[j]) + bound + reach);  // the ball test's own rounding
@@ -114,7 +114,7 @@ bool PolytopeCell<D>::classify_all(LineBlock lines, Side* side) const {
   }
   bool finite = true;
   for (int64_t j : near) {
-    const LineCoeffs line{A + j, n, lines.box_size};
+    const LineCoeffs line{A + j, n, lines.box_size, -1, lines.axis_extent};
     const double fixed = polytope_detail::fixed_tolerance<D>(line);
     bool pos = false, neg = false;
     double nonfinite = 0;
