@@ -22,7 +22,11 @@ def test_dataloader_with_one_input_per_sample_counts_inputs_not_targets(rng, bat
     expected = distinct_rows(net.patterns(x[:, None]))[0]
     ds = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(-x))
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size)
-    pc = rl.count_patterns(net, loader)
+    if batch_size == 1:  # [x_i, y_i] of shape (1,): two rows, or an input and a target
+        with pytest.warns(UserWarning, match="could be rows or"):
+            pc = rl.count_patterns(net, loader)
+    else:
+        pc = rl.count_patterns(net, loader)
     assert pc.n_samples == len(x)
     assert pc.n_patterns == expected
     # the same data as one 1-D array
@@ -135,6 +139,40 @@ def test_a_list_of_row_arrays_is_a_batch_of_rows(rng):
     net = random_net(rng, [1, 8, 1])
     X = rng.standard_normal((300, 1))
     rows = ([row for row in X[i : i + 100]] for i in range(0, 300, 100))
-    pc = rl.count_patterns(net, rows)
+    with pytest.warns(UserWarning, match="read as 100 rows"):  # (1,) rows of a one-input net
+        pc = rl.count_patterns(net, rows)
     assert pc.n_samples == 300
     assert pc.n_patterns == rl.count_patterns(net, X).n_patterns
+
+
+def test_tuples_of_same_shaped_tensors_are_inputs_and_targets_and_row_lists_are_rows(rng):
+    """Regression: four same-shaped tensors per batch (a TensorDataset of four) were read
+    as four rows, so targets and weights were counted as samples; a list of rows is known
+    from the net's input size, and a stream's last, shorter list keeps the first reading."""
+    torch = pytest.importorskip("torch")
+    net = random_net(rng, [3, 10, 1])
+    x = rng.standard_normal((50, 3))
+    expected = distinct_rows(net.patterns(x))[0]
+    t = torch.from_numpy(x)
+    ds = torch.utils.data.TensorDataset(t, -t, 2 * t, t + 1)
+    for batch_size in (1, 10):
+        pc = rl.count_patterns(net, torch.utils.data.DataLoader(ds, batch_size=batch_size))
+        assert (pc.n_samples, pc.n_patterns) == (50, expected)
+    rows = ([row for row in x[i : i + 2]] for i in range(0, 50, 2))  # lists of two (3,) rows
+    pc = rl.count_patterns(net, rows)
+    assert (pc.n_samples, pc.n_patterns) == (50, expected)
+    net1 = random_net(rng, [1, 8, 1])
+    x1 = rng.standard_normal((30, 1))
+    with pytest.warns(UserWarning, match="read as 4 rows"):
+        pc = rl.count_patterns(net1, ([r for r in x1[i : i + 4]] for i in range(0, 30, 4)))
+    assert pc.n_samples == 30  # the last list holds two rows: read as rows too
+    assert pc.n_patterns == distinct_rows(net1.patterns(x1))[0]
+
+
+@pytest.mark.parametrize("dtype", ["datetime64[D]", "timedelta64[s]"])
+def test_dates_and_durations_are_refused_not_counted_as_epoch_offsets(rng, dtype):
+    net = random_net(rng, [2, 6, 1])
+    X = np.arange(20).reshape(10, 2).astype(dtype)
+    for call in (net.forward, net.patterns, lambda a: rl.count_patterns(net, a)):
+        with pytest.raises(TypeError, match="dates or durations"):
+            call(X)

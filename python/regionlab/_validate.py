@@ -55,6 +55,9 @@ def as_float_matrix(
     arr = to_numpy(X, what)
     if arr.dtype == object or arr.dtype.kind in "OSUV":
         raise TypeError(f"{what}: inputs must be numeric, got dtype {arr.dtype}")
+    if arr.dtype.kind in "Mm":  # numpy would count days or seconds since an epoch
+        raise TypeError(f"{what}: inputs are dates or durations ({arr.dtype}); convert them to "
+                        "the numbers the network expects first")
     if arr.dtype.kind == "c":
         raise TypeError(f"{what}: inputs must be real, got complex dtype {arr.dtype}")
     if arr.dtype.kind == "b":

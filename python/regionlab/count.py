@@ -178,7 +178,8 @@ def count_patterns(
     # CUDA tensors stay on the device when counting there.
     keep_on_device = (lambda b: cuda_index is not None and _cuda.is_cuda_tensor(b))
 
-    stream = open_stream(X, "count_patterns", input_key=input_key)
+    known = net_or_model.input_dim if isinstance(net_or_model, PLNet) else None
+    stream = open_stream(X, "count_patterns", input_key=input_key, sample_size=known)
     net = _resolve_net(net_or_model, stream.sample_shape, dtype)
     total = stream.total
     if total == 0:

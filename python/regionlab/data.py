@@ -13,8 +13,12 @@ Sources
 
   - a tuple or list whose first entry is an array or tensor is ``(inputs, targets, ...)``:
     the inputs are the first entry (this is what ``DataLoader`` yields for a
-    ``TensorDataset``), except that more than three arrays all of one shape are a list of
-    rows (the batch itself);
+    ``TensorDataset``), except for a list of rows: arrays all of one shape, each exactly
+    one sample of the net (``(d,)`` for a net with ``d`` inputs; a leading axis of 1, as in
+    ``(1, d)``, is a batch of one). Where the shapes fit both readings (1-D entries before
+    a torch model is converted; a net with one input and entries of shape ``(1,)``), an
+    item is read as the stream's first tuple/list was, and the first as rows when it has
+    more than three entries: a generator of two or three such rows should yield arrays;
   - a dict holds the inputs under ``input_key`` (by default the one of ``"inputs"``,
     ``"input"``, ``"x"``, ``"X"``, ``"images"``, ``"image"``, ``"pixel_values"``,
     ``"features"`` that it has; several or none of them is an error naming the keys);
@@ -25,6 +29,7 @@ A net with one input takes 1-D batches ``(n,)`` as ``n`` samples.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
@@ -61,15 +66,26 @@ def is_row_sliceable(X: Any) -> bool:
     )
 
 
-def unpack_batch(batch: Any, what: str, input_key: str | None = None) -> Any:
-    """The inputs of one item of a stream (see the module docstring for the protocol)."""
+def unpack_batch(batch: Any, what: str, input_key: str | None = None,
+                 sample_size: int | None = None, rows_before: bool | None = None) -> Any:
+    """The inputs of one item of a stream (see the module docstring for the protocol).
+
+    ``sample_size``: the net's number of inputs, when known (it tells rows from batches);
+    ``rows_before``: how the stream's first tuple/list was read, for items that could be
+    either."""
+    return _unpack(batch, what, input_key, sample_size, rows_before)[0]
+
+
+def _unpack(batch: Any, what: str, input_key: str | None, sample_size: int | None,
+            rows_before: bool | None) -> tuple[Any, bool | None]:
+    """(the inputs, whether a tuple/list was read as rows; None for other items)."""
     if isinstance(batch, dict):
         if input_key is not None:
             if input_key not in batch:
                 raise KeyError(
                     f"{what}: a batch has no key {input_key!r} (its keys: {sorted(map(str, batch))})"
                 )
-            return batch[input_key]
+            return batch[input_key], None
         found = [k for k in DEFAULT_INPUT_KEYS if k in batch]
         if len(found) != 1:
             problem = "several input-like keys" if found else "no input key"
@@ -77,17 +93,29 @@ def unpack_batch(batch: Any, what: str, input_key: str | None = None) -> Any:
                 f"{what}: dict batches with {problem} (keys: {sorted(map(str, batch))}); "
                 f"pass input_key= naming the one that holds the inputs"
             )
-        return batch[found[0]]
+        return batch[found[0]], None
     if isinstance(batch, (tuple, list)) and batch and is_array(batch[0]):
-        if len(batch) > 3 and _same_shapes(batch):
-            return batch  # many arrays of one shape: a list of rows, not (inputs, targets, ...)
-        return batch[0]
-    return batch
+        rows = _rows_reading(batch, sample_size)
+        if rows is None:  # either reading fits: the stream's first, else many entries are rows
+            rows = rows_before if rows_before is not None else len(batch) > 3
+        return (batch if rows else batch[0]), rows
+    return batch, None
 
 
-def _same_shapes(items: Any) -> bool:
-    shapes = {tuple(np.shape(b)) if not is_tensor(b) else tuple(b.shape) for b in items}
-    return len(shapes) == 1
+def _rows_reading(items: Any, sample_size: int | None) -> bool | None:
+    """Whether a tuple/list of arrays is a batch of rows (True) or (inputs, targets, ...)
+    (False); None where its shapes fit both (a one-input net's (1,) entries, or 1-D
+    entries before the net is known)."""
+    shapes = {tuple(b.shape) if is_tensor(b) else tuple(np.shape(b)) for b in items}
+    if len(items) < 2 or len(shapes) != 1:
+        return False
+    (shape,) = shapes
+    if sample_size is None:
+        return None if len(shape) == 1 else False
+    one_sample = int(np.prod(shape)) == sample_size and (len(shape) == 1 or shape[0] != 1)
+    a_batch = (len(shape) >= 2 and int(np.prod(shape[1:])) == sample_size) or \
+        (len(shape) == 1 and sample_size == 1)
+    return None if one_sample and a_batch else one_sample
 
 
 @dataclass
@@ -109,11 +137,13 @@ class Stream:
             yield to_numpy(b, what)
 
 
-def open_stream(X: Any, what: str, *, input_key: str | None = None) -> Stream:
+def open_stream(X: Any, what: str, *, input_key: str | None = None,
+                sample_size: int | None = None) -> Stream:
     """A :class:`Stream` over ``X`` (one array or an iterable of batches), or a clear error.
 
     For one array, ``rows`` in :meth:`Stream.batches` sets the batch size; an iterable's
-    batches are passed on as they come.
+    batches are passed on as they come. ``sample_size``: the net's number of inputs, when
+    known (it tells a list of rows from ``(inputs, targets, ...)``).
     """
     if isinstance(X, (set, frozenset, dict, str, bytes)):
         raise TypeError(
@@ -135,15 +165,22 @@ def open_stream(X: Any, what: str, *, input_key: str | None = None) -> Stream:
     if isinstance(X, Iterable):
         source = iter(X)
         try:
-            first = unpack_batch(next(source), what, input_key)
+            raw = next(source)
         except StopIteration:
             raise ValueError(f"{what}: X yielded no batches (empty data set)") from None
+        first, rows_first = _unpack(raw, what, input_key, sample_size, None)
+        if rows_first is not None and _rows_reading(raw, sample_size) is None:
+            reading = f"{len(raw)} rows" if rows_first else "(inputs, targets, ...)"
+            warnings.warn(f"{what}: the stream's batches are lists of {len(raw)} arrays of shape "
+                          f"{tuple(np.shape(raw[0]))}, which could be rows or (inputs, targets, ...); "
+                          f"read as {reading}. Yield one array (n, d) per batch to say which.",
+                          UserWarning, stacklevel=3)
         shape = tuple(np.shape(first)[1:]) if not is_tensor(first) else tuple(first.shape[1:])
 
         def chain(rows: int) -> Iterator[Any]:
             yield first
-            for b in source:
-                yield unpack_batch(b, what, input_key)
+            for b in source:  # an item that fits both readings is read as the first one was
+                yield _unpack(b, what, input_key, sample_size, rows_first)[0]
 
         return Stream(shape, None, chain)
     raise TypeError(
