@@ -176,3 +176,22 @@ def test_dates_and_durations_are_refused_not_counted_as_epoch_offsets(rng, dtype
     for call in (net.forward, net.patterns, lambda a: rl.count_patterns(net, a)):
         with pytest.raises(TypeError, match="dates or durations"):
             call(X)
+
+
+def test_image_nets_refuse_samples_of_another_shape_such_as_channels_last():
+    """Regression: a net converted for (3, 8, 8) images took (n, 8, 8, 3) data, flattened
+    it in the wrong order and evaluated it (outputs off by up to 1 against the model)."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                            torch.nn.Linear(4 * 64, 2)).eval()
+    net = rl.from_torch(m, input_shape=(3, 8, 8))
+    X = torch.randn(20, 3, 8, 8)
+    with torch.no_grad():
+        np.testing.assert_allclose(net.forward(X.numpy()), m(X).numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(net.forward(X.reshape(20, -1).numpy()), m(X).numpy(), rtol=1e-4, atol=1e-5)
+    channels_last = X.permute(0, 2, 3, 1).contiguous()
+    for call in (net.forward, net.patterns, lambda a: rl.count_patterns(net, a)):
+        with pytest.raises(ValueError, match="channels first"):
+            call(channels_last.numpy())
+    assert rl.count_patterns(net, X).n_samples == 20

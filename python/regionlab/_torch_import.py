@@ -123,7 +123,7 @@ def from_torch(model: Any, input_shape: Any = None, dtype: Any = None,
         from .ir import lower_module  # (it checks its result against model(x) too)
 
         shape = _input_shape(input_shape) if input_shape is not None else None
-        return PLNet(lower_module(model, shape), dtype=out_dtype)
+        return _with_input_shape(PLNet(lower_module(model, shape), dtype=out_dtype), shape)
     handlers = [_handler_for(m, path) for path, m in leaves]
     for path, m in leaves:
         _check_fixed_map(m, path)
@@ -135,7 +135,14 @@ def from_torch(model: Any, input_shape: Any = None, dtype: Any = None,
         stages = folder.finish()
         if not _checked:
             check_against_model(model, stages, shape, traced=False)
-    return PLNet(stages, dtype=out_dtype)
+    return _with_input_shape(PLNet(stages, dtype=out_dtype), shape)
+
+
+def _with_input_shape(net: PLNet, shape: tuple[int, ...] | None) -> PLNet:
+    """``net`` remembering an input shape of several axes (it then refuses others)."""
+    if shape is not None and len(shape) > 1:
+        net.input_shape = tuple(int(s) for s in shape)
+    return net
 
 
 def _leaves(module: nn.Module, path: str) -> list[tuple[str, nn.Module]]:

@@ -45,7 +45,8 @@ def to_numpy(X: Any, what: str) -> np.ndarray:
 
 
 def as_float_matrix(
-    X: Any, input_dim: int, dtype: np.dtype, what: str, *, allow_empty: bool = False
+    X: Any, input_dim: int, dtype: np.dtype, what: str, *, allow_empty: bool = False,
+    sample_shape: tuple[int, ...] | None = None,
 ) -> np.ndarray:
     """``X`` as a C-contiguous ``(n, input_dim)`` array of ``dtype``, or a clear error.
 
@@ -73,6 +74,12 @@ def as_float_matrix(
         raise ValueError(f"{what}: X has shape {arr.shape}; expected (n, {input_dim})")
     if arr.ndim == 0:
         raise ValueError(f"{what}: X is a scalar; expected shape (n, {input_dim})")
+    if arr.ndim > 2 and sample_shape is not None and tuple(arr.shape[1:]) != tuple(sample_shape):
+        raise ValueError(
+            f"{what}: samples of shape {tuple(arr.shape[1:])}, but the net takes inputs of shape "
+            f"{tuple(sample_shape)} (as the torch model does: channels first); pass "
+            f"(n, {', '.join(map(str, sample_shape))}) or flat (n, {input_dim}) arrays"
+        )
     if arr.ndim > 2:
         per_sample = int(np.prod(arr.shape[1:]))
         if per_sample != input_dim:

@@ -243,7 +243,8 @@ def count_patterns(
                 B = _cuda.device_matrix(batch, net.input_dim, net.dtype, cuda_index, "count_patterns")
                 ids = _cuda.add_tensor(counter, B, return_inverse)
             else:
-                B = as_float_matrix(batch, net.input_dim, net.dtype, "count_patterns")
+                B = as_float_matrix(batch, net.input_dim, net.dtype, "count_patterns",
+                                    sample_shape=net.input_shape)
                 ids = counter.add(B, return_inverse)
             if ids is not None:
                 inverse_parts.append(ids)

@@ -186,7 +186,14 @@ class PLNet:
     """A piecewise-linear network: affine stages with per-neuron (leaky) ReLU activations.
 
     Build one with :func:`regionlab.from_torch` or :meth:`PLNet.from_arrays`.
+
+    ``input_shape``: the shape of one input when it has several axes (an image net
+    converted by :func:`regionlab.from_torch`), else None. Inputs are taken flat ``(n, d)``
+    or in that shape ``(n, *input_shape)``; any other shape is refused (channels-last
+    images would otherwise be flattened in the wrong order).
     """
+
+    input_shape: tuple[int, ...] | None = None
 
     def __init__(self, stages: Sequence[Stage], dtype: Any = np.float64):
         dtype = np.dtype(dtype)
@@ -421,7 +428,8 @@ class PLNet:
         return self._core_net
 
     def _prepare_inputs(self, X: Any, what: str) -> np.ndarray:
-        return as_float_matrix(X, self.input_dim, self._dtype, what, allow_empty=True)
+        return as_float_matrix(X, self.input_dim, self._dtype, what, allow_empty=True,
+                               sample_shape=self.input_shape)
 
     # ----------------------------------------------------------------- evaluation
     def forward(self, X: Any) -> np.ndarray:
