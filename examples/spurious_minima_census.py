@@ -111,8 +111,8 @@ def main(argv=None) -> list:
         pub_lo, pub_hi = wilson(round(pub * PUBLISHED_RUNS / 100), PUBLISHED_RUNS)
         inside = pub_lo <= 100 * spurious / runs <= pub_hi  # the criterion
         z = two_sample_z(100 * spurious / runs, pub, runs)
-        rows.append({"k": k, "runs": runs, "ours": 100 * spurious / runs, "lo": lo, "hi": hi, "published": pub,
-                     "inside": inside, "published_in_ours": published_in_ours, "z": z, "saddle": c["saddle"],
+        rows.append({"k": k, "ours": 100 * spurious / runs, "lo": lo, "hi": hi, "published": pub,
+                     "pub_lo": pub_lo, "pub_hi": pub_hi, "inside": inside, "published_in_ours": published_in_ours, "z": z, "saddle": c["saddle"],
                      "not_converged": c["not converged"],
                      "spurious_loss": table.loss[table.kind == "spurious"]})
         print(f"{k:>3} {100 * spurious / runs:>7.1f} {f'[{lo:.1f}, {hi:.1f}]':>15} {pub:>12.1f} "
@@ -134,11 +134,11 @@ def main(argv=None) -> list:
             "the published value's own noise: this reading fails a perfect reproduction often)"
             if runs > PUBLISHED_RUNS else "")
     print(f"published value inside our 95% interval for {n_published_in_ours} of {len(rows)}{note}")
-    plot(rows, Path(args.out) / "spurious_minima_census.png")
+    plot(rows, runs, Path(args.out) / "spurious_minima_census.png")
     return rows
 
 
-def plot(rows: list, path: Path) -> None:
+def plot(rows: list, runs: int, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -149,16 +149,16 @@ def plot(rows: list, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.0), constrained_layout=True)
     ours = np.array([r["ours"] for r in rows])
     err = np.array([[r["ours"] - r["lo"] for r in rows], [r["hi"] - r["ours"] for r in rows]])
-    ax.errorbar(ks, ours, yerr=err, fmt="o", capsize=3, label=f"regionlab, {rows[0]['runs']} runs (95% interval)")
+    ax.errorbar(ks, ours, yerr=err, fmt="o", capsize=3, label=f"regionlab, {runs} runs (95% interval)")
     published = np.array([r["published"] for r in rows])
-    bounds = np.array([wilson(round(p * PUBLISHED_RUNS / 100), PUBLISHED_RUNS) for p in published])
-    ax.errorbar(np.array(ks) + 0.25, published, yerr=[published - bounds[:, 0], bounds[:, 1] - published],
+    pub_err = [[r["published"] - r["pub_lo"] for r in rows], [r["pub_hi"] - r["published"] for r in rows]]
+    ax.errorbar(np.array(ks) + 0.25, published, yerr=pub_err,
                 fmt="s", mfc="none", color="C3", capsize=3,
                 label=f"Safran & Shamir (2018), {PUBLISHED_RUNS} runs (95% interval)")
     ax.set_xlabel("k = n = d")
     ax.set_ylabel("runs ending in a spurious minimum (%)")
     ax.set_ylim(-3, 103)
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")  # quick runs have low points on the right, full ones high
     ax.set_title("Spurious local minima of two-layer ReLU nets (population loss)")
     fig.savefig(path, dpi=150)
     plt.close(fig)

@@ -74,13 +74,13 @@ def as_float_matrix(
         raise ValueError(f"{what}: X has shape {arr.shape}; expected (n, {input_dim})")
     if arr.ndim == 0:
         raise ValueError(f"{what}: X is a scalar; expected shape (n, {input_dim})")
-    if arr.ndim > 2 and sample_shape is not None and tuple(arr.shape[1:]) != tuple(sample_shape):
-        raise ValueError(
-            f"{what}: samples of shape {tuple(arr.shape[1:])}, but the net takes inputs of shape "
-            f"{tuple(sample_shape)} (as the torch model does: channels first); pass "
-            f"(n, {', '.join(map(str, sample_shape))}) or flat (n, {input_dim}) arrays"
-        )
     if arr.ndim > 2:
+        if sample_shape is not None and tuple(arr.shape[1:]) != tuple(sample_shape):
+            raise ValueError(
+                f"{what}: samples of shape {tuple(arr.shape[1:])}, but the net takes inputs of "
+                f"shape {tuple(sample_shape)} (as the torch model does: channels first); pass "
+                f"(n, {', '.join(map(str, sample_shape))}) or flat (n, {input_dim}) arrays"
+            )
         per_sample = int(np.prod(arr.shape[1:]))
         if per_sample != input_dim:
             raise ValueError(
